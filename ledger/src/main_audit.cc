@@ -1,0 +1,135 @@
+// fleet-audit: the auditor's tool. Reads a ledger directory without writing to it and trusts
+// only the verifier key given on the command line.
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <iostream>
+
+#include "absl/strings/str_cat.h"
+#include "cli_common.h"
+#include "fleettwin/common/encoding.h"
+#include "fleettwin/ledger/audit_json.h"
+#include "fleettwin/ledger/ledger.h"
+#include "fleettwin/ledger/verify.h"
+
+namespace fl = fleettwin::ledger;
+namespace cli = fleettwin::ledger::cli;
+
+namespace {
+
+constexpr char kTool[] = "fleet-audit";
+
+int Verify(const std::string& dir, const std::string& key_file, unsigned threads, bool quiet) {
+  absl::StatusOr<fl::VerifierKey> key = cli::ReadVerifierKeyFile(key_file);
+  if (!key.ok()) return cli::Fail(kTool, key.status());
+  fl::VerifyOptions options;
+  options.threads = threads;
+  const bool show_progress = !quiet && ::isatty(STDERR_FILENO);
+  if (show_progress) {
+    options.progress = [](uint64_t done, uint64_t total) {
+      std::fprintf(stderr, "\rverified %llu / %llu entries", static_cast<unsigned long long>(done),
+                   static_cast<unsigned long long>(total));
+    };
+  }
+  absl::StatusOr<fl::VerifyReport> report = fl::VerifyLedger(dir, *key, options);
+  if (show_progress) std::fprintf(stderr, "\n");
+  if (!report.ok()) return cli::Fail(kTool, report.status());
+  std::cout << "origin:      " << report->origin << "\n"
+            << "entries:     " << report->entries << "\n"
+            << "checkpoints: " << report->checkpoints << "\n"
+            << "tree nodes:  " << report->nodes << "\n";
+  if (report->latest) {
+    std::cout << "latest good: size " << report->latest->size << ", root "
+              << fleettwin::Base64Encode(fleettwin::Bytes(report->latest->root.data(), 32))
+              << "\n";
+  }
+  if (!report->ok()) {
+    std::cout << "FAILED: first bad index " << *report->first_bad_index << ": " << report->reason
+              << "\n";
+    return cli::kExitVerifyFailed;
+  }
+  std::cout << "OK: every entry, tree node and checkpoint verifies with key " << key->name
+            << "\n";
+  return cli::kExitOk;
+}
+
+absl::StatusOr<std::unique_ptr<fl::LedgerReader>> Open(const std::string& dir) {
+  return fl::OpenLedgerReadOnly(dir);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{
+      "fleet-audit: verify a fleettwin ledger offline, print its checkpoint, prove single "
+      "entries and export it. Exit codes: 0 ok, 1 the ledger does not verify, 2 bad "
+      "arguments, 3 cannot read."};
+  app.require_subcommand(1);
+  std::string dir;
+  std::string key_file;
+  unsigned threads = 0;
+  bool quiet = false;
+
+  CLI::App* verify = app.add_subcommand(
+      "verify", "Recompute chain and tree; check every entry, node, checkpoint and signature");
+  verify->add_option("DIR", dir, "Ledger directory")->required();
+  verify->add_option("--key", key_file, "Verifier key file (name+id+key)")->required();
+  verify->add_option("--threads", threads, "Worker threads (0: all cores)");
+  verify->add_flag("--quiet", quiet, "No progress display");
+
+  CLI::App* checkpoint =
+      app.add_subcommand("checkpoint", "Print the latest signed checkpoint exactly as stored");
+  checkpoint->add_option("DIR", dir, "Ledger directory")->required();
+
+  uint64_t index = 0;
+  std::optional<uint64_t> size;
+  CLI::App* prove = app.add_subcommand("prove", "Inclusion proof of one entry, as JSON");
+  prove->add_option("DIR", dir, "Ledger directory")->required();
+  prove->add_option("INDEX", index, "Entry index")->required();
+  prove->add_option("--size", size, "Tree size (a checkpointed size; default: latest)");
+
+  uint64_t old_size = 0;
+  uint64_t new_size = 0;
+  CLI::App* consistency =
+      app.add_subcommand("consistency", "Consistency proof between two tree sizes, as JSON");
+  consistency->add_option("DIR", dir, "Ledger directory")->required();
+  consistency->add_option("OLD", old_size, "Old tree size")->required();
+  consistency->add_option("NEW", new_size, "New tree size")->required();
+
+  uint64_t from = 0;
+  uint64_t to = UINT64_MAX;
+  CLI::App* export_cmd = app.add_subcommand("export", "Every entry as a line of JSON");
+  export_cmd->add_option("DIR", dir, "Ledger directory")->required();
+  export_cmd->add_option("--from", from, "First index (default 0)");
+  export_cmd->add_option("--to", to, "End index, exclusive (default: all)");
+
+  CLI11_PARSE(app, argc, argv);
+
+  if (*verify) return Verify(dir, key_file, threads, quiet);
+  absl::StatusOr<std::unique_ptr<fl::LedgerReader>> ledger = Open(dir);
+  if (!ledger.ok()) return cli::Fail(kTool, ledger.status());
+  if (*checkpoint) {
+    absl::StatusOr<fl::SignedCheckpoint> cp = (*ledger)->LatestCheckpoint();
+    if (!cp.ok()) return cli::Fail(kTool, cp.status());
+    std::cout << cp->note;
+    return cli::kExitOk;
+  }
+  if (*prove) {
+    absl::StatusOr<std::string> json = fl::InclusionProofJson(**ledger, index, size);
+    if (!json.ok()) return cli::Fail(kTool, json.status());
+    std::cout << *json << "\n";
+    return cli::kExitOk;
+  }
+  if (*consistency) {
+    absl::StatusOr<std::string> json = fl::ConsistencyProofJson(**ledger, old_size, new_size);
+    if (!json.ok()) return cli::Fail(kTool, json.status());
+    std::cout << *json << "\n";
+    return cli::kExitOk;
+  }
+  std::ios::sync_with_stdio(false);
+  absl::Status status = fl::ExportJsonLines(**ledger, from, to, std::cout);
+  std::cout.flush();
+  if (!status.ok()) return cli::Fail(kTool, status);
+  return cli::kExitOk;
+}

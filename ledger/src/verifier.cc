@@ -1,0 +1,456 @@
+// Offline verification. The index space is cut into aligned chunks of 2^16 entries that the
+// workers check independently (entries, leaf hashes, the chain inside the chunk, every tree
+// node below the chunk's root, checkpoint signatures); one sequential pass then joins the
+// chunks (chain links at the seams, nodes above chunk level, checkpoint roots, metadata).
+#include <algorithm>
+#include <atomic>
+#include <cstring>
+#include <map>
+#include <mutex>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "fleettwin/ledger/entry.h"
+#include "fleettwin/ledger/merkle.h"
+#include "fleettwin/ledger/verify.h"
+#include "leaf_check.h"
+#include "rocksdb_store.h"
+
+namespace fleettwin::ledger {
+namespace {
+
+using internal::CheckpointKey;
+using internal::DecodeU64;
+using internal::EntryKey;
+using internal::kLeafHashBytes;
+using internal::NodeKey;
+using internal::RocksStore;
+
+constexpr int kChunkLevel = 16;
+constexpr uint64_t kChunk = uint64_t{1} << kChunkLevel;
+constexpr int kMaxLevel = 63;
+
+// Evidence that entries [lo, hi) cannot be trusted. Precise findings name one entry.
+struct Finding {
+  uint64_t lo = 0;
+  uint64_t hi = 0;
+  std::string reason;
+  bool precise() const { return hi == lo + 1; }
+};
+
+struct CheckpointResult {
+  uint64_t size = 0;
+  std::string error;        // Empty if signature, origin and size hold.
+  Hash claimed_root{};
+  std::vector<Hash> partial;  // Compact range of [chunk start, size).
+};
+
+struct ChunkResult {
+  std::optional<Hash> first_prev_hash;  // prev_hash field of the chunk's first entry.
+  std::optional<Hash> last_chain_hash;  // ChainHash of the chunk's last entry.
+  Hash root{};                          // Valid for full chunks.
+  std::vector<CheckpointResult> checkpoints;
+  uint64_t nodes = 0;
+};
+
+class Verifier {
+ public:
+  Verifier(RocksStore& store, const VerifierKey& key, const VerifyOptions& options)
+      : store_(store), key_(key), options_(options) {}
+
+  absl::StatusOr<VerifyReport> Run();
+
+ private:
+  void Add(uint64_t lo, uint64_t hi, std::string reason) {
+    std::lock_guard lock(mu_);
+    findings_.push_back({lo, hi, std::move(reason)});
+  }
+  void AddAt(uint64_t index, std::string reason) { Add(index, index + 1, std::move(reason)); }
+
+  void CheckChunk(uint64_t chunk, ChunkResult& out);
+  void CheckNodeLevel(int level, uint64_t first, uint64_t end_complete, uint64_t end_range,
+                      const std::vector<Hash>& computed, ChunkResult& out);
+  void CheckStrayKeys(rocksdb::ColumnFamilyHandle* cf, const std::string& from,
+                      const std::string& to, const std::string& what, uint64_t blame);
+  void Resolve(VerifyReport& report);
+
+  RocksStore& store_;
+  const VerifierKey& key_;
+  const VerifyOptions& options_;
+  std::string origin_;
+  uint64_t total_ = 0;
+  std::atomic<uint64_t> done_{0};
+  std::mutex mu_;
+  std::vector<Finding> findings_;
+};
+
+void Verifier::CheckStrayKeys(rocksdb::ColumnFamilyHandle* cf, const std::string& from,
+                              const std::string& to, const std::string& what, uint64_t blame) {
+  std::unique_ptr<rocksdb::Iterator> it = store_.PointIterator(cf);
+  it->Seek(from);
+  if (it->Valid() && (to.empty() || it->key().compare(rocksdb::Slice(to)) < 0)) {
+    Add(blame, std::max(total_, blame + 1), absl::StrCat("unexpected ", what, " key"));
+  }
+  if (!it->status().ok()) Add(blame, total_ + 1, absl::StrCat(what, ": ", it->status().ToString()));
+}
+
+void Verifier::CheckNodeLevel(int level, uint64_t first, uint64_t end_complete,
+                              uint64_t end_range, const std::vector<Hash>& computed,
+                              ChunkResult& out) {
+  // Stored nodes at `level` with index in [first, end_range) must be exactly the computed
+  // ones, indices [first, end_complete).
+  std::unique_ptr<rocksdb::Iterator> it = store_.ScanIterator(store_.nodes());
+  const std::string end_key = NodeKey(level, end_range);
+  uint64_t expected = first;
+  auto blame = [level](uint64_t index) { return index << level; };
+  for (it->Seek(NodeKey(level, first)); it->Valid(); it->Next()) {
+    const rocksdb::Slice key = it->key();
+    if (key.compare(rocksdb::Slice(end_key)) >= 0) break;
+    std::optional<uint64_t> index;
+    if (key.size() == 9 && static_cast<uint8_t>(key[0]) == level) {
+      index = DecodeU64(rocksdb::Slice(key.data() + 1, 8));
+    }
+    if (!index) {
+      Add(blame(expected), blame(expected) + (uint64_t{1} << level), "malformed tree node key");
+      continue;
+    }
+    for (; expected < *index && expected < end_complete; ++expected) {
+      Add(blame(expected), blame(expected + 1),
+          absl::StrCat("tree node (level ", level, ", index ", expected, ") is missing"));
+    }
+    ++out.nodes;
+    if (*index >= end_complete) {
+      Add(blame(*index), blame(*index + 1),
+          absl::StrCat("tree node (level ", level, ", index ", *index,
+                       ") covers entries the ledger does not have"));
+      continue;
+    }
+    const Hash& want = computed[*index - first];
+    const rocksdb::Slice value = it->value();
+    if (value.size() != want.size() || std::memcmp(value.data(), want.data(), want.size()) != 0) {
+      Add(blame(*index), blame(*index + 1),
+          absl::StrCat("tree node (level ", level, ", index ", *index,
+                       ") does not match the recomputed tree"));
+    }
+    expected = *index + 1;
+  }
+  if (!it->status().ok()) Add(blame(first), blame(end_range), it->status().ToString());
+  for (; expected < end_complete; ++expected) {
+    Add(blame(expected), blame(expected + 1),
+        absl::StrCat("tree node (level ", level, ", index ", expected, ") is missing"));
+  }
+}
+
+void Verifier::CheckChunk(uint64_t chunk, ChunkResult& out) {
+  const uint64_t start = chunk * kChunk;
+  const uint64_t end = std::min(start + kChunk, total_);
+  std::vector<std::vector<Hash>> levels(kChunkLevel + 1);
+  std::vector<Hash>& leaves = levels[0];
+  leaves.assign(end - start, Hash{});
+
+  std::unique_ptr<rocksdb::Iterator> it = store_.ScanIterator(store_.entries());
+  const std::string end_key = EntryKey(start + kChunk);
+  uint64_t expected = start;
+  std::optional<Hash> prev_chain;  // ChainHash of entry expected - 1, if known.
+  for (it->Seek(EntryKey(start)); it->Valid(); it->Next()) {
+    const rocksdb::Slice key = it->key();
+    if (key.compare(rocksdb::Slice(end_key)) >= 0) break;
+    const std::optional<uint64_t> index = DecodeU64(key);
+    if (!index) {
+      AddAt(expected, "malformed entry key");
+      continue;
+    }
+    if (*index >= end) {
+      AddAt(*index, "entry stored beyond the ledger's size");
+      continue;
+    }
+    for (; expected < *index; ++expected) {
+      AddAt(expected, absl::StrCat("entry ", expected, " is missing"));
+      prev_chain.reset();
+    }
+    expected = *index + 1;
+    const uint64_t i = *index;
+    const rocksdb::Slice value = it->value();
+    if (value.size() <= kLeafHashBytes) {
+      AddAt(i, absl::StrCat("entry ", i, " is truncated (", value.size(), " bytes)"));
+      prev_chain.reset();
+      continue;
+    }
+    const Bytes leaf(reinterpret_cast<const uint8_t*>(value.data()) + kLeafHashBytes,
+                     value.size() - kLeafHashBytes);
+    const Hash leaf_hash = LeafHash(leaf);
+    leaves[i - start] = leaf_hash;
+    if (std::memcmp(leaf_hash.data(), value.data(), kLeafHashBytes) != 0) {
+      AddAt(i, absl::StrCat("entry ", i, " does not match its stored leaf hash"));
+    }
+    uint64_t stored_index = 0;
+    Hash prev_hash;
+    if (absl::Status s = internal::CheckLeaf(leaf, &stored_index, &prev_hash); !s.ok()) {
+      AddAt(i, absl::StrCat("entry ", i, ": ", s.message()));
+      prev_chain.reset();
+      continue;
+    }
+    if (stored_index != i) {
+      AddAt(i, absl::StrCat("entry stored at ", i, " says it is entry ", stored_index));
+    }
+    if (i == start) out.first_prev_hash = prev_hash;
+    if (i == 0 && prev_hash != Hash{}) AddAt(0, "entry 0's prev_hash is not all zeros");
+    if (i > start && prev_chain && *prev_chain != prev_hash) {
+      AddAt(i, absl::StrCat("entry ", i, "'s prev_hash does not match the hash of entry ", i - 1));
+    }
+    prev_chain = ChainHash(leaf);
+    if (i + 1 == end) out.last_chain_hash = prev_chain;
+  }
+  if (!it->status().ok()) Add(start, end, absl::StrCat("entries: ", it->status().ToString()));
+  for (; expected < end; ++expected) AddAt(expected, absl::StrCat("entry ", expected, " is missing"));
+  it.reset();
+
+  // Every perfect subtree inside the chunk, compared with the stored nodes.
+  for (int level = 1; level <= kChunkLevel; ++level) {
+    const std::vector<Hash>& below = levels[level - 1];
+    std::vector<Hash>& here = levels[level];
+    here.resize(below.size() / 2);
+    for (size_t k = 0; k < here.size(); ++k) here[k] = NodeHash(below[2 * k], below[2 * k + 1]);
+    const uint64_t first = start >> level;
+    CheckNodeLevel(level, first, first + here.size(), (start + kChunk) >> level, here, out);
+  }
+  if (end - start == kChunk) out.root = levels[kChunkLevel][0];
+
+  // Checkpoints for sizes in (start, end]: signature, origin, and the chunk's part of the root.
+  std::unique_ptr<rocksdb::Iterator> cps = store_.ScanIterator(store_.checkpoints());
+  const std::string cp_end = CheckpointKey(start + kChunk + 1);
+  for (cps->Seek(CheckpointKey(start + 1)); cps->Valid(); cps->Next()) {
+    if (cps->key().compare(rocksdb::Slice(cp_end)) >= 0) break;
+    const std::optional<uint64_t> size = DecodeU64(cps->key());
+    if (!size) {
+      Add(start, end, "malformed checkpoint key");
+      continue;
+    }
+    CheckpointResult result;
+    result.size = *size;
+    absl::StatusOr<Checkpoint> cp = OpenCheckpoint(cps->value().ToStringView(), key_);
+    if (!cp.ok()) {
+      result.error = std::string(cp.status().message());
+    } else if (cp->origin != origin_) {
+      result.error = absl::StrCat("origin is '", cp->origin, "', the ledger's is '", origin_, "'");
+    } else if (cp->size != *size) {
+      result.error = absl::StrCat("it is stored for size ", *size, " but says ", cp->size);
+    } else {
+      result.claimed_root = cp->root;
+      uint64_t position = start;
+      for (int level : CompactRangeLevels(*size - start)) {
+        result.partial.push_back(levels[level][(position - start) >> level]);
+        position += uint64_t{1} << level;
+      }
+    }
+    out.checkpoints.push_back(std::move(result));
+  }
+  if (!cps->status().ok()) Add(start, end, cps->status().ToString());
+
+  const uint64_t done = done_.fetch_add(end - start) + (end - start);
+  if (options_.progress) options_.progress(done, total_);
+}
+
+absl::StatusOr<VerifyReport> Verifier::Run() {
+  VerifyReport report;
+  // Metadata.
+  auto format = store_.Get(store_.meta(), internal::kFormatKey);
+  auto origin = store_.Get(store_.meta(), internal::kOriginKey);
+  auto size_value = store_.Get(store_.meta(), internal::kSizeKey);
+  if (!format.ok()) return format.status();
+  if (!origin.ok()) return origin.status();
+  if (!size_value.ok()) return size_value.status();
+  origin_ = origin->value_or("");
+  report.origin = origin_;
+  const std::optional<uint64_t> meta_size =
+      size_value->has_value() ? DecodeU64(**size_value) : std::nullopt;
+
+  // The ledger's largest claim about its size.
+  uint64_t total = meta_size.value_or(0);
+  {
+    std::unique_ptr<rocksdb::Iterator> it = store_.PointIterator(store_.entries());
+    it->SeekToLast();
+    if (it->Valid()) {
+      if (std::optional<uint64_t> last = DecodeU64(it->key())) total = std::max(total, *last + 1);
+    }
+    std::unique_ptr<rocksdb::Iterator> cp = store_.PointIterator(store_.checkpoints());
+    cp->SeekToLast();
+    if (cp->Valid()) {
+      if (std::optional<uint64_t> last = DecodeU64(cp->key())) total = std::max(total, *last);
+    }
+  }
+  total_ = total;
+  report.entries = total;
+  if (!format->has_value() || **format != internal::kFormatValue) {
+    Add(0, std::max<uint64_t>(total, 1), "metadata: format is missing or unknown");
+  }
+  if (origin_.empty()) Add(0, std::max<uint64_t>(total, 1), "metadata: origin is missing");
+  if (!meta_size) {
+    Add(0, std::max<uint64_t>(total, 1), "metadata: size is missing or damaged");
+  } else if (*meta_size < total) {
+    Add(*meta_size, total, absl::StrCat("metadata says ", *meta_size, " entries, but ", total,
+                                        " are stored or checkpointed"));
+  }
+  // Nothing but the three metadata keys.
+  {
+    std::unique_ptr<rocksdb::Iterator> it = store_.PointIterator(store_.meta());
+    for (it->SeekToFirst(); it->Valid(); it->Next()) {
+      const std::string_view k = it->key().ToStringView();
+      if (k != internal::kFormatKey && k != internal::kOriginKey && k != internal::kSizeKey) {
+        Add(0, std::max<uint64_t>(total, 1), absl::StrCat("metadata: unexpected key '", std::string(k), "'"));
+      }
+    }
+  }
+
+  // Chunks in parallel.
+  const uint64_t chunks = (total + kChunk - 1) / kChunk;
+  std::vector<ChunkResult> results(chunks);
+  unsigned threads = options_.threads != 0 ? options_.threads : std::thread::hardware_concurrency();
+  threads = static_cast<unsigned>(std::clamp<uint64_t>(threads, 1, std::max<uint64_t>(chunks, 1)));
+  std::atomic<uint64_t> next{0};
+  auto work = [&] {
+    for (uint64_t c = next.fetch_add(1); c < chunks; c = next.fetch_add(1)) {
+      CheckChunk(c, results[c]);
+    }
+  };
+  std::vector<std::thread> pool;
+  for (unsigned t = 1; t < threads; ++t) pool.emplace_back(work);
+  work();
+  for (std::thread& t : pool) t.join();
+
+  // Keys outside every range the chunks looked at.
+  CheckStrayKeys(store_.entries(), std::string(), EntryKey(0), "entry", 0);
+  CheckStrayKeys(store_.entries(), EntryKey(chunks * kChunk), std::string(), "entry", total);
+  CheckStrayKeys(store_.nodes(), std::string(), NodeKey(1, 0), "tree node", 0);
+  CheckStrayKeys(store_.checkpoints(), std::string(), CheckpointKey(1), "checkpoint", 0);
+  CheckStrayKeys(store_.checkpoints(), CheckpointKey(chunks * kChunk + 1), std::string(),
+                 "checkpoint", total);
+  for (int level = 1; level <= kChunkLevel; ++level) {
+    CheckStrayKeys(store_.nodes(), NodeKey(level, (chunks * kChunk) >> level),
+                   NodeKey(level + 1, 0), "tree node", total);
+  }
+
+  // Seams and everything above chunk level.
+  CompactRange range;
+  std::map<std::pair<int, uint64_t>, Hash> upper;
+  std::vector<std::vector<Hash>> prefix(chunks);
+  for (uint64_t c = 0; c < chunks; ++c) {
+    ChunkResult& r = results[c];
+    report.nodes += r.nodes;
+    if (c > 0 && r.first_prev_hash && results[c - 1].last_chain_hash &&
+        *r.first_prev_hash != *results[c - 1].last_chain_hash) {
+      AddAt(c * kChunk, absl::StrCat("entry ", c * kChunk,
+                                     "'s prev_hash does not match the hash of entry ",
+                                     c * kChunk - 1));
+    }
+    prefix[c] = range.hashes();
+    if (std::min(total - c * kChunk, kChunk) == kChunk) {
+      range.AppendSubtree(kChunkLevel, r.root, [&](int level, uint64_t index, const Hash& h) {
+        upper[{level, index}] = h;
+      });
+    }
+  }
+  for (int level = kChunkLevel + 1; level <= kMaxLevel; ++level) {
+    std::unique_ptr<rocksdb::Iterator> it = store_.ScanIterator(store_.nodes());
+    const std::string end_key = NodeKey(level + 1, 0);
+    for (it->Seek(NodeKey(level, 0)); it->Valid(); it->Next()) {
+      const rocksdb::Slice key = it->key();
+      if (key.compare(rocksdb::Slice(end_key)) >= 0) break;
+      std::optional<uint64_t> index =
+          key.size() == 9 ? DecodeU64(rocksdb::Slice(key.data() + 1, 8)) : std::nullopt;
+      if (!index) {
+        Add(0, total + 1, "malformed tree node key");
+        continue;
+      }
+      ++report.nodes;
+      const uint64_t lo = *index << level;
+      auto found = upper.find({level, *index});
+      if (found == upper.end()) {
+        Add(std::min(lo, total), total + 1,
+            absl::StrCat("tree node (level ", level, ", index ", *index,
+                         ") covers entries the ledger does not have"));
+        continue;
+      }
+      const rocksdb::Slice value = it->value();
+      if (value.size() != 32 || std::memcmp(value.data(), found->second.data(), 32) != 0) {
+        Add(lo, lo + (uint64_t{1} << level),
+            absl::StrCat("tree node (level ", level, ", index ", *index,
+                         ") does not match the recomputed tree"));
+      }
+      upper.erase(found);
+    }
+  }
+  for (const auto& [node, hash] : upper) {
+    const uint64_t lo = node.second << node.first;
+    Add(lo, lo + (uint64_t{1} << node.first),
+        absl::StrCat("tree node (level ", node.first, ", index ", node.second, ") is missing"));
+  }
+  CheckStrayKeys(store_.nodes(), NodeKey(kMaxLevel + 1, 0), std::string(), "tree node", 0);
+
+  // Checkpoints, in size order: each must hold; a bad one leaves the entries since the last
+  // good one unvouched for.
+  uint64_t last_good = 0;
+  for (uint64_t c = 0; c < chunks; ++c) {
+    for (CheckpointResult& cp : results[c].checkpoints) {
+      ++report.checkpoints;
+      std::string error = cp.error;
+      if (error.empty()) {
+        std::vector<Hash> hashes = prefix[c];
+        hashes.insert(hashes.end(), cp.partial.begin(), cp.partial.end());
+        if (CompactRange(cp.size, std::move(hashes)).Root() != cp.claimed_root) {
+          error = "its root does not match the recomputed tree";
+        }
+      }
+      if (!error.empty()) {
+        Add(last_good, cp.size, absl::StrCat("checkpoint for size ", cp.size, ": ", error));
+        continue;
+      }
+      last_good = cp.size;
+      report.latest = Checkpoint{origin_, cp.size, cp.claimed_root};
+    }
+  }
+  if (last_good < total) {
+    Add(last_good, total, absl::StrCat("entries from ", last_good,
+                                       " on are not covered by a checkpoint that verifies"));
+  }
+  Resolve(report);
+  return report;
+}
+
+void Verifier::Resolve(VerifyReport& report) {
+  // A precise finding explains any range finding that contains it.
+  std::vector<const Finding*> precise;
+  for (const Finding& f : findings_) {
+    if (f.precise()) precise.push_back(&f);
+  }
+  const Finding* best = nullptr;
+  for (const Finding& f : findings_) {
+    if (!f.precise()) {
+      const bool explained = std::any_of(precise.begin(), precise.end(), [&](const Finding* p) {
+        return p->lo >= f.lo && p->lo < f.hi;
+      });
+      if (explained) continue;
+    }
+    if (best == nullptr || f.lo < best->lo ||
+        (f.lo == best->lo && f.precise() && !best->precise())) {
+      best = &f;
+    }
+  }
+  if (best != nullptr) {
+    report.first_bad_index = best->lo;
+    report.reason = best->reason;
+  }
+}
+
+}  // namespace
+
+absl::StatusOr<VerifyReport> VerifyLedger(const std::filesystem::path& directory,
+                                          const VerifierKey& key, const VerifyOptions& options) {
+  absl::StatusOr<std::unique_ptr<RocksStore>> store =
+      RocksStore::Open(directory, /*read_only=*/true, /*create=*/false);
+  if (!store.ok()) return store.status();
+  Verifier verifier(**store, key, options);
+  return verifier.Run();
+}
+
+}  // namespace fleettwin::ledger
