@@ -96,10 +96,13 @@ absl::Status CheckLeaf(Bytes leaf, uint64_t* index, Hash* prev_hash) {
         absl::StrCat("leaf is ", leaf.size(), " bytes, not a positive multiple of 8"));
   }
   // Reused aligned buffer: verification decodes millions of leaves.
-  thread_local std::vector<capnp::word> words;
+  // capnp::word is not movable, so keep the storage as uint64_t (same size and alignment).
+  static_assert(sizeof(uint64_t) == sizeof(capnp::word));
+  thread_local std::vector<uint64_t> words;
   words.resize(leaf.size() / sizeof(capnp::word));
   std::memcpy(words.data(), leaf.data(), leaf.size());
-  kj::ArrayPtr<const capnp::word> segments[1] = {kj::arrayPtr(words.data(), words.size())};
+  kj::ArrayPtr<const capnp::word> segments[1] = {
+      kj::arrayPtr(reinterpret_cast<const capnp::word*>(words.data()), words.size())};
   capnp::ReaderOptions options;
   options.traversalLimitInWords = words.size() * 2 + 16;
   options.nestingLimit = 4;
