@@ -110,6 +110,42 @@ absl::StatusOr<std::vector<uint8_t>> HexDecode(std::string_view text) {
   return out;
 }
 
+absl::StatusOr<std::u32string> DecodeUtf8(std::string_view text) {
+  std::u32string out;
+  size_t i = 0;
+  while (i < text.size()) {
+    const auto c = static_cast<uint8_t>(text[i]);
+    size_t len;
+    char32_t cp;
+    char32_t min;
+    if (c < 0x80) {
+      len = 1, cp = c, min = 0;
+    } else if ((c >> 5) == 0x6) {
+      len = 2, cp = c & 0x1f, min = 0x80;
+    } else if ((c >> 4) == 0xe) {
+      len = 3, cp = c & 0x0f, min = 0x800;
+    } else if ((c >> 3) == 0x1e) {
+      len = 4, cp = c & 0x07, min = 0x10000;
+    } else {
+      return absl::InvalidArgumentError(absl::StrCat("UTF-8: bad lead byte at ", i));
+    }
+    if (i + len > text.size()) return absl::InvalidArgumentError("UTF-8: truncated sequence");
+    for (size_t j = 1; j < len; ++j) {
+      const auto cc = static_cast<uint8_t>(text[i + j]);
+      if ((cc >> 6) != 0x2) return absl::InvalidArgumentError("UTF-8: bad continuation byte");
+      cp = (cp << 6) | (cc & 0x3f);
+    }
+    if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) {
+      return absl::InvalidArgumentError(absl::StrCat("UTF-8: invalid code point at ", i));
+    }
+    out.push_back(cp);
+    i += len;
+  }
+  return out;
+}
+
+bool IsValidUtf8(std::string_view text) { return DecodeUtf8(text).ok(); }
+
 void PutBigEndian64(uint64_t value, uint8_t out[8]) {
   for (int i = 7; i >= 0; --i) {
     out[i] = static_cast<uint8_t>(value);

@@ -24,9 +24,9 @@ absl::StatusOr<std::string> InclusionProofJson(const LedgerReader& ledger, uint6
       tree_size ? ledger.CheckpointAt(*tree_size) : ledger.LatestCheckpoint();
   if (!cp.ok()) {
     if (absl::IsNotFound(cp.status()) && tree_size) {
-      return absl::NotFoundError(absl::StrCat(
+      return absl::InvalidArgumentError(absl::StrCat(
           "no signed checkpoint for size ", *tree_size,
-          "; proofs are given against checkpointed sizes (see 'fleet-audit checkpoint')"));
+          "; proofs are given against checkpointed sizes ('fleet-audit checkpoint DIR --list')"));
     }
     return cp.status();
   }
@@ -41,7 +41,7 @@ absl::StatusOr<std::string> InclusionProofJson(const LedgerReader& ledger, uint6
   doc["leaf_hash"] = B64(LeafHash(AsBytes(*leaf)));
   doc["hashes"] = HashList(*proof);
   doc["checkpoint"] = cp->note;
-  return doc.dump();
+  return doc.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
 absl::StatusOr<std::string> ConsistencyProofJson(const LedgerReader& ledger, uint64_t old_size,
@@ -57,7 +57,7 @@ absl::StatusOr<std::string> ConsistencyProofJson(const LedgerReader& ledger, uin
 
 absl::Status ExportJsonLines(const LedgerReader& ledger, uint64_t begin, uint64_t end,
                              std::ostream& out) {
-  return ledger.Scan(begin, end, [&](const Entry& e, const std::string& leaf) {
+  absl::Status status = ledger.Scan(begin, end, [&](const Entry& e, const std::string& leaf) {
     nlohmann::ordered_json doc;
     doc["index"] = e.index;
     doc["kind"] = e.kind;
@@ -72,6 +72,10 @@ absl::Status ExportJsonLines(const LedgerReader& ledger, uint64_t begin, uint64_
     out << doc.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << '\n';
     return static_cast<bool>(out);
   });
+  if (!status.ok()) return status;
+  out.flush();
+  if (!out) return absl::UnavailableError("cannot write the export (output closed or full)");
+  return absl::OkStatus();
 }
 
 }  // namespace fleettwin::ledger

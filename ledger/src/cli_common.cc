@@ -73,6 +73,23 @@ absl::Status WriteNewFile(const std::filesystem::path& path, const std::string& 
   return absl::OkStatus();
 }
 
+absl::Status PrintLine(const std::string& text) {
+  std::cout << text << '\n';
+  std::cout.flush();
+  if (!std::cout) return absl::UnavailableError("cannot write to standard output");
+  return absl::OkStatus();
+}
+
+int ParseArgs(CLI::App& app, int argc, char** argv) {
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    const int code = app.exit(e);  // Prints help, or the error and a hint.
+    return code == 0 ? kExitOk : kExitUsage;
+  }
+  return -1;
+}
+
 int Fail(const char* tool, const absl::Status& status) {
   std::cerr << tool << ": " << status.message() << "\n";
   switch (status.code()) {

@@ -5,6 +5,8 @@
 #include <filesystem>
 #include <string>
 
+#include <CLI/CLI.hpp>
+
 #include "absl/status/statusor.h"
 #include "fleettwin/ledger/note.h"
 
@@ -23,6 +25,13 @@ absl::StatusOr<SignerKey> ReadSignerKeyFile(const std::filesystem::path& path);
 // Writes `text` to a new file with `mode`; refuses to replace an existing file unless `force`.
 absl::Status WriteNewFile(const std::filesystem::path& path, const std::string& text,
                           unsigned mode, bool force);
+
+// Writes `text` and a newline to stdout; Unavailable if stdout cannot take it.
+absl::Status PrintLine(const std::string& text);
+
+// Parses argv; on --help prints help and returns 0, on a usage error prints it and returns
+// kExitUsage; otherwise returns -1 and the caller runs the command.
+int ParseArgs(CLI::App& app, int argc, char** argv);
 
 // Prints "<tool>: <status message>" to stderr and returns the exit code for its code.
 int Fail(const char* tool, const absl::Status& status);

@@ -81,6 +81,12 @@ int main(int argc, char** argv) {
   CLI::App* checkpoint =
       app.add_subcommand("checkpoint", "Print the latest signed checkpoint exactly as stored");
   checkpoint->add_option("DIR", dir, "Ledger directory")->required();
+  std::optional<uint64_t> cp_size;
+  bool list_sizes = false;
+  CLI::Option* checkpoint_size =
+      checkpoint->add_option("--size", cp_size, "Print the checkpoint stored for this size");
+  CLI::Option* list =
+      checkpoint->add_flag("--list", list_sizes, "List every size that has a stored checkpoint");
 
   uint64_t index = 0;
   std::optional<uint64_t> size;
@@ -104,27 +110,34 @@ int main(int argc, char** argv) {
   export_cmd->add_option("--from", from, "First index (default 0)");
   export_cmd->add_option("--to", to, "End index, exclusive (default: all)");
 
-  CLI11_PARSE(app, argc, argv);
+  list->excludes(checkpoint_size);
+  if (int code = cli::ParseArgs(app, argc, argv); code >= 0) return code;
 
   if (*verify) return Verify(dir, key_file, threads, quiet);
   absl::StatusOr<std::unique_ptr<fl::LedgerReader>> ledger = Open(dir);
   if (!ledger.ok()) return cli::Fail(kTool, ledger.status());
   if (*checkpoint) {
-    absl::StatusOr<fl::SignedCheckpoint> cp = (*ledger)->LatestCheckpoint();
+    if (list_sizes) {
+      absl::StatusOr<std::vector<uint64_t>> sizes = (*ledger)->CheckpointSizes();
+      if (!sizes.ok()) return cli::Fail(kTool, sizes.status());
+      for (uint64_t s : *sizes) {
+        if (absl::Status st = cli::PrintLine(std::to_string(s)); !st.ok()) return cli::Fail(kTool, st);
+      }
+      return cli::kExitOk;
+    }
+    absl::StatusOr<fl::SignedCheckpoint> cp =
+        cp_size ? (*ledger)->CheckpointAt(*cp_size) : (*ledger)->LatestCheckpoint();
     if (!cp.ok()) return cli::Fail(kTool, cp.status());
     std::cout << cp->note;
-    return cli::kExitOk;
+    std::cout.flush();
+    return std::cout ? cli::kExitOk : cli::kExitError;
   }
-  if (*prove) {
-    absl::StatusOr<std::string> json = fl::InclusionProofJson(**ledger, index, size);
+  if (*prove || *consistency) {
+    absl::StatusOr<std::string> json = *prove
+                                           ? fl::InclusionProofJson(**ledger, index, size)
+                                           : fl::ConsistencyProofJson(**ledger, old_size, new_size);
     if (!json.ok()) return cli::Fail(kTool, json.status());
-    std::cout << *json << "\n";
-    return cli::kExitOk;
-  }
-  if (*consistency) {
-    absl::StatusOr<std::string> json = fl::ConsistencyProofJson(**ledger, old_size, new_size);
-    if (!json.ok()) return cli::Fail(kTool, json.status());
-    std::cout << *json << "\n";
+    if (absl::Status st = cli::PrintLine(*json); !st.ok()) return cli::Fail(kTool, st);
     return cli::kExitOk;
   }
   std::ios::sync_with_stdio(false);

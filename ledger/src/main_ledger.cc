@@ -20,6 +20,12 @@ int Keygen(const std::string& name, const std::string& prefix, bool force) {
   if (!key.ok()) return cli::Fail(kTool, key.status());
   const std::string secret_path = prefix + ".key";
   const std::string public_path = prefix + ".vkey";
+  // Check both before writing either, so a refusal never leaves a secret without its key.
+  for (const std::string& path : {secret_path, public_path}) {
+    if (!force && std::filesystem::exists(path)) {
+      return cli::Fail(kTool, absl::AlreadyExistsError(path + " exists (use --force)"));
+    }
+  }
   if (absl::Status s = cli::WriteNewFile(secret_path, fl::FormatSignerKey(*key) + "\n", 0600, force);
       !s.ok()) {
     return cli::Fail(kTool, s);
@@ -61,6 +67,10 @@ int Append(const std::string& dir, const std::string& key_file, std::string orig
       if (!first.ok()) return cli::Fail(kTool, first.status());
       for (uint64_t i = 0; i < batch.size(); ++i) std::cout << *first + i << "\n";
       std::cout.flush();
+      if (!std::cout) {
+        return cli::Fail(kTool, absl::UnavailableError(
+                                    "appended, but cannot print the acknowledged indices"));
+      }
       batch.clear();
     }
     if (!got) break;
@@ -73,7 +83,7 @@ int Append(const std::string& dir, const std::string& key_file, std::string orig
 int main(int argc, char** argv) {
   CLI::App app{
       "fleet-ledger: create signing keys and append records to a fleettwin ledger. Exit codes: "
-      "0 ok, 2 bad arguments or keys, 3 cannot read or write."};
+      "0 ok, 1 the stored ledger is damaged, 2 bad arguments or keys, 3 cannot read or write."};
   app.require_subcommand(1);
 
   std::string name;
@@ -102,7 +112,7 @@ int main(int argc, char** argv) {
       ->capture_default_str()
       ->check(CLI::Range(1, 1 << 20));
 
-  CLI11_PARSE(app, argc, argv);
+  if (int code = cli::ParseArgs(app, argc, argv); code >= 0) return code;
   if (*keygen) return Keygen(name, prefix, force);
   return Append(dir, key_file, origin, kind, author, batch);
 }

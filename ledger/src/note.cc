@@ -22,18 +22,11 @@ bool ParseDecimal(std::string_view text, uint64_t& out) {
   return ec == std::errc() && ptr == text.data() + text.size();
 }
 
-bool IsValidUtf8(std::string_view s) {
-  size_t i = 0;
-  while (i < s.size()) {
-    const auto c = static_cast<uint8_t>(s[i]);
-    size_t len = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
-    if (len == 0 || i + len > s.size()) return false;
-    for (size_t j = 1; j < len; ++j) {
-      if ((static_cast<uint8_t>(s[i + j]) >> 6) != 2) return false;
-    }
-    i += len;
-  }
-  return true;
+// Unicode's white space (Go's unicode.IsSpace), refused in key names as Go's note package does.
+bool IsUnicodeSpace(char32_t c) {
+  return (c >= 0x09 && c <= 0x0d) || c == 0x20 || c == 0x85 || c == 0xa0 || c == 0x1680 ||
+         (c >= 0x2000 && c <= 0x200a) || c == 0x2028 || c == 0x2029 || c == 0x202f ||
+         c == 0x205f || c == 0x3000;
 }
 
 // Splits "<name>+<hex id>+<base64 key>" into its three parts.
@@ -113,10 +106,10 @@ absl::StatusOr<Checkpoint> ParseCheckpointBody(std::string_view body) {
 }
 
 bool IsValidKeyName(std::string_view name) {
-  if (name.empty() || !IsValidUtf8(name)) return false;
-  for (char c : name) {
-    const auto u = static_cast<uint8_t>(c);
-    if (u <= 0x20 || c == '+' || u == 0x7f) return false;
+  absl::StatusOr<std::u32string> code_points = DecodeUtf8(name);
+  if (name.empty() || !code_points.ok()) return false;
+  for (char32_t c : *code_points) {
+    if (c < 0x20 || c == 0x7f || c == '+' || IsUnicodeSpace(c)) return false;
   }
   return true;
 }

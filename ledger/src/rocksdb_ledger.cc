@@ -11,6 +11,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/strings/str_cat.h"
 #include "fleettwin/ledger/ledger.h"
+#include "fleettwin/common/encoding.h"
 #include "rocksdb_store.h"
 
 namespace fleettwin::ledger {
@@ -23,10 +24,15 @@ using internal::kLeafHashBytes;
 using internal::NodeKey;
 using internal::RocksStore;
 
+constexpr size_t kMaxTextBytes = 4096;           // kind, author, origin.
+constexpr size_t kMaxPayloadBytes = 64u << 20;   // One entry's payload.
+
+// Origins become the first line of every checkpoint: printable UTF-8, no control characters.
 bool IsValidOrigin(std::string_view origin) {
-  if (origin.empty()) return false;
+  if (origin.empty() || origin.size() > kMaxTextBytes || !IsValidUtf8(origin)) return false;
   for (char c : origin) {
-    if (c == '\n' || c == '\0') return false;
+    const auto u = static_cast<uint8_t>(c);
+    if (u < 0x20 || u == 0x7f) return false;
   }
   return true;
 }
@@ -329,6 +335,12 @@ absl::StatusOr<uint64_t> RocksDbLedger::AppendBatch(absl::Span<const NewEntry> e
     if (e.kind.find('\0') != std::string::npos || e.author.find('\0') != std::string::npos) {
       return absl::InvalidArgumentError("an entry's kind and author must not contain NUL bytes");
     }
+    if (e.kind.size() > kMaxTextBytes || e.author.size() > kMaxTextBytes ||
+        e.payload.size() > kMaxPayloadBytes) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "an entry's kind and author are limited to ", kMaxTextBytes, " bytes, its payload to ",
+          kMaxPayloadBytes));
+    }
   }
   Writer self;
   self.entries = entries;
@@ -439,9 +451,16 @@ absl::StatusOr<std::unique_ptr<Ledger>> OpenLedger(const LedgerOptions& options,
   absl::StatusOr<std::unique_ptr<RocksStore>> store =
       RocksStore::Open(options.directory, /*read_only=*/false, /*create=*/true);
   if (!store.ok()) return store.status();
-  auto format = (*store)->Get((*store)->meta(), internal::kFormatKey);
-  if (!format.ok()) return format.status();
-  const bool fresh = !format->has_value();
+  // Only a database with nothing in it is new; a missing format key elsewhere is damage, and
+  // initialising over it would destroy evidence.
+  bool fresh = true;
+  for (rocksdb::ColumnFamilyHandle* cf : {(*store)->meta(), (*store)->entries(),
+                                          (*store)->nodes(), (*store)->checkpoints()}) {
+    std::unique_ptr<rocksdb::Iterator> it = (*store)->PointIterator(cf);
+    it->SeekToFirst();
+    if (!it->status().ok()) return FromRocks(it->status(), "open");
+    if (it->Valid()) fresh = false;
+  }
   auto ledger = std::make_unique<RocksDbLedger>(std::move(*store), options, &clock, signer);
   if (fresh) {
     if (absl::Status s = ledger->Initialise(); !s.ok()) return s;

@@ -48,6 +48,9 @@ absl::StatusOr<std::unique_ptr<RocksStore>> RocksStore::Open(
   options.IncreaseParallelism(2);
   options.info_log_level = rocksdb::InfoLogLevel::WARN_LEVEL;
   options.keep_log_file_num = 2;
+  // Bound the WAL of a long-running writer: past this, RocksDB flushes the column families
+  // that pin old log files, so reopening never replays an unbounded history.
+  options.max_total_wal_size = 64 << 20;
 
   rocksdb::ColumnFamilyOptions cf_options(options);
   std::vector<rocksdb::ColumnFamilyDescriptor> families = {
@@ -70,11 +73,19 @@ absl::StatusOr<std::unique_ptr<RocksStore>> RocksStore::Open(
     return FromRocks(status, absl::StrCat("open ", directory.string()));
   }
   store->db_.reset(raw);
+  store->read_only_ = read_only;
   return store;
 }
 
 RocksStore::~RocksStore() {
   if (db_ == nullptr) return;
+  if (!read_only_) {
+    // Flush every column family so the WAL can be dropped: the small families never fill
+    // their write buffers, and without this every later open (each audit) replays the whole
+    // history from the log. Failure here loses nothing: the synced WAL still holds it all.
+    rocksdb::FlushOptions flush;
+    db_->Flush(flush, handles_);
+  }
   for (rocksdb::ColumnFamilyHandle* handle : handles_) db_->DestroyColumnFamilyHandle(handle);
   handles_.clear();
   db_->Close();

@@ -60,6 +60,7 @@ class RocksStore final {
 
  private:
   RocksStore() = default;
+  bool read_only_ = true;
   std::unique_ptr<rocksdb::DB> db_;
   std::vector<rocksdb::ColumnFamilyHandle*> handles_;  // Owned; destroyed before db_.
 };

@@ -1,4 +1,4 @@
-// Offline verification. The index space is cut into aligned chunks of 2^16 entries that the
+// Offline verification. The index space is cut into aligned chunks of 2^13 entries that the
 // workers check independently (entries, leaf hashes, the chain inside the chunk, every tree
 // node below the chunk's root, checkpoint signatures); one sequential pass then joins the
 // chunks (chain links at the seams, nodes above chunk level, checkpoint roots, metadata).
@@ -26,9 +26,11 @@ using internal::kLeafHashBytes;
 using internal::NodeKey;
 using internal::RocksStore;
 
-constexpr int kChunkLevel = 16;
+constexpr int kChunkLevel = 13;
 constexpr uint64_t kChunk = uint64_t{1} << kChunkLevel;
 constexpr int kMaxLevel = 63;
+// Larger indices are treated as stray keys (keeps chunk arithmetic far from overflow).
+constexpr uint64_t kMaxEntries = uint64_t{1} << 56;
 
 // Evidence that entries [lo, hi) cannot be trusted. Precise findings name one entry.
 struct Finding {
@@ -99,7 +101,8 @@ void Verifier::CheckNodeLevel(int level, uint64_t first, uint64_t end_complete,
                               ChunkResult& out) {
   // Stored nodes at `level` with index in [first, end_range) must be exactly the computed
   // ones, indices [first, end_complete).
-  std::unique_ptr<rocksdb::Iterator> it = store_.ScanIterator(store_.nodes());
+  // A point iterator: per level the range is small, so readahead would mostly be wasted.
+  std::unique_ptr<rocksdb::Iterator> it = store_.PointIterator(store_.nodes());
   const std::string end_key = NodeKey(level, end_range);
   uint64_t expected = first;
   auto blame = [level](uint64_t index) { return index << level; };
@@ -120,7 +123,8 @@ void Verifier::CheckNodeLevel(int level, uint64_t first, uint64_t end_complete,
     }
     ++out.nodes;
     if (*index >= end_complete) {
-      Add(blame(*index), blame(*index + 1),
+      // A node over entries that are not stored vouches for the missing ones: blame them.
+      Add(std::max(blame(*index), total_), std::max(blame(*index + 1), total_ + 1),
           absl::StrCat("tree node (level ", level, ", index ", *index,
                        ") covers entries the ledger does not have"));
       continue;
@@ -235,6 +239,8 @@ void Verifier::CheckChunk(uint64_t chunk, ChunkResult& out) {
       result.error = absl::StrCat("origin is '", cp->origin, "', the ledger's is '", origin_, "'");
     } else if (cp->size != *size) {
       result.error = absl::StrCat("it is stored for size ", *size, " but says ", cp->size);
+    } else if (*size > end) {
+      result.error = absl::StrCat("it covers ", *size, " entries, only ", end, " are stored");
     } else {
       result.claimed_root = cp->root;
       uint64_t position = start;
@@ -262,34 +268,45 @@ absl::StatusOr<VerifyReport> Verifier::Run() {
   if (!size_value.ok()) return size_value.status();
   origin_ = origin->value_or("");
   report.origin = origin_;
-  const std::optional<uint64_t> meta_size =
+  // Plain values rather than std::optional: gcc 12 warns falsely about the latter here.
+  const std::optional<uint64_t> decoded_size =
       size_value->has_value() ? DecodeU64(**size_value) : std::nullopt;
+  const bool has_meta_size = decoded_size.has_value();
+  const uint64_t meta_size = decoded_size.value_or(0);
 
-  // The ledger's largest claim about its size.
-  uint64_t total = meta_size.value_or(0);
+  // What is stored decides how much is scanned; larger claims (metadata, checkpoint keys)
+  // are findings, never allocations, so a forged size cannot exhaust memory.
+  uint64_t stored = 0;
+  uint64_t claimed = meta_size;
   {
     std::unique_ptr<rocksdb::Iterator> it = store_.PointIterator(store_.entries());
     it->SeekToLast();
     if (it->Valid()) {
-      if (std::optional<uint64_t> last = DecodeU64(it->key())) total = std::max(total, *last + 1);
+      if (std::optional<uint64_t> last = DecodeU64(it->key()); last && *last < kMaxEntries) {
+        stored = *last + 1;
+      }
     }
     std::unique_ptr<rocksdb::Iterator> cp = store_.PointIterator(store_.checkpoints());
     cp->SeekToLast();
     if (cp->Valid()) {
-      if (std::optional<uint64_t> last = DecodeU64(cp->key())) total = std::max(total, *last);
+      if (std::optional<uint64_t> last = DecodeU64(cp->key())) claimed = std::max(claimed, *last);
     }
   }
-  total_ = total;
-  report.entries = total;
+  total_ = stored;
+  report.entries = stored;
+  const uint64_t everything = std::max<uint64_t>(stored, 1);
   if (!format->has_value() || **format != internal::kFormatValue) {
-    Add(0, std::max<uint64_t>(total, 1), "metadata: format is missing or unknown");
+    Add(0, everything, "metadata: format is missing or unknown");
   }
-  if (origin_.empty()) Add(0, std::max<uint64_t>(total, 1), "metadata: origin is missing");
-  if (!meta_size) {
-    Add(0, std::max<uint64_t>(total, 1), "metadata: size is missing or damaged");
-  } else if (*meta_size < total) {
-    Add(*meta_size, total, absl::StrCat("metadata says ", *meta_size, " entries, but ", total,
-                                        " are stored or checkpointed"));
+  if (origin_.empty()) Add(0, everything, "metadata: origin is missing");
+  if (!has_meta_size) {
+    Add(0, everything, "metadata: size is missing or damaged");
+  } else if (meta_size != stored) {
+    Add(std::min(meta_size, stored), std::max(meta_size, stored),
+        absl::StrCat("metadata says ", meta_size, " entries, ", stored, " are stored"));
+  }
+  if (claimed > stored) {
+    Add(stored, claimed, absl::StrCat("the ledger claims ", claimed, " entries but stores ", stored));
   }
   // Nothing but the three metadata keys.
   {
@@ -297,13 +314,13 @@ absl::StatusOr<VerifyReport> Verifier::Run() {
     for (it->SeekToFirst(); it->Valid(); it->Next()) {
       const std::string_view k = it->key().ToStringView();
       if (k != internal::kFormatKey && k != internal::kOriginKey && k != internal::kSizeKey) {
-        Add(0, std::max<uint64_t>(total, 1), absl::StrCat("metadata: unexpected key '", std::string(k), "'"));
+        Add(0, std::max<uint64_t>(total_, 1), absl::StrCat("metadata: unexpected key '", std::string(k), "'"));
       }
     }
   }
 
   // Chunks in parallel.
-  const uint64_t chunks = (total + kChunk - 1) / kChunk;
+  const uint64_t chunks = (total_ + kChunk - 1) / kChunk;
   std::vector<ChunkResult> results(chunks);
   unsigned threads = options_.threads != 0 ? options_.threads : std::thread::hardware_concurrency();
   threads = static_cast<unsigned>(std::clamp<uint64_t>(threads, 1, std::max<uint64_t>(chunks, 1)));
@@ -320,14 +337,14 @@ absl::StatusOr<VerifyReport> Verifier::Run() {
 
   // Keys outside every range the chunks looked at.
   CheckStrayKeys(store_.entries(), std::string(), EntryKey(0), "entry", 0);
-  CheckStrayKeys(store_.entries(), EntryKey(chunks * kChunk), std::string(), "entry", total);
+  CheckStrayKeys(store_.entries(), EntryKey(chunks * kChunk), std::string(), "entry", total_);
   CheckStrayKeys(store_.nodes(), std::string(), NodeKey(1, 0), "tree node", 0);
   CheckStrayKeys(store_.checkpoints(), std::string(), CheckpointKey(1), "checkpoint", 0);
   CheckStrayKeys(store_.checkpoints(), CheckpointKey(chunks * kChunk + 1), std::string(),
-                 "checkpoint", total);
+                 "checkpoint", total_);
   for (int level = 1; level <= kChunkLevel; ++level) {
     CheckStrayKeys(store_.nodes(), NodeKey(level, (chunks * kChunk) >> level),
-                   NodeKey(level + 1, 0), "tree node", total);
+                   NodeKey(level + 1, 0), "tree node", total_);
   }
 
   // Seams and everything above chunk level.
@@ -344,7 +361,7 @@ absl::StatusOr<VerifyReport> Verifier::Run() {
                                      c * kChunk - 1));
     }
     prefix[c] = range.hashes();
-    if (std::min(total - c * kChunk, kChunk) == kChunk) {
+    if (std::min(total_ - c * kChunk, kChunk) == kChunk) {
       range.AppendSubtree(kChunkLevel, r.root, [&](int level, uint64_t index, const Hash& h) {
         upper[{level, index}] = h;
       });
@@ -359,14 +376,14 @@ absl::StatusOr<VerifyReport> Verifier::Run() {
       std::optional<uint64_t> index =
           key.size() == 9 ? DecodeU64(rocksdb::Slice(key.data() + 1, 8)) : std::nullopt;
       if (!index) {
-        Add(0, total + 1, "malformed tree node key");
+        Add(0, total_ + 1, "malformed tree node key");
         continue;
       }
       ++report.nodes;
       const uint64_t lo = *index << level;
       auto found = upper.find({level, *index});
       if (found == upper.end()) {
-        Add(std::min(lo, total), total + 1,
+        Add(std::max(lo, total_), std::max(lo, total_) + 1,
             absl::StrCat("tree node (level ", level, ", index ", *index,
                          ") covers entries the ledger does not have"));
         continue;
@@ -409,8 +426,8 @@ absl::StatusOr<VerifyReport> Verifier::Run() {
       report.latest = Checkpoint{origin_, cp.size, cp.claimed_root};
     }
   }
-  if (last_good < total) {
-    Add(last_good, total, absl::StrCat("entries from ", last_good,
+  if (last_good < total_) {
+    Add(last_good, total_, absl::StrCat("entries from ", last_good,
                                        " on are not covered by a checkpoint that verifies"));
   }
   Resolve(report);

@@ -22,6 +22,11 @@ absl::StatusOr<std::vector<uint8_t>> Base64Decode(std::string_view text);
 std::string HexEncode(Bytes data);
 absl::StatusOr<std::vector<uint8_t>> HexDecode(std::string_view text);
 
+// Strict UTF-8 (RFC 3629): no overlong forms, surrogates or code points above U+10FFFF.
+bool IsValidUtf8(std::string_view text);
+// The code points of strict UTF-8 text; InvalidArgument if it is not.
+absl::StatusOr<std::u32string> DecodeUtf8(std::string_view text);
+
 // Big-endian fixed-width integers (the byte order of ledger keys).
 void PutBigEndian64(uint64_t value, uint8_t out[8]);
 uint64_t GetBigEndian64(const uint8_t in[8]);
