@@ -44,9 +44,7 @@ Sha256Hasher::~Sha256Hasher() {
   delete ctx_;
 }
 
-void Sha256Hasher::Update(Bytes data) {
-  EVP_DigestUpdate(ctx_->md_ctx, data.data(), data.size());
-}
+void Sha256Hasher::Update(Bytes data) { EVP_DigestUpdate(ctx_->md_ctx, data.data(), data.size()); }
 
 Hash Sha256Hasher::Finish() {
   Hash out;

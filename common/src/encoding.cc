@@ -7,8 +7,7 @@
 namespace fleettwin {
 namespace {
 
-constexpr char kAlphabet[] =
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+constexpr char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
 constexpr std::array<int8_t, 256> MakeReverse() {
   std::array<int8_t, 256> table{};
@@ -72,7 +71,8 @@ absl::StatusOr<std::vector<uint8_t>> Base64Decode(std::string_view text) {
         d = 0;
       } else {
         d = kReverse[static_cast<uint8_t>(c)];
-        if (d < 0) return absl::InvalidArgumentError(absl::StrCat("base64: bad character at ", i + j));
+        if (d < 0)
+          return absl::InvalidArgumentError(absl::StrCat("base64: bad character at ", i + j));
       }
       v = (v << 6) | static_cast<uint32_t>(d);
     }
@@ -104,7 +104,8 @@ absl::StatusOr<std::vector<uint8_t>> HexDecode(std::string_view text) {
   for (size_t i = 0; i < out.size(); ++i) {
     int hi = HexValue(text[2 * i]);
     int lo = HexValue(text[2 * i + 1]);
-    if (hi < 0 || lo < 0) return absl::InvalidArgumentError(absl::StrCat("hex: bad digit near ", 2 * i));
+    if (hi < 0 || lo < 0)
+      return absl::InvalidArgumentError(absl::StrCat("hex: bad digit near ", 2 * i));
     out[i] = static_cast<uint8_t>(hi << 4 | lo);
   }
   return out;

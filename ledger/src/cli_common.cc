@@ -46,8 +46,8 @@ absl::StatusOr<SignerKey> ReadSignerKeyFile(const std::filesystem::path& path) {
   return key;
 }
 
-absl::Status WriteNewFile(const std::filesystem::path& path, const std::string& text,
-                          unsigned mode, bool force) {
+absl::Status WriteNewFile(const std::filesystem::path& path, const std::string& text, unsigned mode,
+                          bool force) {
   const int flags = O_WRONLY | O_CREAT | O_CLOEXEC | (force ? O_TRUNC : O_EXCL);
   const int fd = ::open(path.c_str(), flags, mode);
   if (fd < 0) {
@@ -63,7 +63,8 @@ absl::Status WriteNewFile(const std::filesystem::path& path, const std::string& 
     if (n < 0) {
       if (errno == EINTR) continue;
       ::close(fd);
-      return absl::UnavailableError(absl::StrCat("write ", path.string(), ": ", std::strerror(errno)));
+      return absl::UnavailableError(
+          absl::StrCat("write ", path.string(), ": ", std::strerror(errno)));
     }
     written += static_cast<size_t>(n);
   }

@@ -23,8 +23,8 @@ absl::StatusOr<VerifierKey> ReadVerifierKeyFile(const std::filesystem::path& pat
 absl::StatusOr<SignerKey> ReadSignerKeyFile(const std::filesystem::path& path);
 
 // Writes `text` to a new file with `mode`; refuses to replace an existing file unless `force`.
-absl::Status WriteNewFile(const std::filesystem::path& path, const std::string& text,
-                          unsigned mode, bool force);
+absl::Status WriteNewFile(const std::filesystem::path& path, const std::string& text, unsigned mode,
+                          bool force);
 
 // Writes `text` and a newline to stdout; Unavailable if stdout cannot take it.
 absl::Status PrintLine(const std::string& text);

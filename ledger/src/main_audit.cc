@@ -41,16 +41,14 @@ int Verify(const std::string& dir, const std::string& key_file, unsigned threads
             << "tree nodes:  " << report->nodes << "\n";
   if (report->latest) {
     std::cout << "latest good: size " << report->latest->size << ", root "
-              << fleettwin::Base64Encode(fleettwin::Bytes(report->latest->root.data(), 32))
-              << "\n";
+              << fleettwin::Base64Encode(fleettwin::Bytes(report->latest->root.data(), 32)) << "\n";
   }
   if (!report->ok()) {
     std::cout << "FAILED: first bad index " << *report->first_bad_index << ": " << report->reason
               << "\n";
     return cli::kExitVerifyFailed;
   }
-  std::cout << "OK: every entry, tree node and checkpoint verifies with key " << key->name
-            << "\n";
+  std::cout << "OK: every entry, tree node and checkpoint verifies with key " << key->name << "\n";
   return cli::kExitOk;
 }
 
@@ -121,7 +119,8 @@ int main(int argc, char** argv) {
       absl::StatusOr<std::vector<uint64_t>> sizes = (*ledger)->CheckpointSizes();
       if (!sizes.ok()) return cli::Fail(kTool, sizes.status());
       for (uint64_t s : *sizes) {
-        if (absl::Status st = cli::PrintLine(std::to_string(s)); !st.ok()) return cli::Fail(kTool, st);
+        if (absl::Status st = cli::PrintLine(std::to_string(s)); !st.ok())
+          return cli::Fail(kTool, st);
       }
       return cli::kExitOk;
     }

@@ -26,7 +26,8 @@ int Keygen(const std::string& name, const std::string& prefix, bool force) {
       return cli::Fail(kTool, absl::AlreadyExistsError(path + " exists (use --force)"));
     }
   }
-  if (absl::Status s = cli::WriteNewFile(secret_path, fl::FormatSignerKey(*key) + "\n", 0600, force);
+  if (absl::Status s =
+          cli::WriteNewFile(secret_path, fl::FormatSignerKey(*key) + "\n", 0600, force);
       !s.ok()) {
     return cli::Fail(kTool, s);
   }
@@ -68,8 +69,8 @@ int Append(const std::string& dir, const std::string& key_file, std::string orig
       for (uint64_t i = 0; i < batch.size(); ++i) std::cout << *first + i << "\n";
       std::cout.flush();
       if (!std::cout) {
-        return cli::Fail(kTool, absl::UnavailableError(
-                                    "appended, but cannot print the acknowledged indices"));
+        return cli::Fail(
+            kTool, absl::UnavailableError("appended, but cannot print the acknowledged indices"));
       }
       batch.clear();
     }

@@ -69,8 +69,8 @@ absl::Status SubProof(uint64_t m, uint64_t begin, uint64_t end, bool whole,
 Hash LeafHash(Bytes leaf) { return Sha256({Bytes(kLeafPrefix, 1), leaf}); }
 
 Hash NodeHash(const Hash& left, const Hash& right) {
-  return Sha256({Bytes(kNodePrefix, 1), Bytes(left.data(), left.size()),
-                 Bytes(right.data(), right.size())});
+  return Sha256(
+      {Bytes(kNodePrefix, 1), Bytes(left.data(), left.size()), Bytes(right.data(), right.size())});
 }
 
 Hash EmptyRoot() { return Sha256(Bytes()); }

@@ -25,8 +25,8 @@ bool ParseDecimal(std::string_view text, uint64_t& out) {
 // Unicode's white space (Go's unicode.IsSpace), refused in key names as Go's note package does.
 bool IsUnicodeSpace(char32_t c) {
   return (c >= 0x09 && c <= 0x0d) || c == 0x20 || c == 0x85 || c == 0xa0 || c == 0x1680 ||
-         (c >= 0x2000 && c <= 0x200a) || c == 0x2028 || c == 0x2029 || c == 0x202f ||
-         c == 0x205f || c == 0x3000;
+         (c >= 0x2000 && c <= 0x200a) || c == 0x2028 || c == 0x2029 || c == 0x202f || c == 0x205f ||
+         c == 0x3000;
 }
 
 // Splits "<name>+<hex id>+<base64 key>" into its three parts.
@@ -38,9 +38,8 @@ absl::Status SplitKeyText(std::string_view text, std::string_view& name, uint32_
   if (second == std::string_view::npos) {
     return absl::InvalidArgumentError("key text must be name+id+key");
   }
-  const std::string_view parts[3] = {text.substr(0, first),
-                                     text.substr(first + 1, second - first - 1),
-                                     text.substr(second + 1)};
+  const std::string_view parts[3] = {
+      text.substr(0, first), text.substr(first + 1, second - first - 1), text.substr(second + 1)};
   name = parts[0];
   if (!IsValidKeyName(name)) return absl::InvalidArgumentError("key name is invalid");
   if (parts[1].size() != 8) return absl::InvalidArgumentError("key id must be 8 hex digits");
@@ -82,7 +81,8 @@ absl::StatusOr<Checkpoint> ParseCheckpointBody(std::string_view body) {
     return absl::InvalidArgumentError("checkpoint body must end with a newline");
   }
   std::vector<std::string_view> lines;
-  for (absl::string_view line : absl::StrSplit(absl::string_view(body.data(), body.size() - 1), '\n')) {
+  for (absl::string_view line :
+       absl::StrSplit(absl::string_view(body.data(), body.size() - 1), '\n')) {
     lines.emplace_back(line.data(), line.size());
   }
   if (lines.size() != 3) {
@@ -116,16 +116,16 @@ bool IsValidKeyName(std::string_view name) {
 
 uint32_t Ed25519KeyId(std::string_view name, const std::array<uint8_t, 32>& public_key) {
   const uint8_t type[1] = {kEd25519Type};
-  Hash h = Sha256({AsBytes(name), AsBytes("\n"), Bytes(type, 1),
-                   Bytes(public_key.data(), public_key.size())});
+  Hash h = Sha256(
+      {AsBytes(name), AsBytes("\n"), Bytes(type, 1), Bytes(public_key.data(), public_key.size())});
   return (uint32_t{h[0]} << 24) | (uint32_t{h[1]} << 16) | (uint32_t{h[2]} << 8) | h[3];
 }
 
 absl::StatusOr<SignerKey> SignerKeyFromSeed(std::string_view name,
                                             const std::array<uint8_t, 32>& seed) {
   if (!IsValidKeyName(name)) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("key name '", std::string(name), "' must be non-empty UTF-8 without spaces or '+'"));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "key name '", std::string(name), "' must be non-empty UTF-8 without spaces or '+'"));
   }
   SignerKey key;
   key.name = std::string(name);
@@ -235,9 +235,9 @@ absl::StatusOr<std::string> OpenNote(std::string_view note, const VerifierKey& k
   const uint32_t id = (uint32_t{(*blob)[0]} << 24) | (uint32_t{(*blob)[1]} << 16) |
                       (uint32_t{(*blob)[2]} << 8) | (*blob)[3];
   if (name != key.name || id != key.key_id) {
-    return absl::PermissionDeniedError(absl::StrCat("note is signed by '", std::string(name), "' (id ",
-                                                    KeyIdHex(id), "), not by the given key '",
-                                                    key.name, "' (id ", KeyIdHex(key.key_id), ")"));
+    return absl::PermissionDeniedError(
+        absl::StrCat("note is signed by '", std::string(name), "' (id ", KeyIdHex(id),
+                     "), not by the given key '", key.name, "' (id ", KeyIdHex(key.key_id), ")"));
   }
   Ed25519Signature sig;
   std::memcpy(sig.data(), blob->data() + 4, sig.size());

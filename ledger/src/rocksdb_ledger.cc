@@ -10,8 +10,9 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/strings/str_cat.h"
-#include "fleettwin/ledger/ledger.h"
 #include "fleettwin/common/encoding.h"
+#include "fleettwin/ledger/ledger.h"
+#include "leaf_check.h"
 #include "rocksdb_store.h"
 
 namespace fleettwin::ledger {
@@ -24,8 +25,8 @@ using internal::kLeafHashBytes;
 using internal::NodeKey;
 using internal::RocksStore;
 
-constexpr size_t kMaxTextBytes = 4096;           // kind, author, origin.
-constexpr size_t kMaxPayloadBytes = 64u << 20;   // One entry's payload.
+constexpr size_t kMaxTextBytes = 4096;          // kind, author, origin.
+constexpr size_t kMaxPayloadBytes = 64u << 20;  // One entry's payload.
 
 // Origins become the first line of every checkpoint: printable UTF-8, no control characters.
 bool IsValidOrigin(std::string_view origin) {
@@ -50,7 +51,9 @@ class RocksDbLedger final : public Ledger {
  public:
   RocksDbLedger(std::unique_ptr<RocksStore> store, LedgerOptions options, const Clock* clock,
                 std::optional<SignerKey> signer)
-      : store_(std::move(store)), options_(std::move(options)), clock_(clock),
+      : store_(std::move(store)),
+        options_(std::move(options)),
+        clock_(clock),
         signer_(std::move(signer)) {}
 
   // Loads size, chain head and compact range; checks the tail against the latest checkpoint.
@@ -83,9 +86,9 @@ class RocksDbLedger final : public Ledger {
     return value->substr(kLeafHashBytes);
   }
 
-  absl::Status Scan(uint64_t begin, uint64_t end,
-                    const std::function<bool(const Entry&, const std::string&)>& visit)
-      const override {
+  absl::Status Scan(
+      uint64_t begin, uint64_t end,
+      const std::function<bool(const Entry&, const std::string&)>& visit) const override {
     end = std::min(end, Size());
     if (begin >= end) return absl::OkStatus();
     std::unique_ptr<rocksdb::Iterator> it = store_->ScanIterator(store_->entries());
@@ -183,31 +186,48 @@ class RocksDbLedger final : public Ledger {
     absl::StatusOr<std::optional<std::string>> value =
         store_->Get(store_->entries(), EntryKey(index));
     if (!value.ok()) return value.status();
-    if (!value->has_value()) return absl::DataLossError(absl::StrCat("entry ", index, " is missing"));
+    if (!value->has_value())
+      return absl::DataLossError(absl::StrCat("entry ", index, " is missing"));
     if ((*value)->size() <= kLeafHashBytes) {
       return absl::DataLossError(absl::StrCat("entry ", index, " is truncated"));
     }
     return std::move(**value);
   }
 
-  // The stored hash of a perfect subtree: a leaf hash from the entry's value, or a node.
+  // The hash of a perfect subtree: a leaf hash from the entry's value, a stored node, or for
+  // a level that is not stored, the fold of the stored hashes one stored level below.
   absl::StatusOr<Hash> Subtree(int level, uint64_t index) const {
-    Hash hash;
-    if (level == 0) {
-      absl::StatusOr<std::string> value = ReadEntryValue(index);
-      if (!value.ok()) return value.status();
-      std::memcpy(hash.data(), value->data(), hash.size());
-      return hash;
+    const int base = level - level % internal::kNodeStride;
+    const int height = level - base;
+    absl::StatusOr<std::vector<Hash>> hashes =
+        ReadLevel(base, index << height, uint64_t{1} << height);
+    if (!hashes.ok()) return hashes.status();
+    std::vector<Hash>& h = *hashes;
+    for (size_t n = h.size(); n > 1; n /= 2) {
+      for (size_t k = 0; k < n / 2; ++k) h[k] = NodeHash(h[2 * k], h[2 * k + 1]);
     }
-    absl::StatusOr<std::optional<std::string>> node =
-        store_->Get(store_->nodes(), NodeKey(level, index));
-    if (!node.ok()) return node.status();
-    if (!node->has_value() || (*node)->size() != hash.size()) {
-      return absl::DataLossError(
-          absl::StrCat("tree node (level ", level, ", index ", index, ") is missing or damaged"));
+    return h[0];
+  }
+
+  // `count` consecutive hashes at a stored level (0: the leaf hashes kept in the entries).
+  absl::StatusOr<std::vector<Hash>> ReadLevel(int level, uint64_t first, uint64_t count) const {
+    rocksdb::ColumnFamilyHandle* cf = level == 0 ? store_->entries() : store_->nodes();
+    auto key = [level](uint64_t i) { return level == 0 ? EntryKey(i) : NodeKey(level, i); };
+    std::vector<Hash> out(count);
+    std::unique_ptr<rocksdb::Iterator> it = store_->PointIterator(cf);
+    it->Seek(key(first));
+    for (uint64_t i = 0; i < count; ++i, it->Next()) {
+      const bool present = it->Valid() && it->key() == rocksdb::Slice(key(first + i));
+      const size_t size = present ? it->value().size() : 0;
+      if (!present || (level == 0 ? size <= kLeafHashBytes : size != kLeafHashBytes)) {
+        if (!it->status().ok()) return FromRocks(it->status(), "read tree");
+        return absl::DataLossError(
+            absl::StrCat(level == 0 ? "entry " : absl::StrCat("tree node (level ", level, ") "),
+                         first + i, " is missing or damaged"));
+      }
+      std::memcpy(out[i].data(), it->value().data(), kLeafHashBytes);
     }
-    std::memcpy(hash.data(), (*node)->data(), hash.size());
-    return hash;
+    return out;
   }
 
   SubtreeSource Source() const {
@@ -218,8 +238,8 @@ class RocksDbLedger final : public Ledger {
   absl::Status WriteGroup(const std::vector<Writer*>& group, uint64_t& first_index);
 
   std::unique_ptr<RocksStore> store_;
-  LedgerOptions options_;  // origin filled in from storage when read-only.
-  const Clock* clock_;                  // Not owned; null for read-only.
+  LedgerOptions options_;                  // origin filled in from storage when read-only.
+  const Clock* clock_;                     // Not owned; null for read-only.
   const std::optional<SignerKey> signer_;  // Empty for read-only.
 
   std::atomic<uint64_t> size_{0};
@@ -262,8 +282,8 @@ absl::Status RocksDbLedger::Load(bool check_signature) {
     const std::optional<uint64_t> last =
         it->Valid() ? internal::DecodeU64(it->key()) : std::nullopt;
     if ((*size == 0) != !it->Valid() || (*size > 0 && last != *size - 1)) {
-      return absl::DataLossError(absl::StrCat("ledger metadata says ", *size,
-                                              " entries but the stored entries disagree"));
+      return absl::DataLossError(
+          absl::StrCat("ledger metadata says ", *size, " entries but the stored entries disagree"));
     }
   }
   {
@@ -275,8 +295,8 @@ absl::Status RocksDbLedger::Load(bool check_signature) {
     if (options_.origin.empty()) {
       options_.origin = **origin;  // Read-only: adopt what is stored.
     } else if (options_.origin != **origin) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          "ledger origin is '", **origin, "', not '", options_.origin, "'"));
+      return absl::FailedPreconditionError(
+          absl::StrCat("ledger origin is '", **origin, "', not '", options_.origin, "'"));
     }
   }
 
@@ -295,7 +315,8 @@ absl::Status RocksDbLedger::Load(bool check_signature) {
     if (!value.ok()) return value.status();
     const std::string_view leaf = std::string_view(*value).substr(kLeafHashBytes);
     if (std::memcmp(LeafHash(AsBytes(leaf)).data(), value->data(), kLeafHashBytes) != 0) {
-      return absl::DataLossError(absl::StrCat("entry ", *size - 1, " does not match its leaf hash"));
+      return absl::DataLossError(
+          absl::StrCat("entry ", *size - 1, " does not match its leaf hash"));
     }
     chain_hash_ = ChainHash(AsBytes(leaf));
 
@@ -304,20 +325,19 @@ absl::Status RocksDbLedger::Load(bool check_signature) {
     if (!note->has_value()) {
       return absl::DataLossError(absl::StrCat("no checkpoint covers the last ", *size, " entries"));
     }
-    absl::StatusOr<Checkpoint> cp = check_signature
-                                        ? OpenCheckpoint(**note, signer_->Verifier())
-                                        : ParseStoredNote(**note);
+    absl::StatusOr<Checkpoint> cp =
+        check_signature ? OpenCheckpoint(**note, signer_->Verifier()) : ParseStoredNote(**note);
     if (!cp.ok()) {
       if (absl::IsPermissionDenied(cp.status())) {
-        return absl::FailedPreconditionError(absl::StrCat(
-            "the latest checkpoint does not verify with key '", signer_->name,
-            "': ", cp.status().message()));
+        return absl::FailedPreconditionError(
+            absl::StrCat("the latest checkpoint does not verify with key '", signer_->name,
+                         "': ", cp.status().message()));
       }
       return absl::DataLossError(absl::StrCat("latest checkpoint: ", cp.status().message()));
     }
     if (cp->origin != options_.origin) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          "ledger origin is '", cp->origin, "', not '", options_.origin, "'"));
+      return absl::FailedPreconditionError(
+          absl::StrCat("ledger origin is '", cp->origin, "', not '", options_.origin, "'"));
     }
     if (cp->size != *size || cp->root != range_.Root()) {
       return absl::DataLossError("the latest checkpoint does not match the stored tree");
@@ -337,9 +357,9 @@ absl::StatusOr<uint64_t> RocksDbLedger::AppendBatch(absl::Span<const NewEntry> e
     }
     if (e.kind.size() > kMaxTextBytes || e.author.size() > kMaxTextBytes ||
         e.payload.size() > kMaxPayloadBytes) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "an entry's kind and author are limited to ", kMaxTextBytes, " bytes, its payload to ",
-          kMaxPayloadBytes));
+      return absl::InvalidArgumentError(absl::StrCat("an entry's kind and author are limited to ",
+                                                     kMaxTextBytes, " bytes, its payload to ",
+                                                     kMaxPayloadBytes));
     }
   }
   Writer self;
@@ -391,24 +411,20 @@ absl::Status RocksDbLedger::WriteGroup(const std::vector<Writer*>& group, uint64
   rocksdb::WriteBatch batch;
   std::string value;
   auto put_node = [&](int level, uint64_t node_index, const Hash& hash) {
+    if (!internal::IsStoredLevel(level)) return;
     batch.Put(store_->nodes(), NodeKey(level, node_index),
               rocksdb::Slice(reinterpret_cast<const char*>(hash.data()), hash.size()));
   };
   for (const Writer* w : group) {
     for (const NewEntry& in : w->entries) {
-      Entry entry;
-      entry.index = index;
-      entry.kind = in.kind;
-      entry.author = in.author;
-      entry.revision = in.revision;
-      entry.wall_time_nanos = in.wall_time_nanos != 0 ? in.wall_time_nanos : now;
-      entry.payload = in.payload;
-      entry.prev_hash = chain;
-      const std::string leaf = EncodeLeaf(entry);
-      const Hash leaf_hash = LeafHash(AsBytes(leaf));
-      chain = ChainHash(AsBytes(leaf));
-      value.assign(reinterpret_cast<const char*>(leaf_hash.data()), leaf_hash.size());
-      value += leaf;
+      // The value is the leaf hash followed by the leaf, encoded in place.
+      value.assign(kLeafHashBytes, '\0');
+      internal::AppendLeaf(value, index, in.kind, in.author, in.revision,
+                           in.wall_time_nanos != 0 ? in.wall_time_nanos : now, in.payload, chain);
+      const Bytes leaf = AsBytes(std::string_view(value).substr(kLeafHashBytes));
+      const Hash leaf_hash = LeafHash(leaf);
+      chain = ChainHash(leaf);
+      std::memcpy(value.data(), leaf_hash.data(), leaf_hash.size());
       batch.Put(store_->entries(), EntryKey(index), value);
       range.Append(leaf_hash, put_node);
       ++index;
@@ -432,8 +448,7 @@ absl::Status RocksDbLedger::WriteGroup(const std::vector<Writer*>& group, uint64
 
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<Ledger>> OpenLedger(const LedgerOptions& options,
-                                                   const Clock& clock,
+absl::StatusOr<std::unique_ptr<Ledger>> OpenLedger(const LedgerOptions& options, const Clock& clock,
                                                    const SignerKey& signer) {
   if (options.directory.empty()) return absl::InvalidArgumentError("ledger directory is empty");
   if (!IsValidOrigin(options.origin)) {
@@ -454,8 +469,8 @@ absl::StatusOr<std::unique_ptr<Ledger>> OpenLedger(const LedgerOptions& options,
   // Only a database with nothing in it is new; a missing format key elsewhere is damage, and
   // initialising over it would destroy evidence.
   bool fresh = true;
-  for (rocksdb::ColumnFamilyHandle* cf : {(*store)->meta(), (*store)->entries(),
-                                          (*store)->nodes(), (*store)->checkpoints()}) {
+  for (rocksdb::ColumnFamilyHandle* cf :
+       {(*store)->meta(), (*store)->entries(), (*store)->nodes(), (*store)->checkpoints()}) {
     std::unique_ptr<rocksdb::Iterator> it = (*store)->PointIterator(cf);
     it->SeekToFirst();
     if (!it->status().ok()) return FromRocks(it->status(), "open");
@@ -474,8 +489,8 @@ absl::StatusOr<std::unique_ptr<LedgerReader>> OpenLedgerReadOnly(
   absl::StatusOr<std::unique_ptr<RocksStore>> store =
       RocksStore::Open(directory, /*read_only=*/true, /*create=*/false);
   if (!store.ok()) return store.status();
-  auto ledger = std::make_unique<RocksDbLedger>(std::move(*store), LedgerOptions{}, nullptr,
-                                                std::nullopt);
+  auto ledger =
+      std::make_unique<RocksDbLedger>(std::move(*store), LedgerOptions{}, nullptr, std::nullopt);
   if (absl::Status s = ledger->Load(/*check_signature=*/false); !s.ok()) return s;
   return std::unique_ptr<LedgerReader>(std::move(ledger));
 }

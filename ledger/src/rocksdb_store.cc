@@ -37,8 +37,8 @@ absl::Status FromRocks(const rocksdb::Status& status, absl::string_view what) {
   return absl::UnavailableError(message);
 }
 
-absl::StatusOr<std::unique_ptr<RocksStore>> RocksStore::Open(
-    const std::filesystem::path& directory, bool read_only, bool create) {
+absl::StatusOr<std::unique_ptr<RocksStore>> RocksStore::Open(const std::filesystem::path& directory,
+                                                             bool read_only, bool create) {
   rocksdb::Options options;
   options.create_if_missing = create;
   options.create_missing_column_families = create;
@@ -77,6 +77,15 @@ absl::StatusOr<std::unique_ptr<RocksStore>> RocksStore::Open(
   return store;
 }
 
+absl::StatusOr<std::vector<std::string>> RocksStore::ListColumnFamilies(
+    const std::filesystem::path& directory) {
+  std::vector<std::string> names;
+  rocksdb::Status status =
+      rocksdb::DB::ListColumnFamilies(rocksdb::DBOptions(), directory.string(), &names);
+  if (!status.ok()) return FromRocks(status, absl::StrCat("list ", directory.string()));
+  return names;
+}
+
 RocksStore::~RocksStore() {
   if (db_ == nullptr) return;
   if (!read_only_) {
@@ -92,7 +101,7 @@ RocksStore::~RocksStore() {
 }
 
 absl::StatusOr<std::optional<std::string>> RocksStore::Get(rocksdb::ColumnFamilyHandle* cf,
-                                                          const std::string& key) {
+                                                           const std::string& key) {
   rocksdb::ReadOptions read;
   read.verify_checksums = true;
   std::string value;

@@ -26,6 +26,13 @@ inline constexpr char kFormatValue[] = "fleettwin-ledger/1";
 // An entries-CF value is the leaf hash followed by the leaf bytes.
 inline constexpr size_t kLeafHashBytes = 32;
 
+// Interior tree nodes are stored only at levels that are positive multiples of kNodeStride
+// (about one node per 15 entries instead of one per entry, which halves the keys per group
+// commit); a level in between is recomputed from at most 2^(kNodeStride-1) consecutive stored
+// hashes of the stored level below it, read with one iterator.
+inline constexpr int kNodeStride = 4;
+inline constexpr bool IsStoredLevel(int level) { return level > 0 && level % kNodeStride == 0; }
+
 std::string EntryKey(uint64_t index);
 std::string NodeKey(int level, uint64_t index);
 std::string CheckpointKey(uint64_t size);
@@ -44,6 +51,10 @@ class RocksStore final {
   ~RocksStore();
   RocksStore(const RocksStore&) = delete;
   RocksStore& operator=(const RocksStore&) = delete;
+
+  // Names of every column family in the database at `directory` (ours are four).
+  static absl::StatusOr<std::vector<std::string>> ListColumnFamilies(
+      const std::filesystem::path& directory);
 
   rocksdb::DB& db() { return *db_; }
   rocksdb::ColumnFamilyHandle* meta() { return handles_[0]; }

@@ -42,7 +42,7 @@ struct Finding {
 
 struct CheckpointResult {
   uint64_t size = 0;
-  std::string error;        // Empty if signature, origin and size hold.
+  std::string error;  // Empty if signature, origin and size hold.
   Hash claimed_root{};
   std::vector<Hash> partial;  // Compact range of [chunk start, size).
 };
@@ -60,7 +60,8 @@ class Verifier {
   Verifier(RocksStore& store, const VerifierKey& key, const VerifyOptions& options)
       : store_(store), key_(key), options_(options) {}
 
-  absl::StatusOr<VerifyReport> Run();
+  // `families`: every column family the database holds.
+  absl::StatusOr<VerifyReport> Run(const std::vector<std::string>& families);
 
  private:
   void Add(uint64_t lo, uint64_t hi, std::string reason) {
@@ -72,6 +73,8 @@ class Verifier {
   void CheckChunk(uint64_t chunk, ChunkResult& out);
   void CheckNodeLevel(int level, uint64_t first, uint64_t end_complete, uint64_t end_range,
                       const std::vector<Hash>& computed, ChunkResult& out);
+  // Any key at a level that is never stored, within [first, end_range), is a finding.
+  void CheckUnstoredLevel(int level, uint64_t first, uint64_t end_range);
   void CheckStrayKeys(rocksdb::ColumnFamilyHandle* cf, const std::string& from,
                       const std::string& to, const std::string& what, uint64_t blame);
   void Resolve(VerifyReport& report);
@@ -96,9 +99,21 @@ void Verifier::CheckStrayKeys(rocksdb::ColumnFamilyHandle* cf, const std::string
   if (!it->status().ok()) Add(blame, total_ + 1, absl::StrCat(what, ": ", it->status().ToString()));
 }
 
-void Verifier::CheckNodeLevel(int level, uint64_t first, uint64_t end_complete,
-                              uint64_t end_range, const std::vector<Hash>& computed,
-                              ChunkResult& out) {
+void Verifier::CheckUnstoredLevel(int level, uint64_t first, uint64_t end_range) {
+  std::unique_ptr<rocksdb::Iterator> it = store_.PointIterator(store_.nodes());
+  it->Seek(NodeKey(level, first));
+  if (it->Valid() && it->key().compare(rocksdb::Slice(NodeKey(level, end_range))) < 0) {
+    const std::optional<uint64_t> index =
+        it->key().size() == 9 ? DecodeU64(rocksdb::Slice(it->key().data() + 1, 8)) : std::nullopt;
+    const uint64_t lo = index.value_or(first) << level;
+    Add(lo, lo + (uint64_t{1} << level),
+        absl::StrCat("tree node stored at level ", level, ", a level the ledger never stores"));
+  }
+  if (!it->status().ok()) Add(first << level, end_range << level, it->status().ToString());
+}
+
+void Verifier::CheckNodeLevel(int level, uint64_t first, uint64_t end_complete, uint64_t end_range,
+                              const std::vector<Hash>& computed, ChunkResult& out) {
   // Stored nodes at `level` with index in [first, end_range) must be exactly the computed
   // ones, indices [first, end_complete).
   // A point iterator: per level the range is small, so readahead would mostly be wasted.
@@ -206,7 +221,8 @@ void Verifier::CheckChunk(uint64_t chunk, ChunkResult& out) {
     if (i + 1 == end) out.last_chain_hash = prev_chain;
   }
   if (!it->status().ok()) Add(start, end, absl::StrCat("entries: ", it->status().ToString()));
-  for (; expected < end; ++expected) AddAt(expected, absl::StrCat("entry ", expected, " is missing"));
+  for (; expected < end; ++expected)
+    AddAt(expected, absl::StrCat("entry ", expected, " is missing"));
   it.reset();
 
   // Every perfect subtree inside the chunk, compared with the stored nodes.
@@ -216,7 +232,11 @@ void Verifier::CheckChunk(uint64_t chunk, ChunkResult& out) {
     here.resize(below.size() / 2);
     for (size_t k = 0; k < here.size(); ++k) here[k] = NodeHash(below[2 * k], below[2 * k + 1]);
     const uint64_t first = start >> level;
-    CheckNodeLevel(level, first, first + here.size(), (start + kChunk) >> level, here, out);
+    if (internal::IsStoredLevel(level)) {
+      CheckNodeLevel(level, first, first + here.size(), (start + kChunk) >> level, here, out);
+    } else {
+      CheckUnstoredLevel(level, first, (start + kChunk) >> level);
+    }
   }
   if (end - start == kChunk) out.root = levels[kChunkLevel][0];
 
@@ -257,7 +277,7 @@ void Verifier::CheckChunk(uint64_t chunk, ChunkResult& out) {
   if (options_.progress) options_.progress(done, total_);
 }
 
-absl::StatusOr<VerifyReport> Verifier::Run() {
+absl::StatusOr<VerifyReport> Verifier::Run(const std::vector<std::string>& families) {
   VerifyReport report;
   // Metadata.
   auto format = store_.Get(store_.meta(), internal::kFormatKey);
@@ -306,7 +326,14 @@ absl::StatusOr<VerifyReport> Verifier::Run() {
         absl::StrCat("metadata says ", meta_size, " entries, ", stored, " are stored"));
   }
   if (claimed > stored) {
-    Add(stored, claimed, absl::StrCat("the ledger claims ", claimed, " entries but stores ", stored));
+    Add(stored, claimed,
+        absl::StrCat("the ledger claims ", claimed, " entries but stores ", stored));
+  }
+  for (const std::string& name : families) {
+    if (name != rocksdb::kDefaultColumnFamilyName && name != "entries" && name != "nodes" &&
+        name != "checkpoints") {
+      Add(0, everything, absl::StrCat("unexpected column family '", name, "'"));
+    }
   }
   // Nothing but the three metadata keys.
   {
@@ -314,7 +341,8 @@ absl::StatusOr<VerifyReport> Verifier::Run() {
     for (it->SeekToFirst(); it->Valid(); it->Next()) {
       const std::string_view k = it->key().ToStringView();
       if (k != internal::kFormatKey && k != internal::kOriginKey && k != internal::kSizeKey) {
-        Add(0, std::max<uint64_t>(total_, 1), absl::StrCat("metadata: unexpected key '", std::string(k), "'"));
+        Add(0, std::max<uint64_t>(total_, 1),
+            absl::StrCat("metadata: unexpected key '", std::string(k), "'"));
       }
     }
   }
@@ -356,14 +384,14 @@ absl::StatusOr<VerifyReport> Verifier::Run() {
     report.nodes += r.nodes;
     if (c > 0 && r.first_prev_hash && results[c - 1].last_chain_hash &&
         *r.first_prev_hash != *results[c - 1].last_chain_hash) {
-      AddAt(c * kChunk, absl::StrCat("entry ", c * kChunk,
-                                     "'s prev_hash does not match the hash of entry ",
-                                     c * kChunk - 1));
+      AddAt(c * kChunk,
+            absl::StrCat("entry ", c * kChunk, "'s prev_hash does not match the hash of entry ",
+                         c * kChunk - 1));
     }
     prefix[c] = range.hashes();
     if (std::min(total_ - c * kChunk, kChunk) == kChunk) {
       range.AppendSubtree(kChunkLevel, r.root, [&](int level, uint64_t index, const Hash& h) {
-        upper[{level, index}] = h;
+        if (internal::IsStoredLevel(level)) upper[{level, index}] = h;
       });
     }
   }
@@ -385,7 +413,7 @@ absl::StatusOr<VerifyReport> Verifier::Run() {
       if (found == upper.end()) {
         Add(std::max(lo, total_), std::max(lo, total_) + 1,
             absl::StrCat("tree node (level ", level, ", index ", *index,
-                         ") covers entries the ledger does not have"));
+                         ") is not a node the ledger stores"));
         continue;
       }
       const rocksdb::Slice value = it->value();
@@ -427,8 +455,9 @@ absl::StatusOr<VerifyReport> Verifier::Run() {
     }
   }
   if (last_good < total_) {
-    Add(last_good, total_, absl::StrCat("entries from ", last_good,
-                                       " on are not covered by a checkpoint that verifies"));
+    Add(last_good, total_,
+        absl::StrCat("entries from ", last_good,
+                     " on are not covered by a checkpoint that verifies"));
   }
   Resolve(report);
   return report;
@@ -466,8 +495,10 @@ absl::StatusOr<VerifyReport> VerifyLedger(const std::filesystem::path& directory
   absl::StatusOr<std::unique_ptr<RocksStore>> store =
       RocksStore::Open(directory, /*read_only=*/true, /*create=*/false);
   if (!store.ok()) return store.status();
+  absl::StatusOr<std::vector<std::string>> families = RocksStore::ListColumnFamilies(directory);
+  if (!families.ok()) return families.status();
   Verifier verifier(**store, key, options);
-  return verifier.Run();
+  return verifier.Run(*families);
 }
 
 }  // namespace fleettwin::ledger

@@ -39,8 +39,8 @@ int main(int argc, char** argv) {
         const int n = 1 + static_cast<int>(seq % 3);
         for (int i = 0; i < n; ++i) {
           batch.push_back({"test.crash", "thread-" + std::to_string(t), seq, 0,
-                           "r" + run + "-t" + std::to_string(t) + "-s" + std::to_string(seq) +
-                               "-" + std::to_string(i)});
+                           "r" + run + "-t" + std::to_string(t) + "-s" + std::to_string(seq) + "-" +
+                               std::to_string(i)});
         }
         auto first = (*ledger)->AppendBatch(batch);
         if (!first.ok()) {

@@ -126,8 +126,7 @@ TEST_F(LedgerTest, ProofsMatchTheNaiveImplementationAndVerify) {
     }
   }
   EXPECT_EQ((*ledger)->ProveInclusion(0, 76).status().code(), absl::StatusCode::kOutOfRange);
-  EXPECT_EQ((*ledger)->ProveInclusion(75, 75).status().code(),
-            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ((*ledger)->ProveInclusion(75, 75).status().code(), absl::StatusCode::kInvalidArgument);
 }
 
 TEST_F(LedgerTest, OneWritersBatchIsOneGroupInOrder) {
@@ -153,8 +152,8 @@ TEST_F(LedgerTest, ConcurrentAppendersShareGroupCommits) {
   for (int t = 0; t < kThreads; ++t) {
     threads.emplace_back([&, t] {
       for (int i = 0; i < kPerThread; ++i) {
-        NewEntry e{"test.concurrent", "thread-" + std::to_string(t),
-                   static_cast<uint64_t>(i), 0, "x"};
+        NewEntry e{"test.concurrent", "thread-" + std::to_string(t), static_cast<uint64_t>(i), 0,
+                   "x"};
         absl::StatusOr<uint64_t> index = (*ledger)->Append(e);
         ASSERT_TRUE(index.ok()) << index.status();
         got[t].push_back(*index);

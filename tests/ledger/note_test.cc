@@ -9,7 +9,8 @@ namespace {
 
 // The example key and note of golang.org/x/mod/sumdb/note, the reference implementation of
 // C2SP signed notes.
-constexpr char kGoVerifierKey[] = "PeterNeumann+c74f20a3+ARpc2QcUPDhMQegwxbzhKqiBfsVkmqq/LDE4izWy10TW";
+constexpr char kGoVerifierKey[] =
+    "PeterNeumann+c74f20a3+ARpc2QcUPDhMQegwxbzhKqiBfsVkmqq/LDE4izWy10TW";
 constexpr char kGoSignerKey[] =
     "PRIVATE+KEY+PeterNeumann+c74f20a3+AYEKFALVFGyNhPJEMzD1QIDr+Y7hfZx09iUvxdXHKDFz";
 constexpr char kGoText[] =
@@ -17,7 +18,8 @@ constexpr char kGoText[] =
     "then you don't know what your problem is.\n";
 constexpr char kGoSignature[] =
     "\xE2\x80\x94 PeterNeumann "
-    "x08go/ZJkuBS9UG/SffcvIAQxVBtiFupLLr8pAcElZInNIuGUgYN1FFYC2pZSNXgKvqfqdngotpRZb6KE6RyyBwJnAM=\n";
+    "x08go/ZJkuBS9UG/"
+    "SffcvIAQxVBtiFupLLr8pAcElZInNIuGUgYN1FFYC2pZSNXgKvqfqdngotpRZb6KE6RyyBwJnAM=\n";
 
 SignerKey TestKey(std::string_view name, uint8_t fill) {
   std::array<uint8_t, 32> seed;
@@ -47,7 +49,8 @@ TEST(NoteTest, KeyIdIsFirstFourBytesOfHashOfNameNewlineTypeAndKey) {
   const uint8_t type = 0x01;
   const Hash h = Sha256({AsBytes("example.com/log"), AsBytes("\n"), Bytes(&type, 1),
                          Bytes(key.pair.public_key.data(), 32)});
-  const uint32_t want = (uint32_t{h[0]} << 24) | (uint32_t{h[1]} << 16) | (uint32_t{h[2]} << 8) | h[3];
+  const uint32_t want =
+      (uint32_t{h[0]} << 24) | (uint32_t{h[1]} << 16) | (uint32_t{h[2]} << 8) | h[3];
   EXPECT_EQ(key.key_id, want);
   EXPECT_EQ(Ed25519KeyId("example.com/log", key.pair.public_key), want);
   // The text form: name, 8 hex digits, base64 of 0x01 || key.
@@ -78,12 +81,12 @@ TEST(NoteTest, CheckpointBodyFormatAndRoundTrip) {
 
 TEST(NoteTest, RejectsMalformedBodies) {
   const std::string root = std::string(44, 'A').replace(43, 1, "=");
-  EXPECT_FALSE(ParseCheckpointBody("o\n12\n" + root).ok());                 // No final newline.
-  EXPECT_FALSE(ParseCheckpointBody("o\n012\n" + root + "\n").ok());         // Leading zero.
+  EXPECT_FALSE(ParseCheckpointBody("o\n12\n" + root).ok());          // No final newline.
+  EXPECT_FALSE(ParseCheckpointBody("o\n012\n" + root + "\n").ok());  // Leading zero.
   EXPECT_FALSE(ParseCheckpointBody("o\n-1\n" + root + "\n").ok());
-  EXPECT_FALSE(ParseCheckpointBody("o\n12\nAAAA\n").ok());                  // Short root.
+  EXPECT_FALSE(ParseCheckpointBody("o\n12\nAAAA\n").ok());  // Short root.
   EXPECT_FALSE(ParseCheckpointBody("o\n12\n" + root + "\nextension\n").ok());
-  EXPECT_FALSE(ParseCheckpointBody("\n12\n" + root + "\n").ok());           // Empty origin.
+  EXPECT_FALSE(ParseCheckpointBody("\n12\n" + root + "\n").ok());  // Empty origin.
   EXPECT_TRUE(ParseCheckpointBody("o\n12\n" + root + "\n").ok());
 }
 
@@ -108,9 +111,12 @@ TEST(NoteTest, KeyTextParsingRejectsManglings) {
   const std::string vkey = kGoVerifierKey;
   ASSERT_TRUE(ParseVerifierKey(vkey).ok());
   EXPECT_TRUE(ParseVerifierKey(vkey + "\n").ok());  // A key file's final newline.
-  EXPECT_FALSE(ParseVerifierKey("PeterNeumann+c74f20a4+ARpc2QcUPDhMQegwxbzhKqiBfsVkmqq/LDE4izWy10TW").ok());
-  EXPECT_FALSE(ParseVerifierKey("PeterNeumanm+c74f20a3+ARpc2QcUPDhMQegwxbzhKqiBfsVkmqq/LDE4izWy10TW").ok());
-  EXPECT_FALSE(ParseVerifierKey("PeterNeumann+c74f20a3+AhpcMQegwxbzhKqiBfsVkmqq/LDE4izWy10TW").ok());
+  EXPECT_FALSE(
+      ParseVerifierKey("PeterNeumann+c74f20a4+ARpc2QcUPDhMQegwxbzhKqiBfsVkmqq/LDE4izWy10TW").ok());
+  EXPECT_FALSE(
+      ParseVerifierKey("PeterNeumanm+c74f20a3+ARpc2QcUPDhMQegwxbzhKqiBfsVkmqq/LDE4izWy10TW").ok());
+  EXPECT_FALSE(
+      ParseVerifierKey("PeterNeumann+c74f20a3+AhpcMQegwxbzhKqiBfsVkmqq/LDE4izWy10TW").ok());
   EXPECT_FALSE(ParseVerifierKey("PeterNeumann+c74f20a3").ok());
   EXPECT_FALSE(ParseVerifierKey(kGoSignerKey).ok());
   EXPECT_FALSE(ParseSignerKey(vkey).ok());

@@ -27,16 +27,22 @@ std::string Key8(uint64_t v) {
   PutBigEndian64(v, reinterpret_cast<uint8_t*>(k.data()));
   return k;
 }
-std::string NodeKey(int level, uint64_t index) { return std::string(1, static_cast<char>(level)) + Key8(index); }
+std::string NodeKey(int level, uint64_t index) {
+  return std::string(1, static_cast<char>(level)) + Key8(index);
+}
 
 // Raw access to the ledger's RocksDB, as an attacker with disk access has.
 class RawDb {
  public:
   explicit RawDb(const std::filesystem::path& dir) {
     std::vector<rocksdb::ColumnFamilyDescriptor> families = {
-        {rocksdb::kDefaultColumnFamilyName, {}}, {"entries", {}}, {"nodes", {}}, {"checkpoints", {}}};
+        {rocksdb::kDefaultColumnFamilyName, {}},
+        {"entries", {}},
+        {"nodes", {}},
+        {"checkpoints", {}}};
     rocksdb::DB* db = nullptr;
-    rocksdb::Status s = rocksdb::DB::Open(rocksdb::Options(), dir.string(), families, &handles_, &db);
+    rocksdb::Status s =
+        rocksdb::DB::Open(rocksdb::Options(), dir.string(), families, &handles_, &db);
     EXPECT_TRUE(s.ok()) << s.ToString();
     db_.reset(db);
   }
@@ -62,7 +68,8 @@ class RawDb {
   std::vector<std::pair<std::string, std::string>> All(rocksdb::ColumnFamilyHandle* cf) {
     std::vector<std::pair<std::string, std::string>> out;
     std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator({}, cf));
-    for (it->SeekToFirst(); it->Valid(); it->Next()) out.emplace_back(it->key().ToString(), it->value().ToString());
+    for (it->SeekToFirst(); it->Valid(); it->Next())
+      out.emplace_back(it->key().ToString(), it->value().ToString());
     return out;
   }
 
@@ -124,7 +131,8 @@ TEST_F(TamperTest, UntouchedLedgerVerifiesWithOneAndTwoThreads) {
     EXPECT_TRUE(report.ok()) << report.reason;
     EXPECT_EQ(report.entries, kEntries);
     EXPECT_EQ(report.checkpoints, kEntries / kBatch);
-    EXPECT_EQ(report.nodes, kEntries - 4);  // Complete subtrees of 300 leaves above level 0.
+    // Complete subtrees of 300 leaves at the stored levels 4 and 8: 300/16 + 300/256.
+    EXPECT_EQ(report.nodes, 18u + 1u);
     ASSERT_TRUE(report.latest.has_value());
     EXPECT_EQ(report.latest->size, kEntries);
   }
@@ -224,19 +232,31 @@ TEST_F(TamperTest, WrongVerifierKeyFailsFromTheStart) {
 TEST_F(TamperTest, AlteredNodeMetadataAndStrayKeysAreDetected) {
   {
     RawDb raw(db_path_);
-    std::string node = raw.Get(raw.nodes(), NodeKey(3, 5));
+    std::string node = raw.Get(raw.nodes(), NodeKey(4, 2));
     node[0] ^= 1;
-    raw.Put(raw.nodes(), NodeKey(3, 5), node);
+    raw.Put(raw.nodes(), NodeKey(4, 2), node);
   }
-  ExpectBadAt(40);  // Node (3, 5) covers entries 40..47.
+  ExpectBadAt(32);  // Node (4, 2) covers entries 32..47.
   {
     RawDb raw(db_path_);
-    std::string node = raw.Get(raw.nodes(), NodeKey(3, 5));
+    std::string node = raw.Get(raw.nodes(), NodeKey(4, 2));
     node[0] ^= 1;
-    raw.Put(raw.nodes(), NodeKey(3, 5), node);
+    raw.Put(raw.nodes(), NodeKey(4, 2), node);
     raw.Put(raw.nodes(), NodeKey(0, 3), std::string(32, 'x'));
   }
   EXPECT_FALSE(Verify().ok());
+  {
+    // A node at a level the ledger never stores, even with the right hash.
+    RawDb raw(db_path_);
+    raw.Delete(raw.nodes(), NodeKey(0, 3));
+    raw.Put(raw.nodes(), NodeKey(2, 3), std::string(32, 'y'));
+  }
+  ExpectBadAt(12);
+  {
+    RawDb raw(db_path_);
+    raw.Delete(raw.nodes(), NodeKey(2, 3));
+    raw.Put(raw.nodes(), NodeKey(0, 3), std::string(32, 'x'));
+  }
   {
     RawDb raw(db_path_);
     raw.Delete(raw.nodes(), NodeKey(0, 3));
@@ -262,12 +282,37 @@ TEST_F(TamperTest, AlteredNodeMetadataAndStrayKeysAreDetected) {
   EXPECT_TRUE(Verify().ok());  // Restored: the checks above were about the tampering.
 }
 
+TEST_F(TamperTest, ExtraColumnFamilyIsDetected) {
+  {
+    rocksdb::DB* db = nullptr;
+    std::vector<rocksdb::ColumnFamilyDescriptor> families = {
+        {rocksdb::kDefaultColumnFamilyName, {}},
+        {"entries", {}},
+        {"nodes", {}},
+        {"checkpoints", {}}};
+    std::vector<rocksdb::ColumnFamilyHandle*> handles;
+    ASSERT_TRUE(
+        rocksdb::DB::Open(rocksdb::Options(), db_path_.string(), families, &handles, &db).ok());
+    rocksdb::ColumnFamilyHandle* extra = nullptr;
+    ASSERT_TRUE(db->CreateColumnFamily(rocksdb::ColumnFamilyOptions(), "extra", &extra).ok());
+    ASSERT_TRUE(db->Put({}, extra, "k", "v").ok());
+    handles.push_back(extra);
+    for (auto* h : handles) db->DestroyColumnFamilyHandle(h);
+    delete db;
+  }
+  VerifyReport report = Verify();
+  ASSERT_FALSE(report.ok());
+  EXPECT_EQ(*report.first_bad_index, 0u);
+  EXPECT_NE(report.reason.find("extra"), std::string::npos) << report.reason;
+}
+
 TEST_F(TamperTest, NoSingleByteChangeAnywhereGoesUndetected) {
   std::mt19937_64 rng(2026);
   std::vector<std::pair<int, std::string>> targets;
   {
     RawDb raw(db_path_);
-    rocksdb::ColumnFamilyHandle* cfs[] = {raw.meta(), raw.entries(), raw.nodes(), raw.checkpoints()};
+    rocksdb::ColumnFamilyHandle* cfs[] = {raw.meta(), raw.entries(), raw.nodes(),
+                                          raw.checkpoints()};
     for (int c = 0; c < 4; ++c) {
       for (const auto& [key, value] : raw.All(cfs[c])) targets.emplace_back(c, key);
     }
@@ -277,7 +322,8 @@ TEST_F(TamperTest, NoSingleByteChangeAnywhereGoesUndetected) {
     std::string original;
     {
       RawDb raw(db_path_);
-      rocksdb::ColumnFamilyHandle* cfs[] = {raw.meta(), raw.entries(), raw.nodes(), raw.checkpoints()};
+      rocksdb::ColumnFamilyHandle* cfs[] = {raw.meta(), raw.entries(), raw.nodes(),
+                                            raw.checkpoints()};
       original = raw.Get(cfs[cf_index], key);
       std::string changed = original;
       if (changed.empty()) changed = "x";
@@ -289,7 +335,8 @@ TEST_F(TamperTest, NoSingleByteChangeAnywhereGoesUndetected) {
                               << HexEncode(AsBytes(key));
     {
       RawDb raw(db_path_);
-      rocksdb::ColumnFamilyHandle* cfs[] = {raw.meta(), raw.entries(), raw.nodes(), raw.checkpoints()};
+      rocksdb::ColumnFamilyHandle* cfs[] = {raw.meta(), raw.entries(), raw.nodes(),
+                                            raw.checkpoints()};
       raw.Put(cfs[cf_index], key, original);
     }
   }

@@ -12,11 +12,11 @@ namespace fleettwin::ledger {
 
 // What a writer hands to Append; the ledger adds index, time (if unset) and the chain hash.
 struct NewEntry {
-  std::string kind;           // Non-empty, no NUL bytes, e.g. "twin.update", "manual".
-  std::string author;         // Who wrote it, e.g. an asset id. No NUL bytes.
-  uint64_t revision = 0;      // The author's revision counter, if it keeps one.
+  std::string kind;             // Non-empty, no NUL bytes, e.g. "twin.update", "manual".
+  std::string author;           // Who wrote it, e.g. an asset id. No NUL bytes.
+  uint64_t revision = 0;        // The author's revision counter, if it keeps one.
   int64_t wall_time_nanos = 0;  // 0: stamped with the ledger's clock on append.
-  std::string payload;        // Opaque bytes.
+  std::string payload;          // Opaque bytes.
 };
 
 // A stored entry, decoded.

@@ -71,8 +71,7 @@ class LedgerReader {
   virtual absl::StatusOr<Hash> RootAt(uint64_t size) const = 0;
   // RFC 6962 inclusion proof of entry `index` in the tree of `size` entries; O(log size)
   // reads. Errors: InvalidArgument (index >= size), OutOfRange (size > Size()), DataLoss.
-  virtual absl::StatusOr<std::vector<Hash>> ProveInclusion(uint64_t index,
-                                                           uint64_t size) const = 0;
+  virtual absl::StatusOr<std::vector<Hash>> ProveInclusion(uint64_t index, uint64_t size) const = 0;
   // RFC 6962 consistency proof between trees of `old_size` and `new_size` entries.
   // Errors: InvalidArgument (old_size > new_size), OutOfRange, DataLoss.
   virtual absl::StatusOr<std::vector<Hash>> ProveConsistency(uint64_t old_size,
@@ -99,8 +98,7 @@ class Ledger : public LedgerReader {
 // (another origin or the latest checkpoint is not signed by `signer`), DataLoss (stored
 // bytes are inconsistent), Unavailable (RocksDB could not open, e.g. locked by another
 // process).
-absl::StatusOr<std::unique_ptr<Ledger>> OpenLedger(const LedgerOptions& options,
-                                                   const Clock& clock,
+absl::StatusOr<std::unique_ptr<Ledger>> OpenLedger(const LedgerOptions& options, const Clock& clock,
                                                    const SignerKey& signer);
 
 // Opens a ledger read-only, e.g. for an auditor; no key needed and nothing is checked beyond

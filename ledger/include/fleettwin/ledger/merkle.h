@@ -33,8 +33,9 @@ class CompactRange final {
               const std::function<void(int level, uint64_t index, const Hash&)>& on_node = {});
   // Appends a whole perfect subtree of 2^level leaves. REQUIRES: size() is a multiple of
   // 2^level. Emits the nodes it completes above `level`.
-  void AppendSubtree(int level, const Hash& hash,
-                     const std::function<void(int level, uint64_t index, const Hash&)>& on_node = {});
+  void AppendSubtree(
+      int level, const Hash& hash,
+      const std::function<void(int level, uint64_t index, const Hash&)>& on_node = {});
 
   uint64_t size() const { return size_; }
   const std::vector<Hash>& hashes() const { return hashes_; }

@@ -24,9 +24,9 @@ struct VerifyOptions {
 // What a verification saw.
 struct VerifyReport {
   std::string origin;
-  uint64_t entries = 0;      // Entries the ledger should hold (its largest claim).
-  uint64_t checkpoints = 0;  // Stored checkpoints checked.
-  uint64_t nodes = 0;        // Stored tree nodes checked.
+  uint64_t entries = 0;              // Entries the ledger should hold (its largest claim).
+  uint64_t checkpoints = 0;          // Stored checkpoints checked.
+  uint64_t nodes = 0;                // Stored tree nodes checked.
   std::optional<Checkpoint> latest;  // The latest checkpoint that verified.
   // Empty if everything holds; else the first index that cannot be trusted and why.
   std::optional<uint64_t> first_bad_index;
