@@ -15,14 +15,17 @@
 namespace fleettwin::ledger::cli {
 
 absl::StatusOr<std::string> ReadSmallFile(const std::filesystem::path& path) {
+  constexpr size_t kLimit = 1 << 16;
   std::ifstream in(path, std::ios::binary);
   if (!in) return absl::NotFoundError(absl::StrCat("cannot read ", path.string()));
-  std::ostringstream text;
-  text << in.rdbuf();
-  if (text.str().size() > (1 << 16)) {
+  // Read at most one byte past the limit, so /dev/zero or a huge file is refused, not loaded.
+  std::string text(kLimit + 1, '\0');
+  in.read(text.data(), static_cast<std::streamsize>(text.size()));
+  text.resize(static_cast<size_t>(in.gcount()));
+  if (text.size() > kLimit) {
     return absl::InvalidArgumentError(absl::StrCat(path.string(), " is too large for a key file"));
   }
-  return text.str();
+  return text;
 }
 
 absl::StatusOr<VerifierKey> ReadVerifierKeyFile(const std::filesystem::path& path) {

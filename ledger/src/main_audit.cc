@@ -20,11 +20,17 @@ namespace {
 
 constexpr char kTool[] = "fleet-audit";
 
-int Verify(const std::string& dir, const std::string& key_file, unsigned threads, bool quiet) {
+int Verify(const std::string& dir, const std::string& key_file, unsigned threads, bool quiet,
+           const std::vector<std::string>& trusted_files) {
   absl::StatusOr<fl::VerifierKey> key = cli::ReadVerifierKeyFile(key_file);
   if (!key.ok()) return cli::Fail(kTool, key.status());
   fl::VerifyOptions options;
   options.threads = threads;
+  for (const std::string& file : trusted_files) {
+    absl::StatusOr<std::string> note = cli::ReadSmallFile(file);
+    if (!note.ok()) return cli::Fail(kTool, note.status());
+    options.trusted_checkpoints.push_back(*note);
+  }
   const bool show_progress = !quiet && ::isatty(STDERR_FILENO);
   if (show_progress) {
     options.progress = [](uint64_t done, uint64_t total) {
@@ -75,6 +81,10 @@ int main(int argc, char** argv) {
   verify->add_option("--key", key_file, "Verifier key file (name+id+key)")->required();
   verify->add_option("--threads", threads, "Worker threads (0: all cores)");
   verify->add_flag("--quiet", quiet, "No progress display");
+  std::vector<std::string> trusted_files;
+  verify->add_option("--trusted", trusted_files,
+                     "A signed checkpoint seen earlier (file); the ledger must still hold its "
+                     "tree. Catches truncation, rollback and rewritten history. Repeatable");
 
   CLI::App* checkpoint =
       app.add_subcommand("checkpoint", "Print the latest signed checkpoint exactly as stored");
@@ -111,7 +121,7 @@ int main(int argc, char** argv) {
   list->excludes(checkpoint_size);
   if (int code = cli::ParseArgs(app, argc, argv); code >= 0) return code;
 
-  if (*verify) return Verify(dir, key_file, threads, quiet);
+  if (*verify) return Verify(dir, key_file, threads, quiet, trusted_files);
   absl::StatusOr<std::unique_ptr<fl::LedgerReader>> ledger = Open(dir);
   if (!ledger.ok()) return cli::Fail(kTool, ledger.status());
   if (*checkpoint) {

@@ -83,7 +83,9 @@ class RocksDbLedger final : public Ledger {
     }
     absl::StatusOr<std::string> value = ReadEntryValue(index);
     if (!value.ok()) return value.status();
-    return value->substr(kLeafHashBytes);
+    std::string leaf = value->substr(kLeafHashBytes);
+    if (absl::Status s = CheckLeafHash(index, *value, leaf); !s.ok()) return s;
+    return leaf;
   }
 
   absl::Status Scan(
@@ -103,6 +105,7 @@ class RocksDbLedger final : public Ledger {
         return absl::DataLossError(absl::StrCat("entry ", expected, " is truncated"));
       }
       std::string leaf(value.data() + kLeafHashBytes, value.size() - kLeafHashBytes);
+      if (absl::Status s = CheckLeafHash(expected, value.ToStringView(), leaf); !s.ok()) return s;
       absl::StatusOr<Entry> entry = DecodeLeaf(AsBytes(leaf));
       if (!entry.ok() || entry->index != expected) {
         return absl::DataLossError(absl::StrCat("entry ", expected, " does not decode"));
@@ -177,6 +180,17 @@ class RocksDbLedger final : public Ledger {
     absl::StatusOr<uint64_t> result = absl::UnknownError("not written");
     std::condition_variable cv;
   };
+
+  // Reads never hand out bytes that disagree with the leaf hash stored beside them.
+  static absl::Status CheckLeafHash(uint64_t index, std::string_view value,
+                                    const std::string& leaf) {
+    const Hash h = LeafHash(AsBytes(leaf));
+    if (std::memcmp(h.data(), value.data(), h.size()) != 0) {
+      return absl::DataLossError(
+          absl::StrCat("entry ", index, " does not match its stored leaf hash"));
+    }
+    return absl::OkStatus();
+  }
 
   static absl::Status OutOfRange(uint64_t size) {
     return absl::OutOfRangeError(absl::StrCat("size ", size, " is beyond the ledger"));
@@ -381,7 +395,13 @@ absl::StatusOr<uint64_t> RocksDbLedger::AppendBatch(absl::Span<const NewEntry> e
   uint64_t first_index = 0;
   if (status.ok()) {
     lock.unlock();
-    status = WriteGroup(group, first_index);
+    // Nothing may leave this block by exception: the group's writers are still queued and
+    // would wait forever.
+    try {
+      status = WriteGroup(group, first_index);
+    } catch (const std::exception& e) {
+      status = absl::ResourceExhaustedError(absl::StrCat("ledger append failed: ", e.what()));
+    }
     lock.lock();
     if (!status.ok()) broken_ = status;
   }

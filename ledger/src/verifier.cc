@@ -52,13 +52,15 @@ struct ChunkResult {
   std::optional<Hash> last_chain_hash;  // ChainHash of the chunk's last entry.
   Hash root{};                          // Valid for full chunks.
   std::vector<CheckpointResult> checkpoints;
+  std::vector<CheckpointResult> trusted;  // The auditor's own checkpoints in this chunk.
   uint64_t nodes = 0;
 };
 
 class Verifier {
  public:
-  Verifier(RocksStore& store, const VerifierKey& key, const VerifyOptions& options)
-      : store_(store), key_(key), options_(options) {}
+  Verifier(RocksStore& store, const VerifierKey& key, const VerifyOptions& options,
+           std::vector<Checkpoint> trusted)
+      : store_(store), key_(key), options_(options), trusted_(std::move(trusted)) {}
 
   // `families`: every column family the database holds.
   absl::StatusOr<VerifyReport> Run(const std::vector<std::string>& families);
@@ -82,6 +84,7 @@ class Verifier {
   RocksStore& store_;
   const VerifierKey& key_;
   const VerifyOptions& options_;
+  const std::vector<Checkpoint> trusted_;  // Sorted by size.
   std::string origin_;
   uint64_t total_ = 0;
   std::atomic<uint64_t> done_{0};
@@ -220,9 +223,15 @@ void Verifier::CheckChunk(uint64_t chunk, ChunkResult& out) {
     prev_chain = ChainHash(leaf);
     if (i + 1 == end) out.last_chain_hash = prev_chain;
   }
-  if (!it->status().ok()) Add(start, end, absl::StrCat("entries: ", it->status().ToString()));
-  for (; expected < end; ++expected)
+  if (!it->status().ok()) {
+    // A storage error (e.g. a block checksum) is reported as itself, not as missing entries.
+    Add(expected, std::max(end, expected + 1),
+        absl::StrCat("entries from ", expected, " cannot be read: ", it->status().ToString()));
+    expected = end;
+  }
+  for (; expected < end; ++expected) {
     AddAt(expected, absl::StrCat("entry ", expected, " is missing"));
+  }
   it.reset();
 
   // Every perfect subtree inside the chunk, compared with the stored nodes.
@@ -272,6 +281,18 @@ void Verifier::CheckChunk(uint64_t chunk, ChunkResult& out) {
     out.checkpoints.push_back(std::move(result));
   }
   if (!cps->status().ok()) Add(start, end, cps->status().ToString());
+  for (const Checkpoint& t : trusted_) {
+    if (t.size <= start || t.size > end) continue;
+    CheckpointResult result;
+    result.size = t.size;
+    result.claimed_root = t.root;
+    uint64_t position = start;
+    for (int level : CompactRangeLevels(t.size - start)) {
+      result.partial.push_back(levels[level][(position - start) >> level]);
+      position += uint64_t{1} << level;
+    }
+    out.trusted.push_back(std::move(result));
+  }
 
   const uint64_t done = done_.fetch_add(end - start) + (end - start);
   if (options_.progress) options_.progress(done, total_);
@@ -294,18 +315,34 @@ absl::StatusOr<VerifyReport> Verifier::Run(const std::vector<std::string>& famil
   const bool has_meta_size = decoded_size.has_value();
   const uint64_t meta_size = decoded_size.value_or(0);
 
-  // What is stored decides how much is scanned; larger claims (metadata, checkpoint keys)
-  // are findings, never allocations, so a forged size cannot exhaust memory.
-  uint64_t stored = 0;
-  uint64_t claimed = meta_size;
+  // What is stored decides what is scanned, and only where something is stored: the chunks
+  // holding at least one entry key are found by seeking, so neither a forged size nor a stray
+  // key far away makes the verifier allocate or loop beyond what the disk holds.
+  std::vector<uint64_t> chunk_ids;
+  uint64_t stored = 0;  // Last well-formed entry key + 1.
   {
     std::unique_ptr<rocksdb::Iterator> it = store_.PointIterator(store_.entries());
-    it->SeekToLast();
-    if (it->Valid()) {
-      if (std::optional<uint64_t> last = DecodeU64(it->key()); last && *last < kMaxEntries) {
-        stored = *last + 1;
+    for (it->Seek(EntryKey(0)); it->Valid();) {
+      const std::optional<uint64_t> index = DecodeU64(it->key());
+      if (!index) {  // Malformed keys are reported by the scans; step over them here.
+        it->Next();
+        continue;
       }
+      if (*index >= kMaxEntries) break;
+      const uint64_t chunk = *index / kChunk;
+      chunk_ids.push_back(chunk);
+      it->SeekForPrev(EntryKey((chunk + 1) * kChunk - 1));
+      for (; it->Valid() && !DecodeU64(it->key()); it->Prev()) {
+      }
+      if (it->Valid()) stored = *DecodeU64(it->key()) + 1;
+      it->Seek(EntryKey((chunk + 1) * kChunk));
     }
+    if (!it->status().ok()) {
+      Add(0, std::max<uint64_t>(stored, 1), absl::StrCat("entries: ", it->status().ToString()));
+    }
+  }
+  uint64_t claimed = meta_size;
+  {
     std::unique_ptr<rocksdb::Iterator> cp = store_.PointIterator(store_.checkpoints());
     cp->SeekToLast();
     if (cp->Valid()) {
@@ -326,8 +363,8 @@ absl::StatusOr<VerifyReport> Verifier::Run(const std::vector<std::string>& famil
         absl::StrCat("metadata says ", meta_size, " entries, ", stored, " are stored"));
   }
   if (claimed > stored) {
-    Add(stored, claimed,
-        absl::StrCat("the ledger claims ", claimed, " entries but stores ", stored));
+    AddAt(stored, absl::StrCat("entry ", stored, " is missing: the ledger claims ", claimed,
+                               " entries but stores ", stored));
   }
   for (const std::string& name : families) {
     if (name != rocksdb::kDefaultColumnFamilyName && name != "entries" && name != "nodes" &&
@@ -348,14 +385,15 @@ absl::StatusOr<VerifyReport> Verifier::Run(const std::vector<std::string>& famil
   }
 
   // Chunks in parallel.
-  const uint64_t chunks = (total_ + kChunk - 1) / kChunk;
+  const uint64_t chunks = chunk_ids.size();
+  const uint64_t scanned_end = chunks == 0 ? 0 : (chunk_ids.back() + 1) * kChunk;
   std::vector<ChunkResult> results(chunks);
   unsigned threads = options_.threads != 0 ? options_.threads : std::thread::hardware_concurrency();
   threads = static_cast<unsigned>(std::clamp<uint64_t>(threads, 1, std::max<uint64_t>(chunks, 1)));
   std::atomic<uint64_t> next{0};
   auto work = [&] {
     for (uint64_t c = next.fetch_add(1); c < chunks; c = next.fetch_add(1)) {
-      CheckChunk(c, results[c]);
+      CheckChunk(chunk_ids[c], results[c]);
     }
   };
   std::vector<std::thread> pool;
@@ -365,34 +403,60 @@ absl::StatusOr<VerifyReport> Verifier::Run(const std::vector<std::string>& famil
 
   // Keys outside every range the chunks looked at.
   CheckStrayKeys(store_.entries(), std::string(), EntryKey(0), "entry", 0);
-  CheckStrayKeys(store_.entries(), EntryKey(chunks * kChunk), std::string(), "entry", total_);
+  CheckStrayKeys(store_.entries(), EntryKey(scanned_end), std::string(), "entry", total_);
   CheckStrayKeys(store_.nodes(), std::string(), NodeKey(1, 0), "tree node", 0);
   CheckStrayKeys(store_.checkpoints(), std::string(), CheckpointKey(1), "checkpoint", 0);
-  CheckStrayKeys(store_.checkpoints(), CheckpointKey(chunks * kChunk + 1), std::string(),
+  CheckStrayKeys(store_.checkpoints(), CheckpointKey(scanned_end + 1), std::string(),
                  "checkpoint", total_);
   for (int level = 1; level <= kChunkLevel; ++level) {
-    CheckStrayKeys(store_.nodes(), NodeKey(level, (chunks * kChunk) >> level),
-                   NodeKey(level + 1, 0), "tree node", total_);
+    CheckStrayKeys(store_.nodes(), NodeKey(level, scanned_end >> level), NodeKey(level + 1, 0),
+                   "tree node", total_);
+  }
+  // Runs of chunks without a single entry: the entries there are missing, and nothing else may
+  // be stored for them either.
+  uint64_t expected_chunk = 0;
+  for (uint64_t c : chunk_ids) {
+    if (c > expected_chunk) {
+      const uint64_t gap_begin = expected_chunk * kChunk;
+      const uint64_t gap_end = c * kChunk;
+      // The first missing entry is known exactly: a precise finding.
+      AddAt(gap_begin, absl::StrCat("entries ", gap_begin, " to ", gap_end - 1, " are missing"));
+      CheckStrayKeys(store_.checkpoints(), CheckpointKey(gap_begin + 1),
+                     CheckpointKey(gap_end + 1), "checkpoint", gap_begin);
+      for (int level = 1; level <= kChunkLevel; ++level) {
+        CheckStrayKeys(store_.nodes(), NodeKey(level, gap_begin >> level),
+                       NodeKey(level, gap_end >> level), "tree node", gap_begin);
+      }
+    }
+    expected_chunk = c + 1;
   }
 
   // Seams and everything above chunk level.
   CompactRange range;
   std::map<std::pair<int, uint64_t>, Hash> upper;
-  std::vector<std::vector<Hash>> prefix(chunks);
-  for (uint64_t c = 0; c < chunks; ++c) {
-    ChunkResult& r = results[c];
+  // The tree above chunk level is built while the chunks run contiguously from 0, full; past
+  // a gap (already a finding) roots cannot be recomputed.
+  std::vector<std::optional<std::vector<Hash>>> prefix(chunks);
+  bool contiguous = true;
+  for (uint64_t i = 0; i < chunks; ++i) {
+    const uint64_t c = chunk_ids[i];
+    ChunkResult& r = results[i];
     report.nodes += r.nodes;
-    if (c > 0 && r.first_prev_hash && results[c - 1].last_chain_hash &&
-        *r.first_prev_hash != *results[c - 1].last_chain_hash) {
+    contiguous = contiguous && c == i;
+    if (i > 0 && chunk_ids[i - 1] + 1 == c && r.first_prev_hash &&
+        results[i - 1].last_chain_hash && *r.first_prev_hash != *results[i - 1].last_chain_hash) {
       AddAt(c * kChunk,
             absl::StrCat("entry ", c * kChunk, "'s prev_hash does not match the hash of entry ",
                          c * kChunk - 1));
     }
-    prefix[c] = range.hashes();
-    if (std::min(total_ - c * kChunk, kChunk) == kChunk) {
+    if (!contiguous) continue;
+    prefix[i] = range.hashes();
+    if (total_ - c * kChunk >= kChunk) {
       range.AppendSubtree(kChunkLevel, r.root, [&](int level, uint64_t index, const Hash& h) {
         if (internal::IsStoredLevel(level)) upper[{level, index}] = h;
       });
+    } else {
+      contiguous = false;  // The last, partial chunk ends the perfect prefix.
     }
   }
   for (int level = kChunkLevel + 1; level <= kMaxLevel; ++level) {
@@ -439,8 +503,11 @@ absl::StatusOr<VerifyReport> Verifier::Run(const std::vector<std::string>& famil
     for (CheckpointResult& cp : results[c].checkpoints) {
       ++report.checkpoints;
       std::string error = cp.error;
+      if (error.empty() && !prefix[c]) {
+        error = "its root cannot be recomputed: entries before it are missing";
+      }
       if (error.empty()) {
-        std::vector<Hash> hashes = prefix[c];
+        std::vector<Hash> hashes = *prefix[c];
         hashes.insert(hashes.end(), cp.partial.begin(), cp.partial.end());
         if (CompactRange(cp.size, std::move(hashes)).Root() != cp.claimed_root) {
           error = "its root does not match the recomputed tree";
@@ -452,6 +519,26 @@ absl::StatusOr<VerifyReport> Verifier::Run(const std::vector<std::string>& famil
       }
       last_good = cp.size;
       report.latest = Checkpoint{origin_, cp.size, cp.claimed_root};
+    }
+  }
+  // The auditor's checkpoints: the tree they vouch for must still be here, unchanged.
+  for (const Checkpoint& t : trusted_) {
+    if (t.size > total_) {
+      AddAt(total_, absl::StrCat("entry ", total_, " is missing: a trusted checkpoint vouches for ",
+                                 t.size, " entries, the ledger holds ", total_,
+                                 " (truncated or rolled back)"));
+      continue;
+    }
+    for (uint64_t c = 0; c < chunks; ++c) {
+      for (const CheckpointResult& r : results[c].trusted) {
+        if (r.size != t.size || !prefix[c]) continue;
+        std::vector<Hash> hashes = *prefix[c];
+        hashes.insert(hashes.end(), r.partial.begin(), r.partial.end());
+        if (CompactRange(r.size, std::move(hashes)).Root() != r.claimed_root) {
+          Add(0, r.size, absl::StrCat("the first ", r.size, " entries differ from the tree a "
+                                      "trusted checkpoint vouches for (history rewritten)"));
+        }
+      }
     }
   }
   if (last_good < total_) {
@@ -497,7 +584,18 @@ absl::StatusOr<VerifyReport> VerifyLedger(const std::filesystem::path& directory
   if (!store.ok()) return store.status();
   absl::StatusOr<std::vector<std::string>> families = RocksStore::ListColumnFamilies(directory);
   if (!families.ok()) return families.status();
-  Verifier verifier(**store, key, options);
+  std::vector<Checkpoint> trusted;
+  for (const std::string& note : options.trusted_checkpoints) {
+    absl::StatusOr<Checkpoint> cp = OpenCheckpoint(note, key);
+    if (!cp.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("a trusted checkpoint does not open with the key: ", cp.status().message()));
+    }
+    trusted.push_back(*cp);
+  }
+  std::sort(trusted.begin(), trusted.end(),
+            [](const Checkpoint& a, const Checkpoint& b) { return a.size < b.size; });
+  Verifier verifier(**store, key, options, std::move(trusted));
   return verifier.Run(*families);
 }
 

@@ -2,9 +2,11 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <set>
 #include <thread>
 
+#include "absl/strings/str_cat.h"
 #include "fleettwin/ledger/verify.h"
 #include "ledger_test_util.h"
 #include "naive_merkle.h"
@@ -183,6 +185,44 @@ TEST_F(LedgerTest, ConcurrentAppendersShareGroupCommits) {
       VerifyLedger(dir_.path() / "db", key_.Verifier(), VerifyOptions{});
   ASSERT_TRUE(report.ok());
   EXPECT_TRUE(report->ok()) << report->reason;
+}
+
+TEST_F(LedgerTest, ReadersSeeConsistentStateWhileAppendsGoOn) {
+  auto ledger = Open(256);
+  ASSERT_TRUE(ledger.ok());
+  std::atomic<bool> done{false};
+  std::vector<std::thread> writers;
+  for (int t = 0; t < 3; ++t) {
+    writers.emplace_back([&, t] {
+      for (int i = 0; i < 300; ++i) {
+        ASSERT_TRUE((*ledger)->Append(NewEntry{"test.rw", absl::StrCat("w", t), 0, 0, "x"}).ok());
+      }
+    });
+  }
+  int checks = 0;
+  std::thread reader([&] {
+    while (!done.load()) {
+      // Every checkpoint a reader can see is signed, matches the tree, and proves entries.
+      absl::StatusOr<SignedCheckpoint> cp = (*ledger)->LatestCheckpoint();
+      if (!cp.ok()) continue;  // Nothing appended yet.
+      absl::StatusOr<Checkpoint> opened = OpenCheckpoint(cp->note, key_.Verifier());
+      ASSERT_TRUE(opened.ok()) << opened.status();
+      const uint64_t size = opened->size;
+      ASSERT_LE(size, (*ledger)->Size());
+      ASSERT_EQ(*(*ledger)->RootAt(size), opened->root);
+      const uint64_t index = size / 2;
+      absl::StatusOr<std::vector<Hash>> proof = (*ledger)->ProveInclusion(index, size);
+      ASSERT_TRUE(proof.ok()) << proof.status();
+      const std::string leaf = *(*ledger)->GetLeaf(index);
+      ASSERT_TRUE(VerifyInclusion(LeafHash(AsBytes(leaf)), index, size, *proof, opened->root).ok());
+      ++checks;
+    }
+  });
+  for (auto& w : writers) w.join();
+  done = true;
+  reader.join();
+  EXPECT_EQ((*ledger)->Size(), 900u);
+  EXPECT_GT(checks, 0);
 }
 
 TEST_F(LedgerTest, ReopenResumesChainAndTree) {

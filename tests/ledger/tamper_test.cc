@@ -19,6 +19,13 @@ using testing::Record;
 using testing::TempDir;
 
 constexpr char kOrigin[] = "fleettwin.test/tamper";
+
+VerifyOptions Options(unsigned threads, std::vector<std::string> trusted = {}) {
+  VerifyOptions options;
+  options.threads = threads;
+  options.trusted_checkpoints = std::move(trusted);
+  return options;
+}
 constexpr uint64_t kEntries = 300;
 constexpr uint64_t kBatch = 10;  // Checkpoints at 10, 20, ..., 300.
 
@@ -103,7 +110,7 @@ class TamperTest : public ::testing::Test {
   }
 
   VerifyReport Verify(const VerifierKey& key, unsigned threads = 2) {
-    absl::StatusOr<VerifyReport> report = VerifyLedger(db_path_, key, VerifyOptions{threads, {}});
+    absl::StatusOr<VerifyReport> report = VerifyLedger(db_path_, key, Options(threads));
     EXPECT_TRUE(report.ok()) << report.status();
     return report.ok() ? *report : VerifyReport{};
   }
@@ -280,6 +287,131 @@ TEST_F(TamperTest, AlteredNodeMetadataAndStrayKeysAreDetected) {
     raw.Delete(raw.checkpoints(), Key8(0));
   }
   EXPECT_TRUE(Verify().ok());  // Restored: the checks above were about the tampering.
+}
+
+TEST_F(TamperTest, StrayEntryFarBeyondTheEndIsBoundedWork) {
+  // A single forged key at 2^40 (or 2^60) must not make the verifier scan or allocate up to it.
+  for (uint64_t far : {uint64_t{1} << 40, uint64_t{1} << 60}) {
+    {
+      RawDb raw(db_path_);
+      raw.Put(raw.entries(), Key8(far), raw.Get(raw.entries(), Key8(5)));
+    }
+    ExpectBadAt(300);
+    RawDb raw(db_path_);
+    raw.Delete(raw.entries(), Key8(far));
+  }
+  EXPECT_TRUE(Verify().ok());
+}
+
+TEST(TamperGapTest, MissingWholeChunkIsNamedAndBounded) {
+  testing::TempDir dir;
+  const std::filesystem::path path = dir.path() / "ledger";
+  FakeClock clock(1);
+  const SignerKey key = KeyFromByte(kOrigin, 1);
+  {
+    LedgerOptions options;
+    options.directory = path;
+    options.origin = kOrigin;
+    auto ledger = OpenLedger(options, clock, key);
+    ASSERT_TRUE(ledger.ok());
+    for (uint64_t start = 0; start < 30000; start += 1000) {
+      std::vector<NewEntry> batch;
+      for (uint64_t i = start; i < start + 1000; ++i) batch.push_back(Record(i));
+      ASSERT_TRUE((*ledger)->AppendBatch(batch).ok());
+    }
+  }
+  {
+    RawDb raw(path);
+    for (uint64_t i = 8192; i < 16384; ++i) raw.Delete(raw.entries(), Key8(i));
+  }
+  for (unsigned threads : {1u, 2u}) {
+    absl::StatusOr<VerifyReport> report = VerifyLedger(path, key.Verifier(), Options(threads));
+    ASSERT_TRUE(report.ok()) << report.status();
+    ASSERT_FALSE(report->ok());
+    EXPECT_EQ(*report->first_bad_index, 8192u) << report->reason;
+  }
+}
+
+// A clean truncation back to a checkpoint leaves a valid ledger (docs/ledger.md 8.4); an
+// auditor holding a later checkpoint still catches it.
+TEST_F(TamperTest, CleanTruncationIsCaughtByATrustedCheckpoint) {
+  std::string trusted;
+  {
+    RawDb raw(db_path_);
+    trusted = raw.Get(raw.checkpoints(), Key8(kEntries));
+    for (uint64_t i = 250; i < kEntries; ++i) raw.Delete(raw.entries(), Key8(i));
+    for (uint64_t size = 260; size <= kEntries; size += kBatch) {
+      raw.Delete(raw.checkpoints(), Key8(size));
+    }
+    // Nodes at stored levels that need entries >= 250.
+    for (int level : {4, 8}) {
+      for (uint64_t j = 0; ((j + 1) << level) <= kEntries; ++j) {
+        if (((j + 1) << level) > 250) raw.Delete(raw.nodes(), NodeKey(level, j));
+      }
+    }
+    raw.Put(raw.meta(), "size", Key8(250));
+  }
+  EXPECT_TRUE(Verify().ok()) << "a clean truncation is a valid ledger on its own";
+  absl::StatusOr<VerifyReport> report =
+      VerifyLedger(db_path_, key_.Verifier(), Options(2, {trusted}));
+  ASSERT_TRUE(report.ok()) << report.status();
+  ASSERT_FALSE(report->ok());
+  EXPECT_EQ(*report->first_bad_index, 250u) << report->reason;
+}
+
+TEST_F(TamperTest, TrustedCheckpointsCheckTheTreeAndTheirOwnSignature) {
+  std::string at_100;
+  {
+    RawDb raw(db_path_);
+    at_100 = raw.Get(raw.checkpoints(), Key8(100));
+  }
+  absl::StatusOr<VerifyReport> fine = VerifyLedger(db_path_, key_.Verifier(), Options(2, {at_100}));
+  ASSERT_TRUE(fine.ok());
+  EXPECT_TRUE(fine->ok()) << fine->reason;
+  // A trusted checkpoint from a different history: the key holder wrote another ledger whose
+  // entry 42 differs (a fork).
+  std::string forked;
+  {
+    LedgerOptions options;
+    options.directory = dir_.path() / "fork";
+    options.origin = kOrigin;
+    auto ledger = OpenLedger(options, clock_, key_);
+    ASSERT_TRUE(ledger.ok());
+    for (uint64_t i = 0; i < 100; ++i) {
+      NewEntry e = Record(i);
+      if (i == 42) e.payload = "a different past";
+      ASSERT_TRUE((*ledger)->Append(e).ok());
+    }
+    forked = (*(*ledger)->LatestCheckpoint()).note;
+  }
+  absl::StatusOr<VerifyReport> report =
+      VerifyLedger(db_path_, key_.Verifier(), Options(2, {forked}));
+  ASSERT_TRUE(report.ok());
+  ASSERT_FALSE(report->ok());
+  EXPECT_EQ(*report->first_bad_index, 0u) << report->reason;
+  EXPECT_NE(report->reason.find("trusted checkpoint"), std::string::npos) << report->reason;
+  // Not signed by the key: the auditor's input is refused, not the ledger.
+  EXPECT_EQ(VerifyLedger(db_path_, key_.Verifier(),
+                         Options(2, {SignCheckpoint({kOrigin, 5, {}}, KeyFromByte(kOrigin, 3))}))
+                .status()
+                .code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+TEST_F(TamperTest, ReadsRefuseEntriesThatDisagreeWithTheirLeafHash) {
+  {
+    RawDb raw(db_path_);
+    std::string value = raw.Get(raw.entries(), Key8(5));
+    value[value.size() - 40] ^= 0x01;  // Inside the payload: still decodes.
+    raw.Put(raw.entries(), Key8(5), value);
+  }
+  auto reader = OpenLedgerReadOnly(db_path_);
+  ASSERT_TRUE(reader.ok());
+  EXPECT_EQ((*reader)->Get(5).status().code(), absl::StatusCode::kDataLoss);
+  EXPECT_EQ((*reader)->GetLeaf(5).status().code(), absl::StatusCode::kDataLoss);
+  EXPECT_EQ((*reader)->Scan(0, 10, [](const Entry&, const std::string&) { return true; }).code(),
+            absl::StatusCode::kDataLoss);
+  EXPECT_TRUE((*reader)->Get(4).ok());
 }
 
 TEST_F(TamperTest, ExtraColumnFamilyIsDetected) {

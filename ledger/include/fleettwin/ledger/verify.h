@@ -8,6 +8,7 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "fleettwin/ledger/note.h"
@@ -19,6 +20,10 @@ struct VerifyOptions {
   unsigned threads = 0;
   // Called now and then from a worker with the number of entries checked so far.
   std::function<void(uint64_t done, uint64_t total)> progress;
+  // Signed checkpoints (note texts) the auditor obtained earlier, e.g. from a previous audit or
+  // another party. The ledger must still contain each one's tree: this catches what a single
+  // ledger cannot show by itself, a clean truncation, a rollback or a rewritten history.
+  std::vector<std::string> trusted_checkpoints;
 };
 
 // What a verification saw.
@@ -39,7 +44,8 @@ struct VerifyReport {
 // interior node; every stored checkpoint's signature (with `key`), origin and root; the
 // metadata; and that no other key is stored. Returns a report whose first_bad_index names the
 // first entry that cannot be trusted (see docs/ledger.md, "Verification"). Errors (as a
-// status, not a report): NotFound / Unavailable if the directory is not a readable ledger.
+// status, not a report): NotFound / Unavailable if the directory is not a readable ledger,
+// InvalidArgument if a trusted checkpoint does not open with `key`.
 absl::StatusOr<VerifyReport> VerifyLedger(const std::filesystem::path& directory,
                                           const VerifierKey& key,
                                           const VerifyOptions& options = {});
