@@ -428,27 +428,44 @@ absl::Status RocksDbLedger::WriteGroup(const std::vector<Writer*>& group, uint64
   Hash chain = chain_hash_;
   CompactRange range = range_;
   const int64_t now = clock_->NowUnixNanos();
-  rocksdb::WriteBatch batch;
-  std::string value;
+  // 1. Encode and chain, in order: each leaf holds the hash of the one before it. Each value
+  //    is the leaf hash (filled in below) followed by the leaf.
+  std::vector<std::string> values;
+  size_t count = 0;
+  for (const Writer* w : group) count += w->entries.size();
+  values.reserve(count);
+  for (const Writer* w : group) {
+    for (const NewEntry& in : w->entries) {
+      std::string& value = values.emplace_back();
+      // One allocation: the leaf is at most 8 words of header plus padded fields.
+      value.reserve(kLeafHashBytes + 96 + in.kind.size() + in.author.size() + in.payload.size());
+      value.assign(kLeafHashBytes, '\0');
+      internal::AppendLeaf(value, index, in.kind, in.author, in.revision,
+                           in.wall_time_nanos != 0 ? in.wall_time_nanos : now, in.payload, chain);
+      chain = ChainHash(AsBytes(std::string_view(value).substr(kLeafHashBytes)));
+      ++index;
+    }
+  }
+  // 2. Leaf hashes. (Splitting them over two threads was measured: no gain at 1000-entry
+  //    groups, so they stay here.)
+  for (std::string& value : values) {
+    const Hash h = LeafHash(AsBytes(std::string_view(value).substr(kLeafHashBytes)));
+    std::memcpy(value.data(), h.data(), h.size());
+  }
+  // 3. The tree and the batch, sized up front (a growing batch re-copies itself).
+  size_t bytes = 256 + options_.origin.size();
+  for (const std::string& v : values) bytes += v.size() + 24;
+  rocksdb::WriteBatch batch(bytes + bytes / 8);
   auto put_node = [&](int level, uint64_t node_index, const Hash& hash) {
     if (!internal::IsStoredLevel(level)) return;
     batch.Put(store_->nodes(), NodeKey(level, node_index),
               rocksdb::Slice(reinterpret_cast<const char*>(hash.data()), hash.size()));
   };
-  for (const Writer* w : group) {
-    for (const NewEntry& in : w->entries) {
-      // The value is the leaf hash followed by the leaf, encoded in place.
-      value.assign(kLeafHashBytes, '\0');
-      internal::AppendLeaf(value, index, in.kind, in.author, in.revision,
-                           in.wall_time_nanos != 0 ? in.wall_time_nanos : now, in.payload, chain);
-      const Bytes leaf = AsBytes(std::string_view(value).substr(kLeafHashBytes));
-      const Hash leaf_hash = LeafHash(leaf);
-      chain = ChainHash(leaf);
-      std::memcpy(value.data(), leaf_hash.data(), leaf_hash.size());
-      batch.Put(store_->entries(), EntryKey(index), value);
-      range.Append(leaf_hash, put_node);
-      ++index;
-    }
+  for (size_t i = 0; i < values.size(); ++i) {
+    Hash leaf_hash;
+    std::memcpy(leaf_hash.data(), values[i].data(), leaf_hash.size());
+    batch.Put(store_->entries(), EntryKey(start + i), values[i]);
+    range.Append(leaf_hash, put_node);
   }
   const Checkpoint checkpoint{options_.origin, index, range.Root()};
   batch.Put(store_->checkpoints(), CheckpointKey(index), SignCheckpoint(checkpoint, *signer_));

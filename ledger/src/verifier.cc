@@ -406,8 +406,8 @@ absl::StatusOr<VerifyReport> Verifier::Run(const std::vector<std::string>& famil
   CheckStrayKeys(store_.entries(), EntryKey(scanned_end), std::string(), "entry", total_);
   CheckStrayKeys(store_.nodes(), std::string(), NodeKey(1, 0), "tree node", 0);
   CheckStrayKeys(store_.checkpoints(), std::string(), CheckpointKey(1), "checkpoint", 0);
-  CheckStrayKeys(store_.checkpoints(), CheckpointKey(scanned_end + 1), std::string(),
-                 "checkpoint", total_);
+  CheckStrayKeys(store_.checkpoints(), CheckpointKey(scanned_end + 1), std::string(), "checkpoint",
+                 total_);
   for (int level = 1; level <= kChunkLevel; ++level) {
     CheckStrayKeys(store_.nodes(), NodeKey(level, scanned_end >> level), NodeKey(level + 1, 0),
                    "tree node", total_);
@@ -421,8 +421,8 @@ absl::StatusOr<VerifyReport> Verifier::Run(const std::vector<std::string>& famil
       const uint64_t gap_end = c * kChunk;
       // The first missing entry is known exactly: a precise finding.
       AddAt(gap_begin, absl::StrCat("entries ", gap_begin, " to ", gap_end - 1, " are missing"));
-      CheckStrayKeys(store_.checkpoints(), CheckpointKey(gap_begin + 1),
-                     CheckpointKey(gap_end + 1), "checkpoint", gap_begin);
+      CheckStrayKeys(store_.checkpoints(), CheckpointKey(gap_begin + 1), CheckpointKey(gap_end + 1),
+                     "checkpoint", gap_begin);
       for (int level = 1; level <= kChunkLevel; ++level) {
         CheckStrayKeys(store_.nodes(), NodeKey(level, gap_begin >> level),
                        NodeKey(level, gap_end >> level), "tree node", gap_begin);
@@ -443,8 +443,8 @@ absl::StatusOr<VerifyReport> Verifier::Run(const std::vector<std::string>& famil
     ChunkResult& r = results[i];
     report.nodes += r.nodes;
     contiguous = contiguous && c == i;
-    if (i > 0 && chunk_ids[i - 1] + 1 == c && r.first_prev_hash &&
-        results[i - 1].last_chain_hash && *r.first_prev_hash != *results[i - 1].last_chain_hash) {
+    if (i > 0 && chunk_ids[i - 1] + 1 == c && r.first_prev_hash && results[i - 1].last_chain_hash &&
+        *r.first_prev_hash != *results[i - 1].last_chain_hash) {
       AddAt(c * kChunk,
             absl::StrCat("entry ", c * kChunk, "'s prev_hash does not match the hash of entry ",
                          c * kChunk - 1));
@@ -524,9 +524,9 @@ absl::StatusOr<VerifyReport> Verifier::Run(const std::vector<std::string>& famil
   // The auditor's checkpoints: the tree they vouch for must still be here, unchanged.
   for (const Checkpoint& t : trusted_) {
     if (t.size > total_) {
-      AddAt(total_, absl::StrCat("entry ", total_, " is missing: a trusted checkpoint vouches for ",
-                                 t.size, " entries, the ledger holds ", total_,
-                                 " (truncated or rolled back)"));
+      AddAt(total_,
+            absl::StrCat("entry ", total_, " is missing: a trusted checkpoint vouches for ", t.size,
+                         " entries, the ledger holds ", total_, " (truncated or rolled back)"));
       continue;
     }
     for (uint64_t c = 0; c < chunks; ++c) {
@@ -535,8 +535,10 @@ absl::StatusOr<VerifyReport> Verifier::Run(const std::vector<std::string>& famil
         std::vector<Hash> hashes = *prefix[c];
         hashes.insert(hashes.end(), r.partial.begin(), r.partial.end());
         if (CompactRange(r.size, std::move(hashes)).Root() != r.claimed_root) {
-          Add(0, r.size, absl::StrCat("the first ", r.size, " entries differ from the tree a "
-                                      "trusted checkpoint vouches for (history rewritten)"));
+          Add(0, r.size,
+              absl::StrCat("the first ", r.size,
+                           " entries differ from the tree a "
+                           "trusted checkpoint vouches for (history rewritten)"));
         }
       }
     }

@@ -172,6 +172,18 @@ TEST_F(AuditCliTest, ExitCodesForBadInput) {
   EXPECT_EQ(
       Shell(ledger_ + " keygen --name \"$(printf 'bad\\355\\240\\200')\" --out " + Path("k3")).code,
       2);
+  // A checkpoint kept from an earlier audit: fine while the ledger grows, refused if it is not
+  // a signed note of the key.
+  ASSERT_EQ(Shell(audit_ + " checkpoint " + db + " > " + Path("cp5")).code, 0);
+  ASSERT_EQ(Shell("seq 1 3 | " + ledger_ + " append " + db + " --key " + key + ".key").code, 0);
+  EXPECT_EQ(
+      Shell(audit_ + " verify " + db + " --key " + Path("saved.vkey") + " --trusted " + Path("cp5"))
+          .code,
+      0);
+  EXPECT_EQ(Shell(audit_ + " verify " + db + " --key " + Path("saved.vkey") + " --trusted " +
+                  Path("saved.vkey"))
+                .code,
+            2);
   // The ledger is unchanged by all of the above.
   EXPECT_EQ(Shell(audit_ + " verify " + db + " --key " + Path("saved.vkey")).code, 0);
 }
