@@ -1,0 +1,88 @@
+// Asset kinds: what a twin of one kind of asset expects and derives, read from a JSON file at
+// run time (docs/asset-kinds.md), so a new kind needs no rebuild. Pure data and its loader.
+#ifndef FLEETTWIN_AGENT_ASSET_KIND_H_
+#define FLEETTWIN_AGENT_ASSET_KIND_H_
+
+#include <cstddef>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/statusor.h"
+
+namespace fleettwin::agent {
+
+// One telemetry channel.
+struct Channel {
+  std::string name;
+  std::string unit;
+  double min = 0;  // Valid range, inclusive; outside it a sample is rejected.
+  double max = 0;
+  bool required = true;  // A sample must carry it.
+};
+
+enum class FeatureOp { kMean, kStd, kSlope };
+
+// A derived feature: `op` over the last `window` accepted values of `channel`.
+struct FeatureSpec {
+  std::string name;
+  std::string channel;
+  FeatureOp op = FeatureOp::kMean;
+  size_t window = 0;
+};
+
+// A health indicator: a channel or feature compared with two thresholds.
+struct HealthSpec {
+  std::string name;
+  std::string source;  // A channel or feature name.
+  double warn = 0;
+  double alarm = 0;
+  bool above = true;  // true: larger is worse; false: smaller is worse.
+};
+
+enum class AnomalyMethod { kMedianMad, kEwma };
+
+struct AnomalySpec {
+  AnomalyMethod method = AnomalyMethod::kEwma;
+  size_t window = 50;      // Median/MAD: samples in the window. EWMA: effective span.
+  double threshold = 6.0;  // Robust z-score above which a value is anomalous.
+  size_t warmup = 20;      // No scores before this many values.
+};
+
+// Page-Hinkley on each channel: a sustained shift of the mean, in either direction.
+struct DriftSpec {
+  double delta = 0.25;   // Tolerated drift, in robust standard deviations.
+  double lambda = 50.0;  // Detection threshold, in robust standard deviations.
+  size_t warmup = 50;    // Values used to learn the scale before testing.
+};
+
+struct AssetKind {
+  std::string name;
+  std::string description;
+  std::string time_unit;      // "cycle", "s", "record", ...
+  double period = 1.0;        // Expected time between samples.
+  double min_interval = 0.5;  // Fraction of `period` below which samples come too fast.
+  std::vector<Channel> channels;
+  std::vector<FeatureSpec> features;
+  std::vector<HealthSpec> health;
+  AnomalySpec anomaly;
+  DriftSpec drift;
+
+  // Index of the channel named `name`, if any.
+  std::optional<size_t> ChannelIndex(std::string_view name) const;
+  // Index of the feature named `name`, if any.
+  std::optional<size_t> FeatureIndex(std::string_view name) const;
+};
+
+// Parses and checks a kind. Errors: InvalidArgument naming the field ("channels[3].max: …")
+// for malformed JSON, wrong types, unknown keys, duplicate names, empty or inverted ranges,
+// features or health indicators that refer to nothing.
+absl::StatusOr<AssetKind> ParseAssetKind(std::string_view json);
+// Reads and parses a kind file. Errors: NotFound (unreadable), as ParseAssetKind.
+absl::StatusOr<AssetKind> LoadAssetKind(const std::filesystem::path& path);
+
+}  // namespace fleettwin::agent
+
+#endif  // FLEETTWIN_AGENT_ASSET_KIND_H_

@@ -1,0 +1,102 @@
+#include "fleettwin/agent/validation.h"
+
+#include <cmath>
+
+#include "absl/strings/str_cat.h"
+
+namespace fleettwin::agent {
+namespace {
+
+Rejection Reject(RejectReason reason, std::string detail) { return {reason, std::move(detail)}; }
+
+}  // namespace
+
+std::string_view RejectReasonName(RejectReason reason) {
+  switch (reason) {
+    case RejectReason::kSchema:
+      return "schema";
+    case RejectReason::kType:
+      return "type";
+    case RejectReason::kNotFinite:
+      return "not_finite";
+    case RejectReason::kRange:
+      return "range";
+    case RejectReason::kDuplicate:
+      return "duplicate";
+    case RejectReason::kOutOfOrder:
+      return "out_of_order";
+    case RejectReason::kRate:
+      return "rate";
+  }
+  return "unknown";
+}
+
+std::variant<Sample, Rejection> Validator::Check(const RawSample& raw) {
+  if (!std::isfinite(raw.time)) return Reject(RejectReason::kNotFinite, "time is not finite");
+  Sample sample;
+  sample.time = raw.time;
+  sample.values.assign(kind_.channels.size(), std::nan(""));
+  std::vector<bool> seen(kind_.channels.size(), false);
+  for (const auto& [name, value] : raw.fields) {
+    const std::optional<size_t> index = kind_.ChannelIndex(name);
+    if (!index) return Reject(RejectReason::kSchema, absl::StrCat("unknown channel '", name, "'"));
+    if (seen[*index]) {
+      return Reject(RejectReason::kSchema, absl::StrCat("channel '", name, "' given twice"));
+    }
+    seen[*index] = true;
+    const double* number = std::get_if<double>(&value);
+    if (number == nullptr) {
+      return Reject(RejectReason::kType, absl::StrCat("channel '", name, "' is not a number"));
+    }
+    if (!std::isfinite(*number)) {
+      return Reject(RejectReason::kNotFinite, absl::StrCat("channel '", name, "' is not finite"));
+    }
+    const Channel& channel = kind_.channels[*index];
+    if (*number < channel.min || *number > channel.max) {
+      return Reject(RejectReason::kRange,
+                    absl::StrCat("channel '", name, "' = ", *number, " is outside [", channel.min,
+                                 ", ", channel.max, "]"));
+    }
+    sample.values[*index] = *number;
+  }
+  for (size_t i = 0; i < kind_.channels.size(); ++i) {
+    if (kind_.channels[i].required && !seen[i]) {
+      return Reject(RejectReason::kSchema,
+                    absl::StrCat("required channel '", kind_.channels[i].name, "' is missing"));
+    }
+  }
+  if (last_time_) {
+    if (raw.time == *last_time_) {
+      return Reject(RejectReason::kDuplicate, absl::StrCat("time ", raw.time, " was already seen"));
+    }
+    if (raw.time < *last_time_) {
+      return Reject(RejectReason::kOutOfOrder,
+                    absl::StrCat("time ", raw.time, " is before the latest ", *last_time_));
+    }
+    const double min_gap = kind_.period * kind_.min_interval;
+    if (raw.time - *last_time_ < min_gap) {
+      return Reject(RejectReason::kRate,
+                    absl::StrCat("time ", raw.time, " follows ", *last_time_, " by less than ",
+                                 min_gap, " ", kind_.time_unit));
+    }
+  }
+  last_time_ = raw.time;
+  return sample;
+}
+
+void Quarantine::Add(double time, const Rejection& rejection, std::string raw) {
+  ++counts_[static_cast<int>(rejection.reason)];
+  if (capacity_ == 0) {
+    ++evicted_;
+    ++total_;
+    return;
+  }
+  if (samples_.size() == capacity_) {
+    samples_.pop_front();
+    ++evicted_;
+  }
+  samples_.push_back({total_, time, rejection.reason, rejection.detail, std::move(raw)});
+  ++total_;
+}
+
+}  // namespace fleettwin::agent
