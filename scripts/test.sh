@@ -8,13 +8,18 @@ bash scripts/install-deps.sh
 jobs=$(nproc)
 
 if command -v clang++ >/dev/null && [[ "${FLEETTWIN_SKIP_FUZZ:-0}" != 1 ]]; then
-  echo "== libFuzzer: ledger_fuzz for ${FLEETTWIN_FUZZ_SECONDS:-60}s"
+  seconds=${FLEETTWIN_FUZZ_SECONDS:-60}
   cmake --preset fuzz >/dev/null
-  cmake --build --preset fuzz --target ledger_fuzz -j"$jobs" >/dev/null
-  mkdir -p build/fuzz/corpus
-  ./build/fuzz/tests/fuzz/ledger_fuzz -max_total_time="${FLEETTWIN_FUZZ_SECONDS:-60}" \
-    -print_final_stats=1 build/fuzz/corpus 2>build/fuzz/fuzz.log || { tail -n 40 build/fuzz/fuzz.log; exit 1; }
-  grep -E "^(Done|stat::number_of_executed_units)" build/fuzz/fuzz.log || true
+  cmake --build --preset fuzz --target ledger_fuzz agent_fuzz -j"$jobs" >/dev/null
+  # Two thirds of the time for the ledger's decoders, the rest for the agent's.
+  for target in ledger_fuzz:$((seconds * 2 / 3)) agent_fuzz:$((seconds / 3)); do
+    name=${target%%:*}
+    echo "== libFuzzer: $name for ${target##*:}s"
+    mkdir -p "build/fuzz/corpus-$name"
+    "./build/fuzz/tests/fuzz/$name" -max_total_time="${target##*:}" -print_final_stats=1 \
+      "build/fuzz/corpus-$name" 2>"build/fuzz/$name.log" || { tail -n 40 "build/fuzz/$name.log"; exit 1; }
+    grep -E "^Done" "build/fuzz/$name.log" || true
+  done
 fi
 
 if [[ "${FLEETTWIN_SKIP_ASAN:-0}" != 1 ]]; then

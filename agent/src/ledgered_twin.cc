@@ -88,8 +88,7 @@ absl::StatusOr<std::unique_ptr<LedgeredTwin>> LedgeredTwin::Open(const AssetKind
 
 LedgeredTwin::LedgeredTwin(const AssetKind& kind, std::string asset, ledger::Ledger& ledger,
                            RebuiltTwin rebuilt)
-    : kind_(kind),
-      asset_(std::move(asset)),
+    : asset_(std::move(asset)),
       ledger_(ledger),
       twin_(std::move(rebuilt.twin)),
       validator_(kind),

@@ -13,6 +13,7 @@
 #include "fleettwin/agent/twin_records.h"
 #include "fleettwin/common/clock.h"
 #include "fleettwin/ledger/verify.h"
+#include "testing/temp_dir.h"
 
 namespace fleettwin::agent {
 namespace {
@@ -33,22 +34,7 @@ AssetKind Pump() {
   return *kind;
 }
 
-class TempDir {
- public:
-  TempDir() {
-    std::random_device rd;
-    path_ = std::filesystem::temp_directory_path() / absl::StrCat("fleettwin-agent-", rd(), rd());
-    std::filesystem::create_directories(path_);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  const std::filesystem::path& path() const { return path_; }
-
- private:
-  std::filesystem::path path_;
-};
+using ::fleettwin::testing::TempDir;
 
 ledger::SignerKey Key() {
   std::array<uint8_t, 32> seed;

@@ -10,27 +10,11 @@
 #include <string>
 
 #include "fleettwin/ledger/ledger.h"
+#include "testing/temp_dir.h"
 
 namespace fleettwin::ledger::testing {
 
-// A fresh directory under the test temp dir, removed on destruction.
-class TempDir {
- public:
-  TempDir() {
-    std::random_device rd;
-    path_ = std::filesystem::temp_directory_path() /
-            ("fleettwin-test-" + std::to_string(::getpid()) + "-" + std::to_string(rd()));
-    std::filesystem::create_directories(path_);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  const std::filesystem::path& path() const { return path_; }
-
- private:
-  std::filesystem::path path_;
-};
+using ::fleettwin::testing::TempDir;
 
 inline SignerKey KeyFromByte(std::string_view name, uint8_t fill) {
   std::array<uint8_t, 32> seed;

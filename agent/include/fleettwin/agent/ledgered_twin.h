@@ -64,7 +64,6 @@ class LedgeredTwin final {
   absl::StatusOr<uint64_t> ApplyOne(const TwinChange& change);
   absl::Status Write(absl::Span<const ledger::NewEntry> entries);
 
-  const AssetKind& kind_;
   const std::string asset_;
   ledger::Ledger& ledger_;
   std::unique_ptr<Twin> twin_;
