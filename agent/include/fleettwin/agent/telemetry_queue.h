@@ -1,0 +1,66 @@
+// The one bounded queue every telemetry source feeds and the twin drains. When it is full a
+// source waits (backpressure: the ZeroMQ socket stops reading and its high-water mark pushes
+// back, the MQTT client stops acknowledging); a sample is dropped only if the wait times out,
+// and every drop is counted.
+#ifndef FLEETTWIN_AGENT_TELEMETRY_QUEUE_H_
+#define FLEETTWIN_AGENT_TELEMETRY_QUEUE_H_
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "fleettwin/agent/validation.h"
+
+namespace fleettwin::agent {
+
+// A sample in transit, with the form it arrived in (kept for the quarantine).
+struct Telemetry {
+  RawSample sample;
+  std::string raw;
+};
+
+// Thread-safe; many producers, one consumer.
+class TelemetryQueue final {
+ public:
+  // REQUIRES: capacity > 0.
+  explicit TelemetryQueue(size_t capacity) : capacity_(capacity) {}
+
+  // Waits up to `timeout` for room. Returns false (and counts a drop) if there was none, or
+  // if the queue is closed.
+  bool Push(Telemetry item, std::chrono::milliseconds timeout);
+
+  // Waits for room as long as it takes (a source that can hold back, like file replay).
+  // Returns false only if the queue is closed; that is not a drop, the source keeps the sample.
+  bool PushWait(Telemetry item);
+
+  // Waits up to `timeout` for at least one item, then takes up to `max` at once. Empty if none
+  // came, or if the queue is closed and drained.
+  std::vector<Telemetry> PopBatch(size_t max, std::chrono::milliseconds timeout);
+
+  // Producers are refused from now on; the consumer still drains what is queued.
+  void Close();
+  bool closed() const;
+
+  size_t depth() const;
+  uint64_t pushed() const;
+  uint64_t dropped() const;
+
+ private:
+  const size_t capacity_;
+  mutable std::mutex mu_;
+  std::condition_variable not_full_;
+  std::condition_variable not_empty_;
+  std::deque<Telemetry> items_ ABSL_GUARDED_BY(mu_);
+  bool closed_ ABSL_GUARDED_BY(mu_) = false;
+  uint64_t pushed_ ABSL_GUARDED_BY(mu_) = 0;
+  uint64_t dropped_ ABSL_GUARDED_BY(mu_) = 0;
+};
+
+}  // namespace fleettwin::agent
+
+#endif  // FLEETTWIN_AGENT_TELEMETRY_QUEUE_H_

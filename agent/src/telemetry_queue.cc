@@ -1,0 +1,68 @@
+#include "fleettwin/agent/telemetry_queue.h"
+
+namespace fleettwin::agent {
+
+bool TelemetryQueue::Push(Telemetry item, std::chrono::milliseconds timeout) {
+  std::unique_lock lock(mu_);
+  const bool room =
+      not_full_.wait_for(lock, timeout, [&] { return closed_ || items_.size() < capacity_; });
+  if (!room || closed_) {
+    ++dropped_;
+    return false;
+  }
+  items_.push_back(std::move(item));
+  ++pushed_;
+  not_empty_.notify_one();
+  return true;
+}
+
+bool TelemetryQueue::PushWait(Telemetry item) {
+  std::unique_lock lock(mu_);
+  not_full_.wait(lock, [&] { return closed_ || items_.size() < capacity_; });
+  if (closed_) return false;
+  items_.push_back(std::move(item));
+  ++pushed_;
+  not_empty_.notify_one();
+  return true;
+}
+
+std::vector<Telemetry> TelemetryQueue::PopBatch(size_t max, std::chrono::milliseconds timeout) {
+  std::vector<Telemetry> out;
+  std::unique_lock lock(mu_);
+  not_empty_.wait_for(lock, timeout, [&] { return closed_ || !items_.empty(); });
+  while (!items_.empty() && out.size() < max) {
+    out.push_back(std::move(items_.front()));
+    items_.pop_front();
+  }
+  if (!out.empty()) not_full_.notify_all();
+  return out;
+}
+
+void TelemetryQueue::Close() {
+  std::lock_guard lock(mu_);
+  closed_ = true;
+  not_full_.notify_all();
+  not_empty_.notify_all();
+}
+
+bool TelemetryQueue::closed() const {
+  std::lock_guard lock(mu_);
+  return closed_;
+}
+
+size_t TelemetryQueue::depth() const {
+  std::lock_guard lock(mu_);
+  return items_.size();
+}
+
+uint64_t TelemetryQueue::pushed() const {
+  std::lock_guard lock(mu_);
+  return pushed_;
+}
+
+uint64_t TelemetryQueue::dropped() const {
+  std::lock_guard lock(mu_);
+  return dropped_;
+}
+
+}  // namespace fleettwin::agent
