@@ -1,6 +1,7 @@
 // Fuzz target over the agent's decoders of outside bytes: asset kind JSON, twin update and
-// rejection records (read back from a ledger). The first input byte picks the decoder.
-// Property: no crash; a decoded update re-encodes to a record that decodes to the same update.
+// rejection records (read back from a ledger), ZeroMQ telemetry batches. The first input byte picks
+// the decoder. Property: no crash; a decoded update re-encodes to a record that decodes to the same
+// update.
 #include <cstdint>
 #include <cstdlib>
 #include <string>
@@ -8,6 +9,7 @@
 
 #include "fleettwin/agent/asset_kind.h"
 #include "fleettwin/agent/twin_records.h"
+#include "fleettwin/agent/zmq_source.h"
 
 namespace fa = fleettwin::agent;
 
@@ -27,13 +29,15 @@ std::vector<std::string> FuzzSeeds() {
       Tagged('\1', fa::EncodeTwinUpdate("pump-1", 7, fa::Sample{3.5, {1, 2}})),
       Tagged('\1', fa::EncodeTwinUpdate("pump-1", 8, fa::DesiredChange{"s", 1, "op"})),
       Tagged('\2', fa::EncodeRejection("pump-1", 4, {fa::RejectReason::kRange, "p = 99"}, "p=99")),
+      Tagged('\3', fa::EncodeTelemetryBatch(
+                       "pump-1", {{1.5, {{"p", 2.0}, {"s", std::string("x")}, {"b", true}}}})),
   };
 }
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size == 0) return 0;
   const fleettwin::Bytes input(data + 1, size - 1);
-  switch (data[0] % 3) {
+  switch (data[0] % 4) {
     case 0:
       (void)fa::ParseAssetKind(std::string_view(reinterpret_cast<const char*>(data + 1), size - 1));
       break;
@@ -51,8 +55,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       }
       break;
     }
-    default:
+    case 2:
       (void)fa::DecodeRejection(input);
+      break;
+    default:
+      (void)fa::DecodeTelemetryBatch(input);
       break;
   }
   return 0;

@@ -1,0 +1,83 @@
+// The ZeroMQ telemetry source: a PULL socket receiving Cap'n Proto TelemetryBatch messages
+// (proto/telemetry.capnp) for one asset. While the twin's queue is full the source stops
+// reading, so the socket's high-water mark pushes back on the sender; a sample is dropped only
+// after the push timeout, and counted. Malformed messages never crash the agent: they are
+// counted and their reason logged to the counters.
+#ifndef FLEETTWIN_AGENT_ZMQ_SOURCE_H_
+#define FLEETTWIN_AGENT_ZMQ_SOURCE_H_
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "fleettwin/agent/telemetry_queue.h"
+#include "fleettwin/common/crypto.h"
+
+namespace fleettwin::agent {
+
+// The encoded TelemetryBatch for `asset` (what producers, tests and benchmarks send).
+std::string EncodeTelemetryBatch(std::string_view asset, const std::vector<RawSample>& samples);
+
+struct DecodedBatch {
+  std::string asset;
+  std::vector<Telemetry> samples;  // raw: a short text form of each sample.
+};
+// Errors: InvalidArgument for bytes that are not a version-1 TelemetryBatch. Never crashes.
+absl::StatusOr<DecodedBatch> DecodeTelemetryBatch(Bytes message);
+
+struct ZmqSourceOptions {
+  // Where to bind, e.g. "tcp://127.0.0.1:5600", "tcp://127.0.0.1:*" (a free port), "ipc:///…".
+  std::string endpoint;
+  // Batches for other assets are refused (counted as foreign).
+  std::string asset;
+  // Messages ZeroMQ may hold before the sender blocks.
+  int receive_hwm = 1000;
+  // How long one sample may wait for room in the queue before it is dropped.
+  std::chrono::milliseconds push_timeout{2000};
+};
+
+// Owns its socket and its thread. Counters are safe to read from any thread.
+class ZmqSource final {
+ public:
+  // Binds and starts receiving. `queue` must outlive the source. Errors: InvalidArgument (bad
+  // endpoint), Unavailable (address in use).
+  static absl::StatusOr<std::unique_ptr<ZmqSource>> Start(const ZmqSourceOptions& options,
+                                                          TelemetryQueue& queue);
+  ~ZmqSource();  // Stops.
+
+  // The endpoint actually bound (a wildcard port resolved).
+  const std::string& endpoint() const { return endpoint_; }
+  void Stop();
+
+  uint64_t messages() const { return messages_.load(); }
+  uint64_t malformed() const { return malformed_.load(); }
+  uint64_t foreign() const { return foreign_.load(); }
+  uint64_t samples() const { return samples_.load(); }
+  uint64_t dropped() const { return dropped_.load(); }
+
+ private:
+  struct Sockets;
+  ZmqSource(const ZmqSourceOptions& options, TelemetryQueue& queue);
+  void Run();
+
+  const ZmqSourceOptions options_;
+  TelemetryQueue& queue_;
+  std::unique_ptr<Sockets> sockets_;
+  std::string endpoint_;
+  std::thread thread_;
+  std::atomic<bool> stop_{false};
+  std::atomic<uint64_t> messages_{0};
+  std::atomic<uint64_t> malformed_{0};
+  std::atomic<uint64_t> foreign_{0};
+  std::atomic<uint64_t> samples_{0};
+  std::atomic<uint64_t> dropped_{0};
+};
+
+}  // namespace fleettwin::agent
+
+#endif  // FLEETTWIN_AGENT_ZMQ_SOURCE_H_
