@@ -143,14 +143,22 @@ void ZmqSource::Stop() {
 
 void ZmqSource::Run() {
   zmq::socket_t& pull = sockets_->pull;
-  while (!stop_.load()) {
+  while (true) {
+    const bool stopping = stop_.load();
     zmq::message_t message;
     try {
-      zmq::pollitem_t item{pull.handle(), 0, ZMQ_POLLIN, 0};
-      if (zmq::poll(&item, 1, std::chrono::milliseconds(100)) == 0) continue;
-      if (!pull.recv(message, zmq::recv_flags::dontwait)) continue;
+      if (!stopping) {
+        zmq::pollitem_t item{pull.handle(), 0, ZMQ_POLLIN, 0};
+        if (zmq::poll(&item, 1, std::chrono::milliseconds(100)) == 0) continue;
+      }
+      // When stopping, take what the socket already holds, then leave: a message received by
+      // ZeroMQ must not be lost to a shutdown.
+      if (!pull.recv(message, zmq::recv_flags::dontwait)) {
+        if (stopping) break;
+        continue;
+      }
     } catch (const zmq::error_t&) {
-      if (stop_.load()) break;
+      if (stopping) break;
       continue;  // EINTR and the like: try again.
     }
     ++messages_;
@@ -169,7 +177,6 @@ void ZmqSource::Run() {
       // While this waits, nothing is read from the socket: its high-water mark fills and the
       // sender blocks. That is the backpressure.
       if (!queue_.Push(std::move(t), options_.push_timeout)) ++dropped_;
-      if (stop_.load()) break;
     }
   }
 }

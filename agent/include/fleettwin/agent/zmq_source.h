@@ -52,6 +52,9 @@ class ZmqSource final {
 
   // The endpoint actually bound (a wildcard port resolved).
   const std::string& endpoint() const { return endpoint_; }
+  // Stops receiving after taking every message the socket already holds (PUSH/PULL has no
+  // acknowledgements, so what is still in flight on the network stays with the sender's
+  // socket until it reconnects to a new agent).
   void Stop();
 
   uint64_t messages() const { return messages_.load(); }

@@ -1,0 +1,128 @@
+// fleet-agent: the process beside one asset. Flags -> AgentOptions -> AgentRuntime; SIGTERM or
+// SIGINT drain the queue into the twin, flush the ledger and exit 0.
+#include <CLI/CLI.hpp>
+#include <csignal>
+#include <iostream>
+#include <thread>
+
+#include "absl/strings/str_split.h"
+#include "fleettwin/agent/agent_runtime.h"
+
+namespace fa = fleettwin::agent;
+
+namespace {
+
+volatile std::sig_atomic_t g_stop = 0;
+void OnSignal(int) { g_stop = 1; }
+
+int Fail(const absl::Status& status) {
+  std::cerr << "fleet-agent: " << status.message() << "\n";
+  switch (status.code()) {
+    case absl::StatusCode::kInvalidArgument:
+    case absl::StatusCode::kNotFound:
+    case absl::StatusCode::kFailedPrecondition:
+      return 2;
+    case absl::StatusCode::kDataLoss:
+      return 1;
+    default:
+      return 3;
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{
+      "fleet-agent: the live twin of one asset. Ingests telemetry (ZeroMQ, file replay), "
+      "validates it, keeps the twin and writes every update and rejection to its ledger in "
+      "DATA_DIR/ledger (key in DATA_DIR/agent.key, created on first start). SIGTERM drains and "
+      "exits 0. Exit codes: 0 ok, 1 ledger damaged, 2 bad arguments, 3 I/O."};
+  fa::AgentOptions options;
+  std::string data_dir, kind_file, replay_file, replay_format = "cmapss", replay_unit,
+                                                speed = "max";
+  std::string replay_time_column, replay_unit_column, replay_map;
+  bool exit_after_replay = false;
+  app.add_option("--asset", options.asset, "Asset id")->required();
+  app.add_option("--kind", kind_file, "Asset kind file (docs/asset-kinds.md)")->required();
+  app.add_option("--data-dir", data_dir, "Directory for the ledger and the agent key (running)");
+  app.add_option("--origin", options.origin, "Ledger origin (default fleettwin/agent/ASSET)");
+  app.add_option("--zmq-bind", options.zmq_bind, "ZeroMQ PULL endpoint, e.g. tcp://127.0.0.1:5600");
+  app.add_option("--replay", replay_file, "Replay this file into the twin");
+  app.add_option("--replay-format", replay_format, "cmapss or csv")->capture_default_str();
+  app.add_option("--replay-unit", replay_unit, "C-MAPSS engine number / CSV unit value");
+  app.add_option("--replay-unit-column", replay_unit_column, "CSV: column selecting the unit");
+  app.add_option("--replay-time-column", replay_time_column, "CSV: column with the time");
+  app.add_option("--replay-map", replay_map, "CSV: 'header=channel,header=channel,…'");
+  app.add_option("--speed", speed, "Replay speed: 100x, 0.5x or max")->capture_default_str();
+  app.add_flag("--exit-after-replay", exit_after_replay,
+               "Stop (drain, flush, print the twin) once the replay is done");
+  app.add_option("--batch", options.batch_size, "Samples per twin batch")->capture_default_str();
+  app.add_option("--queue", options.queue_capacity, "Telemetry queue capacity")
+      ->capture_default_str();
+
+  std::string rebuild_dir;
+  CLI::App* rebuild = app.add_subcommand(
+      "replay-ledger", "Rebuild the twin from a ledger directory alone and print it as JSON");
+  rebuild->add_option("LEDGER_DIR", rebuild_dir, "The agent's ledger directory")->required();
+  rebuild->fallthrough();  // --asset and --kind belong to the parent but may follow.
+  rebuild->allow_extras(false);
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e) == 0 ? 0 : 2;
+  }
+  if (*rebuild) {
+    absl::StatusOr<std::string> json = fa::RebuildTwinJson(rebuild_dir, kind_file, options.asset);
+    if (!json.ok()) return Fail(json.status());
+    std::cout << *json << "\n";
+    return 0;
+  }
+  if (data_dir.empty()) return Fail(absl::InvalidArgumentError("--data-dir is required"));
+  options.data_dir = data_dir;
+  options.kind_file = kind_file;
+  if (!replay_file.empty()) {
+    fa::ReplayOptions replay;
+    replay.path = replay_file;
+    if (replay_format == "csv") {
+      replay.format = fa::ReplayFormat::kCsv;
+    } else if (replay_format != "cmapss") {
+      return Fail(absl::InvalidArgumentError("--replay-format must be cmapss or csv"));
+    }
+    replay.unit = replay_unit;
+    replay.unit_column = replay_unit_column;
+    replay.time_column = replay_time_column;
+    for (absl::string_view pair : absl::StrSplit(replay_map, ',', absl::SkipEmpty())) {
+      std::vector<std::string> parts = absl::StrSplit(pair, absl::MaxSplits('=', 1));
+      if (parts.size() != 2)
+        return Fail(absl::InvalidArgumentError("--replay-map: use header=channel"));
+      replay.columns[parts[0]] = parts[1];
+    }
+    options.replay = replay;
+    absl::StatusOr<double> parsed = fa::ParseSpeed(speed);
+    if (!parsed.ok()) return Fail(parsed.status());
+    options.replay_speed = *parsed;
+  } else if (exit_after_replay) {
+    return Fail(absl::InvalidArgumentError("--exit-after-replay needs --replay"));
+  }
+
+  std::signal(SIGTERM, OnSignal);
+  std::signal(SIGINT, OnSignal);
+  fleettwin::SystemClock clock;
+  absl::StatusOr<std::unique_ptr<fa::AgentRuntime>> agent = fa::AgentRuntime::Start(options, clock);
+  if (!agent.ok()) return Fail(agent.status());
+  std::cerr << "fleet-agent: asset " << options.asset << " running; ledger in " << data_dir
+            << "/ledger, verifier key "
+            << fleettwin::ledger::FormatVerifierKey((*agent)->verifier_key());
+  if (!(*agent)->zmq_endpoint().empty()) std::cerr << ", ZeroMQ " << (*agent)->zmq_endpoint();
+  std::cerr << "\n";
+  while (!g_stop && !(exit_after_replay && (*agent)->replay_done())) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  absl::Status drained = (*agent)->Shutdown();
+  std::cerr << "fleet-agent: stopped: " << (*agent)->accepted() << " accepted, "
+            << (*agent)->rejected() << " rejected\n";
+  std::cout << (*agent)->TwinJson() << "\n";
+  if (!drained.ok()) return Fail(drained);
+  return 0;
+}
