@@ -9,7 +9,11 @@
 #include <fstream>
 #include <sstream>
 
+#include <nlohmann/json.hpp>
+
 #include "absl/strings/str_cat.h"
+#include "fleettwin/common/metrics.h"
+#include "http_api.h"
 
 namespace fleettwin::agent {
 namespace {
@@ -71,6 +75,7 @@ absl::StatusOr<std::unique_ptr<AgentRuntime>> AgentRuntime::Start(const AgentOpt
   if (!kind.ok()) return kind.status();
   agent->kind_ = std::move(*kind);
   agent->batch_size_ = options.batch_size;
+  agent->asset_ = options.asset;
 
   std::error_code ec;
   std::filesystem::create_directories(options.data_dir, ec);
@@ -86,6 +91,7 @@ absl::StatusOr<std::unique_ptr<AgentRuntime>> AgentRuntime::Start(const AgentOpt
   ledger::LedgerOptions ledger_options;
   ledger_options.directory = options.data_dir / "ledger";
   ledger_options.origin = origin;
+  agent->origin_ = origin;
   absl::StatusOr<std::unique_ptr<ledger::Ledger>> ledger =
       ledger::OpenLedger(ledger_options, clock, *key);
   if (!ledger.ok()) return ledger.status();
@@ -106,16 +112,29 @@ absl::StatusOr<std::unique_ptr<AgentRuntime>> AgentRuntime::Start(const AgentOpt
     ZmqSourceOptions zmq;
     zmq.endpoint = options.zmq_bind;
     zmq.asset = options.asset;
+    zmq.push_timeout = options.push_timeout;
     absl::StatusOr<std::unique_ptr<ZmqSource>> source = ZmqSource::Start(zmq, *agent->queue_);
     if (!source.ok()) return source.status();
     agent->zmq_ = std::move(*source);
   }
+  if (options.mqtt) {
+    MqttSourceOptions mqtt = *options.mqtt;
+    mqtt.asset = options.asset;
+    absl::StatusOr<std::unique_ptr<MqttSource>> source = MqttSource::Start(mqtt, *agent->queue_);
+    if (!source.ok()) return source.status();
+    agent->mqtt_ = std::move(*source);
+  }
   AgentRuntime* raw = agent.get();
+  if (!options.http_bind.empty()) {
+    absl::StatusOr<std::unique_ptr<HttpApi>> http = HttpApi::Start(options.http_bind, *raw);
+    if (!http.ok()) return http.status();
+    agent->http_ = std::move(*http);
+  }
   agent->drain_thread_ = std::thread([raw] { raw->Drain(); });
   if (agent->replay_) {
     const double speed = options.replay_speed;
     agent->replay_thread_ = std::thread([raw, speed] {
-      RunReplay(*raw->replay_, *raw->queue_, speed, [](double seconds) {
+      raw->replay_samples_ = RunReplay(*raw->replay_, *raw->queue_, speed, [](double seconds) {
         std::this_thread::sleep_for(std::chrono::duration<double>(seconds));
       });
       raw->replay_done_ = true;
@@ -155,6 +174,153 @@ std::string AgentRuntime::TwinJson() {
   return twin_->twin().StateJson();
 }
 
+std::string AgentRuntime::QuarantineJson(size_t limit) {
+  using json = nlohmann::json;
+  std::lock_guard lock(twin_mu_);
+  const Quarantine& q = twin_->quarantine();
+  json doc = {{"asset", asset_},
+              {"total", q.total()},
+              {"evicted", q.evicted()},
+              {"held", q.samples().size()}};
+  json by_reason = json::object();
+  for (int r = 0; r < kRejectReasonCount; ++r) {
+    const auto reason = static_cast<RejectReason>(r);
+    by_reason[std::string(RejectReasonName(reason))] = q.count(reason);
+  }
+  doc["by_reason"] = std::move(by_reason);
+  json samples = json::array();
+  const size_t n = std::min(limit, q.samples().size());
+  for (size_t i = q.samples().size() - n; i < q.samples().size(); ++i) {
+    const QuarantinedSample& s = q.samples()[i];
+    samples.push_back({{"sequence", s.sequence},
+                       {"time", s.time},
+                       {"reason", std::string(RejectReasonName(s.reason))},
+                       {"detail", s.detail},
+                       {"raw", s.raw}});
+  }
+  doc["samples"] = std::move(samples);
+  return doc.dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
+std::string AgentRuntime::MetricsText() {
+  // Read the twin under its lock, then write without it.
+  uint64_t revision, samples, ledger_size;
+  uint64_t rejected[kRejectReasonCount];
+  size_t held;
+  {
+    std::lock_guard lock(twin_mu_);
+    revision = twin_->twin().state().revision;
+    samples = twin_->twin().state().samples;
+    for (int r = 0; r < kRejectReasonCount; ++r) {
+      rejected[r] = twin_->quarantine().count(static_cast<RejectReason>(r));
+    }
+    held = twin_->quarantine().samples().size();
+    ledger_size = ledger_->Size();
+  }
+  PrometheusWriter w;
+  const MetricLabels asset = {{"asset", asset_}};
+  w.Family("fleettwin_agent_info", "gauge", "The agent's asset, kind and ledger origin.");
+  w.Sample("fleettwin_agent_info", {{"asset", asset_}, {"kind", kind_.name}, {"origin", origin_}},
+           1);
+  w.Family("fleettwin_agent_samples_accepted_total", "counter",
+           "Samples that passed validation and were applied to the twin (over the ledger's life).");
+  w.Sample("fleettwin_agent_samples_accepted_total", asset, static_cast<double>(samples));
+  w.Family("fleettwin_agent_samples_rejected_total", "counter",
+           "Samples rejected and quarantined, by reason (over the ledger's life).");
+  for (int r = 0; r < kRejectReasonCount; ++r) {
+    w.Sample("fleettwin_agent_samples_rejected_total",
+             {{"asset", asset_}, {"reason", RejectReasonName(static_cast<RejectReason>(r))}},
+             static_cast<double>(rejected[r]));
+  }
+  w.Family("fleettwin_agent_quarantine_held", "gauge",
+           "Rejected samples still held in the bounded quarantine store.");
+  w.Sample("fleettwin_agent_quarantine_held", asset, static_cast<double>(held));
+  w.Family("fleettwin_agent_twin_revision", "gauge", "The twin's revision (updates applied).");
+  w.Sample("fleettwin_agent_twin_revision", asset, static_cast<double>(revision));
+  w.Family("fleettwin_agent_ledger_entries", "gauge", "Entries in the agent's ledger.");
+  w.Sample("fleettwin_agent_ledger_entries", asset, static_cast<double>(ledger_size));
+  w.Family("fleettwin_agent_ledger_append_seconds", "histogram",
+           "Time to append one batch of twin entries to the ledger, durable (group commit).");
+  w.Histogram("fleettwin_agent_ledger_append_seconds", asset, twin_->append_latency());
+  w.Family("fleettwin_agent_queue_depth", "gauge", "Samples waiting in the telemetry queue.");
+  w.Sample("fleettwin_agent_queue_depth", asset, static_cast<double>(queue_->depth()));
+  w.Family("fleettwin_agent_queue_capacity", "gauge", "Capacity of the telemetry queue.");
+  w.Sample("fleettwin_agent_queue_capacity", asset, static_cast<double>(queue_->capacity()));
+  w.Family("fleettwin_agent_queue_dropped_total", "counter",
+           "Samples dropped because the queue stayed full past the push timeout.");
+  w.Sample("fleettwin_agent_queue_dropped_total", asset, static_cast<double>(queue_->dropped()));
+
+  struct SourceCounts {
+    std::string_view name;
+    uint64_t messages, malformed, foreign, samples;
+  };
+  std::vector<SourceCounts> sources;
+  if (zmq_) {
+    sources.push_back(
+        {"zmq", zmq_->messages(), zmq_->malformed(), zmq_->foreign(), zmq_->samples()});
+  }
+  if (mqtt_) {
+    sources.push_back(
+        {"mqtt", mqtt_->messages(), mqtt_->malformed(), mqtt_->foreign(), mqtt_->samples()});
+  }
+  if (replay_) sources.push_back({"replay", 0, 0, 0, replay_samples_.load()});
+  const std::pair<std::string_view, std::string_view> families[] = {
+      {"messages", "Messages received."},
+      {"malformed", "Messages refused as malformed (nothing in them can be attributed)."},
+      {"foreign", "Messages refused because they name another asset."},
+      {"samples", "Samples received from good messages (replay: once the file is done)."}};
+  for (size_t f = 0; f < 4; ++f) {
+    const std::string name = "fleettwin_agent_source_" + std::string(families[f].first) + "_total";
+    w.Family(name, "counter", families[f].second);
+    for (const SourceCounts& s : sources) {
+      const uint64_t values[] = {s.messages, s.malformed, s.foreign, s.samples};
+      w.Sample(name, {{"asset", asset_}, {"source", s.name}}, static_cast<double>(values[f]));
+    }
+  }
+  if (replay_) {
+    w.Family("fleettwin_agent_replay_done", "gauge",
+             "1 once the replay file has been delivered into the queue.");
+    w.Sample("fleettwin_agent_replay_done", asset, replay_done_ ? 1 : 0);
+  }
+  if (mqtt_) {
+    w.Family("fleettwin_agent_mqtt_connected", "gauge", "1 while connected to the MQTT broker.");
+    w.Sample("fleettwin_agent_mqtt_connected", asset, mqtt_->connected() ? 1 : 0);
+    w.Family("fleettwin_agent_mqtt_connects_total", "counter", "Successful MQTT connections.");
+    w.Sample("fleettwin_agent_mqtt_connects_total", asset, static_cast<double>(mqtt_->connects()));
+    w.Family("fleettwin_agent_mqtt_connect_failures_total", "counter",
+             "Failed MQTT connection attempts (each followed by a backoff).");
+    w.Sample("fleettwin_agent_mqtt_connect_failures_total", asset,
+             static_cast<double>(mqtt_->connect_failures()));
+  }
+  return w.text();
+}
+
+absl::Status AgentRuntime::Healthy() {
+  std::lock_guard lock(twin_mu_);
+  return drain_error_;
+}
+
+absl::Status AgentRuntime::Ready() {
+  if (absl::Status healthy = Healthy(); !healthy.ok()) return healthy;
+  if (stopping_) return absl::UnavailableError("shutting down");
+  if (mqtt_ && !mqtt_->connected()) {
+    return absl::UnavailableError(absl::StrCat("MQTT broker not connected: ", mqtt_->last_error()));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<uint64_t> AgentRuntime::SetDesired(std::string name, double value,
+                                                  std::string author) {
+  if (stopping_) return absl::FailedPreconditionError("the agent is shutting down");
+  std::lock_guard lock(twin_mu_);
+  return twin_->SetDesired(std::move(name), value, std::move(author));
+}
+
+const std::string& AgentRuntime::http_endpoint() const {
+  static const std::string kNone;
+  return http_ ? http_->endpoint() : kNone;
+}
+
 const std::string& AgentRuntime::zmq_endpoint() const {
   static const std::string kNone;
   return zmq_ ? zmq_->endpoint() : kNone;
@@ -163,11 +329,15 @@ const std::string& AgentRuntime::zmq_endpoint() const {
 absl::Status AgentRuntime::Shutdown() {
   if (shut_down_) return drain_error_;
   shut_down_ = true;
+  stopping_ = true;
   // Sources first, so nothing new arrives; then what is queued is applied and ledgered.
   if (zmq_) zmq_->Stop();
+  if (mqtt_) mqtt_->Stop();
   if (queue_) queue_->Close();  // Absent if Start failed part way.
   if (replay_thread_.joinable()) replay_thread_.join();
   if (drain_thread_.joinable()) drain_thread_.join();
+  // Last: the API answers (not ready) until everything is durable.
+  if (http_) http_->Stop();
   return drain_error_;
 }
 

@@ -1,5 +1,6 @@
 #include "fleettwin/agent/ledgered_twin.h"
 
+#include <chrono>
 #include <cmath>
 #include <vector>
 
@@ -98,7 +99,10 @@ LedgeredTwin::LedgeredTwin(const AssetKind& kind, std::string asset, ledger::Led
 
 absl::Status LedgeredTwin::Write(absl::Span<const ledger::NewEntry> entries) {
   if (entries.empty()) return absl::OkStatus();
+  const auto start = std::chrono::steady_clock::now();
   absl::StatusOr<uint64_t> first = ledger_.AppendBatch(entries);
+  append_latency_.Observe(
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
   if (!first.ok()) {
     // The twin in memory is ahead of what is durable: stop here; a restart rebuilds from the
     // ledger.

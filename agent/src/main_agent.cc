@@ -2,6 +2,7 @@
 // SIGINT drain the queue into the twin, flush the ledger and exit 0.
 #include <CLI/CLI.hpp>
 #include <csignal>
+#include <cstdlib>
 #include <iostream>
 #include <thread>
 
@@ -33,20 +34,41 @@ int Fail(const absl::Status& status) {
 
 int main(int argc, char** argv) {
   CLI::App app{
-      "fleet-agent: the live twin of one asset. Ingests telemetry (ZeroMQ, file replay), "
+      "fleet-agent: the live twin of one asset. Ingests telemetry (ZeroMQ, MQTT, file replay), "
       "validates it, keeps the twin and writes every update and rejection to its ledger in "
-      "DATA_DIR/ledger (key in DATA_DIR/agent.key, created on first start). SIGTERM drains and "
-      "exits 0. Exit codes: 0 ok, 1 ledger damaged, 2 bad arguments, 3 I/O."};
+      "DATA_DIR/ledger (key in DATA_DIR/agent.key, created on first start). Serves /healthz "
+      "/readyz /metrics /twin /quarantine and PUT /desired/NAME over HTTP. Every option may "
+      "also come from a TOML config file (--config; the keys are the long option names, flags "
+      "win). SIGTERM drains and exits 0. Exit codes: 0 ok, 1 ledger damaged, 2 bad arguments, "
+      "3 I/O."};
+  app.set_config("--config", "", "TOML config file (docs/agent.md)");
   fa::AgentOptions options;
   std::string data_dir, kind_file, replay_file, replay_format = "cmapss", replay_unit,
                                                 speed = "max";
   std::string replay_time_column, replay_unit_column, replay_map;
   bool exit_after_replay = false;
+  std::string mqtt_broker;
+  fa::MqttSourceOptions mqtt;
+  int push_timeout_ms = 2000;
   app.add_option("--asset", options.asset, "Asset id")->required();
   app.add_option("--kind", kind_file, "Asset kind file (docs/asset-kinds.md)")->required();
   app.add_option("--data-dir", data_dir, "Directory for the ledger and the agent key (running)");
   app.add_option("--origin", options.origin, "Ledger origin (default fleettwin/agent/ASSET)");
   app.add_option("--zmq-bind", options.zmq_bind, "ZeroMQ PULL endpoint, e.g. tcp://127.0.0.1:5600");
+  app.add_option("--mqtt", mqtt_broker,
+                 "MQTT broker to subscribe to, e.g. tcp://127.0.0.1:1883 (QoS 1, persistent "
+                 "session, reconnects with backoff)");
+  app.add_option("--mqtt-topic", mqtt.topic, "MQTT topic (default fleettwin/ASSET/telemetry)");
+  app.add_option("--mqtt-client-id", mqtt.client_id, "MQTT client id (default fleet-agent-ASSET)");
+  app.add_option("--mqtt-user", mqtt.username,
+                 "MQTT user name; the password is read from $FLEETTWIN_MQTT_PASSWORD");
+  app.add_option("--http", options.http_bind,
+                 "Serve the HTTP API on HOST:PORT (port 0: a free one, printed at start)");
+  app.add_option("--push-timeout-ms", push_timeout_ms,
+                 "How long a network sample may wait for room in a full queue before it is "
+                 "dropped and counted")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 3600000));
   app.add_option("--replay", replay_file, "Replay this file into the twin");
   app.add_option("--replay-format", replay_format, "cmapss or csv")->capture_default_str();
   app.add_option("--replay-unit", replay_unit, "C-MAPSS engine number / CSV unit value");
@@ -106,6 +128,14 @@ int main(int argc, char** argv) {
     return Fail(absl::InvalidArgumentError("--exit-after-replay needs --replay"));
   }
 
+  if (!mqtt_broker.empty()) {
+    mqtt.broker = mqtt_broker;
+    mqtt.push_timeout = std::chrono::milliseconds(push_timeout_ms);
+    if (const char* password = std::getenv("FLEETTWIN_MQTT_PASSWORD")) mqtt.password = password;
+    options.mqtt = mqtt;
+  }
+  options.push_timeout = std::chrono::milliseconds(push_timeout_ms);
+
   std::signal(SIGTERM, OnSignal);
   std::signal(SIGINT, OnSignal);
   fleettwin::SystemClock clock;
@@ -115,6 +145,8 @@ int main(int argc, char** argv) {
             << "/ledger, verifier key "
             << fleettwin::ledger::FormatVerifierKey((*agent)->verifier_key());
   if (!(*agent)->zmq_endpoint().empty()) std::cerr << ", ZeroMQ " << (*agent)->zmq_endpoint();
+  if (options.mqtt) std::cerr << ", MQTT " << mqtt_broker;
+  if (!(*agent)->http_endpoint().empty()) std::cerr << ", HTTP " << (*agent)->http_endpoint();
   std::cerr << "\n";
   while (!g_stop && !(exit_after_replay && (*agent)->replay_done())) {
     std::this_thread::sleep_for(std::chrono::milliseconds(50));

@@ -1,6 +1,7 @@
-// fleet-agent as a real process: replay of real data, and ZeroMQ ingestion ended by SIGTERM;
-// each run ends with fleet-audit verify on the agent's ledger and the ledger-rebuilt twin equal
-// to the one the agent printed.
+// fleet-agent as a real process: replay of real data, ZeroMQ ingestion, MQTT through a real
+// Mosquitto broker (restarted mid-run), a flood beyond the queue, a config file. Each run ends
+// with SIGTERM (or the end of the replay), fleet-audit verify on the agent's ledger, and the
+// ledger-rebuilt twin equal to the agent's /twin and to what it printed on exit.
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <poll.h>
@@ -8,72 +9,135 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <httplib.h>
+#include <mqtt/client.h>
+
 #include <fstream>
+#include <functional>
 #include <nlohmann/json.hpp>
 #include <regex>
 #include <zmq.hpp>
 
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "fleettwin/agent/mqtt_source.h"
 #include "fleettwin/agent/zmq_source.h"
+#include "testing/mosquitto.h"
+#include "testing/process.h"
 #include "testing/temp_dir.h"
 
 namespace fleettwin::agent {
 namespace {
 
+using ::fleettwin::testing::Child;
+using ::fleettwin::testing::Mosquitto;
+using ::fleettwin::testing::ReadAll;
+using ::fleettwin::testing::ReadUntil;
+using ::fleettwin::testing::RunTool;
+using ::fleettwin::testing::Spawn;
 using ::fleettwin::testing::TempDir;
+using ::fleettwin::testing::Wait;
 
 const std::string kSource = FLEETTWIN_SOURCE_DIR;
 
-struct Child {
-  pid_t pid = -1;
-  int out = -1;  // stdout
-  int err = -1;  // stderr
+using namespace std::chrono_literals;
+
+bool WaitFor(const std::function<bool()>& done, std::chrono::milliseconds timeout = 60s) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (!done()) {
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    std::this_thread::sleep_for(10ms);
+  }
+  return true;
+}
+
+// A running fleet-agent with its HTTP API on a free port (and, if asked, ZeroMQ).
+class AgentProcess {
+ public:
+  // Starts fleet-agent with `args` plus --http 127.0.0.1:0 and waits for its banner.
+  explicit AgentProcess(std::vector<std::string> args) {
+    args.insert(args.begin(), FLEETTWIN_FLEET_AGENT);
+    args.insert(args.end(), {"--http", "127.0.0.1:0"});
+    child_ = Spawn(args);
+    banner_ = ReadUntil(child_.err, std::regex("HTTP 127\\.0\\.0\\.1:([0-9]+)"), 30s);
+    std::smatch m;
+    if (std::regex_search(banner_, m, std::regex("HTTP 127\\.0\\.0\\.1:([0-9]+)"))) {
+      http_ = std::make_unique<httplib::Client>("127.0.0.1", std::stoi(m[1].str()));
+      http_->set_read_timeout(30, 0);
+    }
+    if (std::regex_search(banner_, m, std::regex("ZeroMQ (tcp://127\\.0\\.0\\.1:[0-9]+)"))) {
+      zmq_ = m[1].str();
+    }
+  }
+  ~AgentProcess() {
+    if (child_.pid > 0) Stop();
+  }
+
+  bool running() const { return http_ != nullptr; }
+  const std::string& banner() const { return banner_; }
+  const std::string& zmq_endpoint() const { return zmq_; }
+
+  // GET `path`: {status, body}; status -1 if the request failed.
+  std::pair<int, std::string> Get(const std::string& path) {
+    httplib::Result r = http_->Get(path);
+    if (!r) return {-1, ""};
+    return {r->status, r->body};
+  }
+
+  // The value of the metric sample `series` (name and labels exactly as exposed), or -1.
+  double Metric(const std::string& series) {
+    const std::string text = Get("/metrics").second;
+    const std::string key = series + " ";
+    size_t at = text.find("\n" + key);
+    if (at == std::string::npos) return -1;
+    at += 1 + key.size();
+    double value = -1;
+    if (!absl::SimpleAtod(text.substr(at, text.find('\n', at) - at), &value)) return -1;
+    return value;
+  }
+  double Accepted() {
+    return Metric("fleettwin_agent_samples_accepted_total{asset=\"" + asset_ + "\"}");
+  }
+  double Rejected() {
+    double total = 0;
+    for (const char* reason :
+         {"schema", "type", "not_finite", "range", "duplicate", "out_of_order", "rate"}) {
+      total += Metric(absl::StrCat("fleettwin_agent_samples_rejected_total{asset=\"", asset_,
+                                   "\",reason=\"", reason, "\"}"));
+    }
+    return total;
+  }
+  void set_asset(std::string asset) { asset_ = std::move(asset); }
+
+  // SIGTERM; returns {exit code, stdout, stderr}.
+  struct Exit {
+    int code;
+    std::string out, err;
+  };
+  Exit Stop() {
+    ::kill(child_.pid, SIGTERM);
+    Exit e;
+    e.out = ReadAll(child_.out);
+    e.err = banner_ + ReadAll(child_.err);
+    e.code = Wait(child_.pid);
+    child_.pid = -1;
+    return e;
+  }
+
+ private:
+  Child child_;
+  std::string banner_;
+  std::string zmq_;
+  std::string asset_;
+  std::unique_ptr<httplib::Client> http_;
 };
 
-Child Spawn(const std::vector<std::string>& args) {
-  int out[2], err[2];
-  EXPECT_EQ(::pipe(out), 0);
-  EXPECT_EQ(::pipe(err), 0);
-  Child c;
-  c.pid = ::fork();
-  if (c.pid == 0) {
-    ::dup2(out[1], 1);
-    ::dup2(err[1], 2);
-    ::close(out[0]);
-    ::close(err[0]);
-    std::vector<char*> argv;
-    for (const std::string& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-    argv.push_back(nullptr);
-    ::execv(argv[0], argv.data());
-    std::_Exit(127);
-  }
-  ::close(out[1]);
-  ::close(err[1]);
-  c.out = out[0];
-  c.err = err[0];
-  return c;
-}
-
-std::string ReadAll(int fd) {
-  std::string text;
-  char buffer[4096];
-  ssize_t n;
-  while ((n = ::read(fd, buffer, sizeof buffer)) > 0) text.append(buffer, static_cast<size_t>(n));
-  ::close(fd);
-  return text;
-}
-
-int Wait(pid_t pid) {
-  int status = 0;
-  ::waitpid(pid, &status, 0);
-  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
-
-// Runs a tool to completion; returns {exit code, stdout}.
-std::pair<int, std::string> RunTool(const std::vector<std::string>& args) {
-  Child c = Spawn(args);
-  std::string out = ReadAll(c.out);
-  ReadAll(c.err);
-  return {Wait(c.pid), out};
+std::string PumpKind(const TempDir& tmp) {
+  const std::string kind = (tmp.path() / "pump.json").string();
+  std::ofstream(kind) << R"({"kind": "pump", "time": {"unit": "s", "period": 1},
+    "channels": [{"name": "pressure", "min": 0, "max": 10}],
+    "features": [{"name": "pressure_mean_5", "channel": "pressure", "op": "mean", "window": 5}]})";
+  return kind;
 }
 
 std::string Rebuilt(const std::string& dir, const std::string& kind, const std::string& asset) {
@@ -93,15 +157,39 @@ TEST(AgentProcessTest, CmapssReplayLedgersEveryCycleAndRebuildsTheSameTwin) {
   TempDir tmp;
   const std::string dir = (tmp.path() / "engine-31").string();
   const std::string kind = kSource + "/kinds/cmapss-turbofan.json";
+  AgentProcess agent({"--asset", "engine-31", "--kind", kind, "--data-dir", dir, "--replay",
+                      kSource + "/data/cmapss/test_FD001.txt", "--replay-unit", "31", "--speed",
+                      "max"});
+  ASSERT_TRUE(agent.running()) << agent.banner();
+  agent.set_asset("engine-31");
+  // Engine 31 of the FD001 test set has 196 cycles.
+  ASSERT_TRUE(WaitFor([&] {
+    return agent.Metric("fleettwin_agent_replay_done{asset=\"engine-31\"}") == 1 &&
+           agent.Accepted() + agent.Rejected() == 196;
+  }));
+  auto [status, live] = agent.Get("/twin");
+  ASSERT_EQ(status, 200);
+  AgentProcess::Exit exit = agent.Stop();
+  ASSERT_EQ(exit.code, 0) << exit.err;
+  EXPECT_EQ(exit.out, live);
+  nlohmann::json twin = nlohmann::json::parse(live);
+  EXPECT_EQ(twin["asset"], "engine-31");
+  EXPECT_EQ(twin["revision"], 196);
+  EXPECT_EQ(twin["samples"], 196);  // Real data: nothing rejected.
+  EXPECT_EQ(Verify(dir), 0);
+  EXPECT_EQ(Rebuilt(dir, kind, "engine-31"), live);
+}
+
+TEST(AgentProcessTest, ReplayToTheEndWithoutHttp) {
+  TempDir tmp;
+  const std::string dir = (tmp.path() / "engine-31").string();
+  const std::string kind = kSource + "/kinds/cmapss-turbofan.json";
   auto [code, live] =
       RunTool({FLEETTWIN_FLEET_AGENT, "--asset", "engine-31", "--kind", kind, "--data-dir", dir,
                "--replay", kSource + "/data/cmapss/test_FD001.txt", "--replay-unit", "31",
                "--speed", "max", "--exit-after-replay"});
   ASSERT_EQ(code, 0);
-  nlohmann::json twin = nlohmann::json::parse(live);
-  EXPECT_EQ(twin["asset"], "engine-31");
-  EXPECT_GT(twin["revision"].get<int>(), 100);
-  EXPECT_EQ(twin["revision"], twin["samples"]);  // Real data: nothing rejected.
+  EXPECT_EQ(nlohmann::json::parse(live)["revision"], 196);
   EXPECT_EQ(Verify(dir), 0);
   EXPECT_EQ(Rebuilt(dir, kind, "engine-31"), live);
 }
@@ -109,31 +197,16 @@ TEST(AgentProcessTest, CmapssReplayLedgersEveryCycleAndRebuildsTheSameTwin) {
 TEST(AgentProcessTest, ZeroMqIngestionDrainsOnSigtermAndLosesNothing) {
   TempDir tmp;
   const std::string dir = (tmp.path() / "pump-1").string();
-  const std::string kind = (tmp.path() / "pump.json").string();
-  std::ofstream(kind) << R"({"kind": "pump", "time": {"unit": "s", "period": 1},
-    "channels": [{"name": "pressure", "min": 0, "max": 10}],
-    "features": [{"name": "pressure_mean_5", "channel": "pressure", "op": "mean", "window": 5}]})";
-  Child agent = Spawn({FLEETTWIN_FLEET_AGENT, "--asset", "pump-1", "--kind", kind, "--data-dir",
-                       dir, "--zmq-bind", "tcp://127.0.0.1:*", "--batch", "64"});
-  // The agent names its bound endpoint on stderr once it runs.
-  std::string banner;
-  std::smatch match;
-  const std::regex endpoint("ZeroMQ (tcp://127\\.0\\.0\\.1:[0-9]+)");
-  for (int tries = 0; tries < 100 && !std::regex_search(banner, match, endpoint); ++tries) {
-    pollfd p{agent.err, POLLIN, 0};
-    if (::poll(&p, 1, 100) > 0) {
-      char buffer[512];
-      const ssize_t n = ::read(agent.err, buffer, sizeof buffer);
-      if (n <= 0) break;
-      banner.append(buffer, static_cast<size_t>(n));
-    }
-  }
-  ASSERT_TRUE(std::regex_search(banner, match, endpoint)) << banner;
+  const std::string kind = PumpKind(tmp);
+  AgentProcess agent({"--asset", "pump-1", "--kind", kind, "--data-dir", dir, "--zmq-bind",
+                      "tcp://127.0.0.1:*", "--batch", "64"});
+  ASSERT_TRUE(agent.running() && !agent.zmq_endpoint().empty()) << agent.banner();
+  agent.set_asset("pump-1");
 
   zmq::context_t context;
   zmq::socket_t push(context, zmq::socket_type::push);
   push.set(zmq::sockopt::linger, 5000);
-  push.connect(match[1].str());
+  push.connect(agent.zmq_endpoint());
   uint64_t sent = 0;
   double time = 0;
   for (int b = 0; b < 40; ++b) {
@@ -147,22 +220,202 @@ TEST(AgentProcessTest, ZeroMqIngestionDrainsOnSigtermAndLosesNothing) {
     const std::string message = EncodeTelemetryBatch("pump-1", samples);
     push.send(zmq::buffer(message), zmq::send_flags::none);
   }
-  push.send(zmq::str_buffer("garbage"), zmq::send_flags::none);  // Counted, never a crash.
-  push.close();  // Linger: everything is handed to the agent's socket first.
-  // Give the agent's socket the messages before asking it to stop.
-  ::usleep(300 * 1000);
-  ::kill(agent.pid, SIGTERM);
-  const std::string live = ReadAll(agent.out);
-  const std::string log = ReadAll(agent.err);
-  ASSERT_EQ(Wait(agent.pid), 0) << log;
-  nlohmann::json twin = nlohmann::json::parse(live);
-  EXPECT_EQ(twin["samples"].get<uint64_t>(), sent - sent / 10);
-  EXPECT_NE(log.find(std::to_string(sent - sent / 10) + " accepted, " + std::to_string(sent / 10) +
-                     " rejected"),
+  // Bad input: garbage, a truncated batch, a batch for another asset. Counted, never a crash.
+  push.send(zmq::str_buffer("garbage"), zmq::send_flags::none);
+  const std::string truncated = EncodeTelemetryBatch("pump-1", {{1e6, {{"pressure", 1.0}}}});
+  push.send(zmq::buffer(truncated.substr(0, truncated.size() / 2)), zmq::send_flags::none);
+  const std::string foreign = EncodeTelemetryBatch("pump-2", {{1e6, {{"pressure", 1.0}}}});
+  push.send(zmq::buffer(foreign), zmq::send_flags::none);
+  // Wrong types and absurd values: rejected with their reasons.
+  const std::string bad = EncodeTelemetryBatch(
+      "pump-1", {{time + 1, {{"pressure", std::string("high")}}},
+                 {time + 2, {{"pressure", 1e308}}},
+                 {time + 3, {{"pressure", -1e308}}},
+                 {time + 4, {{"pressure", std::numeric_limits<double>::infinity()}}},
+                 {time + 5, {{"pressure", 1.0}, {"bogus", 2.0}}}});
+  push.send(zmq::buffer(bad), zmq::send_flags::none);
+  const uint64_t accepted = sent - sent / 10;  // None of the five bad ones.
+  const uint64_t rejected = sent / 10 + 5;
+  sent += 5;
+  push.close();
+
+  ASSERT_TRUE(WaitFor([&] { return agent.Accepted() + agent.Rejected() == sent; }))
+      << agent.Accepted() << " + " << agent.Rejected() << " != " << sent;
+  EXPECT_EQ(agent.Metric("fleettwin_agent_source_malformed_total{asset=\"pump-1\",source=\"zmq\"}"),
+            2);
+  EXPECT_EQ(agent.Metric("fleettwin_agent_source_foreign_total{asset=\"pump-1\",source=\"zmq\"}"),
+            1);
+  nlohmann::json quarantine = nlohmann::json::parse(agent.Get("/quarantine").second);
+  EXPECT_EQ(quarantine["by_reason"]["range"], rejected - 3);
+  EXPECT_EQ(quarantine["by_reason"]["type"], 1);
+  EXPECT_EQ(quarantine["by_reason"]["not_finite"], 1);
+  EXPECT_EQ(quarantine["by_reason"]["schema"], 1);
+  const std::string live = agent.Get("/twin").second;
+  AgentProcess::Exit exit = agent.Stop();
+  ASSERT_EQ(exit.code, 0) << exit.err;
+  EXPECT_EQ(exit.out, live);
+  EXPECT_EQ(nlohmann::json::parse(live)["samples"].get<uint64_t>(), accepted);
+  EXPECT_NE(exit.err.find(absl::StrCat(accepted, " accepted, ", rejected, " rejected")),
             std::string::npos)
-      << log;
+      << exit.err;
   EXPECT_EQ(Verify(dir), 0);
   EXPECT_EQ(Rebuilt(dir, kind, "pump-1"), live);
+}
+
+TEST(AgentProcessTest, FloodBeyondTheQueueIsHeldBackNotLost) {
+  TempDir tmp;
+  const std::string dir = (tmp.path() / "pump-1").string();
+  const std::string kind = PumpKind(tmp);
+  // A queue of 64 and batches of 32, against 100 000 samples sent as fast as ZeroMQ takes them:
+  // the agent's socket stops reading, the high-water marks fill and the sender blocks.
+  AgentProcess agent({"--asset", "pump-1", "--kind", kind, "--data-dir", dir, "--zmq-bind",
+                      "tcp://127.0.0.1:*", "--queue", "64", "--batch", "32", "--push-timeout-ms",
+                      "30000"});
+  ASSERT_TRUE(agent.running() && !agent.zmq_endpoint().empty()) << agent.banner();
+  agent.set_asset("pump-1");
+  zmq::context_t context;
+  zmq::socket_t push(context, zmq::socket_type::push);
+  push.set(zmq::sockopt::linger, 30000);
+  push.set(zmq::sockopt::sndhwm, 10);
+  push.connect(agent.zmq_endpoint());
+  constexpr int kMessages = 1000, kPerMessage = 100;
+  for (int m = 0; m < kMessages; ++m) {
+    std::vector<RawSample> samples;
+    for (int i = 0; i < kPerMessage; ++i) {
+      samples.push_back({1.0 + m * kPerMessage + i, {{"pressure", (i % 97 == 0) ? 11.0 : 5.0}}});
+    }
+    const std::string message = EncodeTelemetryBatch("pump-1", samples);
+    push.send(zmq::buffer(message), zmq::send_flags::none);
+  }
+  push.close();
+  constexpr double kSent = kMessages * kPerMessage;
+  ASSERT_TRUE(WaitFor([&] { return agent.Accepted() + agent.Rejected() == kSent; }, 300s))
+      << agent.Accepted() << " + " << agent.Rejected();
+  EXPECT_EQ(agent.Metric("fleettwin_agent_queue_dropped_total{asset=\"pump-1\"}"), 0);
+  EXPECT_EQ(agent.Metric("fleettwin_agent_queue_capacity{asset=\"pump-1\"}"), 64);
+  EXPECT_EQ(agent.Rejected(), kMessages * 2.0);  // i = 0 and 97 of every message.
+  const std::string live = agent.Get("/twin").second;
+  AgentProcess::Exit exit = agent.Stop();
+  ASSERT_EQ(exit.code, 0) << exit.err;
+  EXPECT_EQ(exit.out, live);
+  EXPECT_EQ(Verify(dir), 0);
+  EXPECT_EQ(Rebuilt(dir, kind, "pump-1"), live);
+}
+
+TEST(AgentProcessTest, MqttThroughMosquittoSurvivesABrokerRestart) {
+  TempDir tmp;
+  Mosquitto broker(tmp.path());
+  ASSERT_TRUE(broker.Start()) << broker.error();
+  const std::string dir = (tmp.path() / "pump-1").string();
+  const std::string kind = PumpKind(tmp);
+  AgentProcess agent(
+      {"--asset", "pump-1", "--kind", kind, "--data-dir", dir, "--mqtt", broker.uri()});
+  ASSERT_TRUE(agent.running()) << agent.banner();
+  agent.set_asset("pump-1");
+  ASSERT_TRUE(WaitFor([&] { return agent.Get("/readyz").first == 200; }))
+      << agent.Get("/readyz").second;
+
+  const std::string topic = "fleettwin/pump-1/telemetry";
+  uint64_t sent = 0;
+  double time = 0;
+  auto publish_round = [&](mqtt::client& client, int messages) {
+    for (int m = 0; m < messages; ++m) {
+      std::vector<RawSample> samples;
+      for (int i = 0; i < 20; ++i) {
+        time += 1;
+        samples.push_back({time, {{"pressure", i % 10 == 9 ? 50.0 : 2.0}}});
+      }
+      sent += samples.size();
+      client.publish(mqtt::make_message(topic, EncodeTelemetryJson("pump-1", samples), 1, false));
+    }
+  };
+  {
+    mqtt::client client(broker.uri(), "producer", nullptr);
+    client.connect();
+    publish_round(client, 10);
+    // Bad input: not JSON, a JSON array, another asset (counted); wrong types and absurd
+    // values (each rejected and quarantined with its reason).
+    client.publish(mqtt::make_message(topic, "{\"samples\": [", 1, false));
+    client.publish(mqtt::make_message(topic, "[1, 2, 3]", 1, false));
+    client.publish(
+        mqtt::make_message(topic, R"({"asset": "pump-9", "time": 1, "values": {}})", 1, false));
+    client.publish(mqtt::make_message(
+        topic,
+        absl::StrCat(R"({"samples": [{"time": )", time + 1, R"(, "values": {"pressure": "high"}},
+                     {"time": )",
+                     time + 2, R"(, "values": {"pressure": 1e308}},
+                     {"time": "soon", "values": {"pressure": 1}},
+                     {"time": )",
+                     time + 3, R"(, "values": {"pressure": [1]}},
+                     {"time": )",
+                     time + 4, R"(, "values": {}}]})"),
+        1, false));
+    sent += 5;
+    time += 4;
+    client.disconnect();
+  }
+  ASSERT_TRUE(WaitFor([&] { return agent.Accepted() + agent.Rejected() == sent; }))
+      << agent.Accepted() << " + " << agent.Rejected() << " != " << sent;
+
+  // The broker goes away and comes back on the same port: the agent reports not ready, then
+  // reconnects with backoff and subscribes again.
+  broker.Stop();
+  ASSERT_TRUE(WaitFor([&] { return agent.Get("/readyz").first == 503; }));
+  ASSERT_TRUE(broker.Start()) << broker.error();
+  ASSERT_TRUE(WaitFor([&] { return agent.Get("/readyz").first == 200; }))
+      << agent.Get("/readyz").second;
+  {
+    mqtt::client client(broker.uri(), "producer", nullptr);
+    client.connect();
+    publish_round(client, 10);
+    client.disconnect();
+  }
+  ASSERT_TRUE(WaitFor([&] { return agent.Accepted() + agent.Rejected() == sent; }))
+      << agent.Accepted() << " + " << agent.Rejected() << " != " << sent;
+  EXPECT_GE(agent.Metric("fleettwin_agent_mqtt_connects_total{asset=\"pump-1\"}"), 2);
+  EXPECT_EQ(
+      agent.Metric("fleettwin_agent_source_malformed_total{asset=\"pump-1\",source=\"mqtt\"}"), 2);
+  EXPECT_EQ(agent.Metric("fleettwin_agent_source_foreign_total{asset=\"pump-1\",source=\"mqtt\"}"),
+            1);
+  nlohmann::json quarantine = nlohmann::json::parse(agent.Get("/quarantine").second);
+  EXPECT_EQ(quarantine["by_reason"]["type"], 2);
+  EXPECT_EQ(quarantine["by_reason"]["range"], 40 + 1);
+  EXPECT_EQ(quarantine["by_reason"]["not_finite"], 1);
+  EXPECT_EQ(quarantine["by_reason"]["schema"], 1);
+
+  const std::string live = agent.Get("/twin").second;
+  AgentProcess::Exit exit = agent.Stop();
+  ASSERT_EQ(exit.code, 0) << exit.err;
+  EXPECT_EQ(exit.out, live);
+  EXPECT_EQ(nlohmann::json::parse(live)["samples"].get<uint64_t>(), sent - 40 - 5);
+  EXPECT_EQ(Verify(dir), 0);
+  EXPECT_EQ(Rebuilt(dir, kind, "pump-1"), live);
+}
+
+TEST(AgentProcessTest, ConfigFileGivesTheOptionsAndFlagsWin) {
+  TempDir tmp;
+  const std::string dir = (tmp.path() / "engine-7").string();
+  const std::string config = (tmp.path() / "agent.toml").string();
+  std::ofstream(config) << "# fleet-agent options; keys are the long option names\n"
+                        << "asset = \"engine-7\"\n"
+                        << "kind = \"" << kSource << "/kinds/cmapss-turbofan.json\"\n"
+                        << "data-dir = \"" << dir << "\"\n"
+                        << "replay = \"" << kSource << "/data/cmapss/test_FD001.txt\"\n"
+                        << "replay-unit = \"7\"\n"
+                        << "speed = \"max\"\n"
+                        << "exit-after-replay = true\n";
+  auto [code, live] = RunTool({FLEETTWIN_FLEET_AGENT, "--config", config, "--replay-unit", "8"});
+  ASSERT_EQ(code, 0);
+  nlohmann::json twin = nlohmann::json::parse(live);
+  EXPECT_EQ(twin["asset"], "engine-7");
+  // Engine 8 of test_FD001 (the flag won over the file's 7) has 166 cycles; engine 7 has 160.
+  EXPECT_EQ(twin["samples"], 166);
+  EXPECT_EQ(Verify(dir), 0);
+
+  const std::string bad = (tmp.path() / "bad.toml").string();
+  std::ofstream(bad) << "asset = \"x\"\nno-such-option = 3\n";
+  EXPECT_EQ(RunTool({FLEETTWIN_FLEET_AGENT, "--config", bad}).first, 2);
+  EXPECT_EQ(RunTool({FLEETTWIN_FLEET_AGENT, "--config", "/nonexistent.toml"}).first, 2);
 }
 
 TEST(AgentProcessTest, BadArgumentsAreClearErrors) {

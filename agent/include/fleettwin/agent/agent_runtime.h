@@ -15,6 +15,7 @@
 #include "absl/status/statusor.h"
 #include "fleettwin/agent/asset_kind.h"
 #include "fleettwin/agent/ledgered_twin.h"
+#include "fleettwin/agent/mqtt_source.h"
 #include "fleettwin/agent/replay.h"
 #include "fleettwin/agent/telemetry_queue.h"
 #include "fleettwin/agent/zmq_source.h"
@@ -24,16 +25,23 @@
 namespace fleettwin::agent {
 
 struct AgentOptions {
-  std::string asset;                    // Required: the asset id.
-  std::filesystem::path kind_file;      // Required: the asset kind.
-  std::filesystem::path data_dir;       // Required: holds ledger/ and the agent's signing key.
-  std::string origin;                   // Ledger origin; default "fleettwin/agent/<asset>".
-  std::string zmq_bind;                 // Optional ZeroMQ PULL endpoint.
-  std::optional<ReplayOptions> replay;  // Optional file replay.
-  double replay_speed = 0;              // 0: as fast as possible.
+  std::string asset;                      // Required: the asset id.
+  std::filesystem::path kind_file;        // Required: the asset kind.
+  std::filesystem::path data_dir;         // Required: holds ledger/ and the agent's signing key.
+  std::string origin;                     // Ledger origin; default "fleettwin/agent/<asset>".
+  std::string zmq_bind;                   // Optional ZeroMQ PULL endpoint.
+  std::optional<MqttSourceOptions> mqtt;  // Optional MQTT subscription (asset filled in).
+  std::string http_bind;                  // Optional HTTP endpoint "HOST:PORT" (port 0: any).
+  std::optional<ReplayOptions> replay;    // Optional file replay.
+  double replay_speed = 0;                // 0: as fast as possible.
   size_t queue_capacity = 10000;
+  // How long a ZeroMQ sample may wait for room in a full queue before it is dropped (MQTT has
+  // its own, in `mqtt`).
+  std::chrono::milliseconds push_timeout{2000};
   size_t batch_size = 1024;  // Samples per twin batch (one group commit each).
 };
+
+class HttpApi;
 
 class AgentRuntime final {
  public:
@@ -52,8 +60,21 @@ class AgentRuntime final {
 
   // The twin's state as JSON, taken between batches.
   std::string TwinJson();
+  // The newest `limit` quarantined samples and the counts per reason, as JSON.
+  std::string QuarantineJson(size_t limit);
+  // Prometheus text: samples accepted and rejected by reason, queue depth and drops, source
+  // counters, ledger append latency, revision (docs/agent-http.md).
+  std::string MetricsText();
+  // Liveness: not OK once the ledger failed (the twin then refuses changes; restart rebuilds).
+  absl::Status Healthy();
+  // Readiness: healthy, not shutting down, and the MQTT source (if any) connected.
+  absl::Status Ready();
+  // Records a desired value as a twin update. Errors: InvalidArgument, FailedPrecondition.
+  absl::StatusOr<uint64_t> SetDesired(std::string name, double value, std::string author);
+
   const ledger::VerifierKey& verifier_key() const { return verifier_key_; }
   const std::string& zmq_endpoint() const;
+  const std::string& http_endpoint() const;  // Empty without HTTP.
   uint64_t accepted() const { return accepted_.load(); }
   uint64_t rejected() const { return rejected_.load(); }
 
@@ -68,6 +89,12 @@ class AgentRuntime final {
   std::mutex twin_mu_;  // Guards twin_ between the drain thread and readers.
   std::unique_ptr<TelemetryQueue> queue_;
   std::unique_ptr<ZmqSource> zmq_;
+  std::unique_ptr<MqttSource> mqtt_;
+  std::unique_ptr<HttpApi> http_;
+  std::string asset_;
+  std::string origin_;
+  std::atomic<uint64_t> replay_samples_{0};
+  std::atomic<bool> stopping_{false};
   std::unique_ptr<ReplayReader> replay_;
   std::thread replay_thread_;
   std::thread drain_thread_;
@@ -75,7 +102,7 @@ class AgentRuntime final {
   std::atomic<bool> replay_done_{false};
   std::atomic<uint64_t> accepted_{0};
   std::atomic<uint64_t> rejected_{0};
-  absl::Status drain_error_;
+  absl::Status drain_error_;  // Guarded by twin_mu_ once the drain thread runs.
   bool shut_down_ = false;
 };
 

@@ -12,6 +12,7 @@
 #include "absl/types/span.h"
 #include "fleettwin/agent/twin.h"
 #include "fleettwin/agent/validation.h"
+#include "fleettwin/common/metrics.h"
 #include "fleettwin/ledger/ledger.h"
 
 namespace fleettwin::agent {
@@ -57,6 +58,8 @@ class LedgeredTwin final {
 
   const Twin& twin() const { return *twin_; }
   const Quarantine& quarantine() const { return quarantine_; }
+  // Seconds per durable ledger append (one per Ingest batch or single update); thread-safe.
+  const Histogram& append_latency() const { return append_latency_; }
 
  private:
   LedgeredTwin(const AssetKind& kind, std::string asset, ledger::Ledger& ledger,
@@ -70,6 +73,7 @@ class LedgeredTwin final {
   Validator validator_;
   Quarantine quarantine_;
   absl::Status failed_;
+  Histogram append_latency_{Histogram::LatencyBounds()};
 };
 
 }  // namespace fleettwin::agent

@@ -24,6 +24,12 @@ struct Telemetry {
   std::string raw;
 };
 
+// What a network source decoded from one message.
+struct DecodedBatch {
+  std::string asset;               // Empty if the message did not name one.
+  std::vector<Telemetry> samples;  // raw: the text form of each sample, for the quarantine.
+};
+
 // Thread-safe; many producers, one consumer.
 class TelemetryQueue final {
  public:
@@ -46,6 +52,7 @@ class TelemetryQueue final {
   void Close();
   bool closed() const;
 
+  size_t capacity() const { return capacity_; }
   size_t depth() const;
   uint64_t pushed() const;
   uint64_t dropped() const;

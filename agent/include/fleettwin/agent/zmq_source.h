@@ -23,10 +23,6 @@ namespace fleettwin::agent {
 // The encoded TelemetryBatch for `asset` (what producers, tests and benchmarks send).
 std::string EncodeTelemetryBatch(std::string_view asset, const std::vector<RawSample>& samples);
 
-struct DecodedBatch {
-  std::string asset;
-  std::vector<Telemetry> samples;  // raw: a short text form of each sample.
-};
 // Errors: InvalidArgument for bytes that are not a version-1 TelemetryBatch. Never crashes.
 absl::StatusOr<DecodedBatch> DecodeTelemetryBatch(Bytes message);
 

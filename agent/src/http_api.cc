@@ -1,0 +1,143 @@
+#include "http_api.h"
+
+#include <httplib.h>
+
+#include <nlohmann/json.hpp>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "fleettwin/agent/agent_runtime.h"
+
+namespace fleettwin::agent {
+namespace {
+
+using json = nlohmann::json;
+
+constexpr size_t kMaxBody = 64 << 10;
+
+void JsonError(httplib::Response& res, int status, std::string_view message) {
+  res.status = status;
+  res.set_content(json{{"error", message}}.dump() + "\n", "application/json");
+}
+
+int HttpStatus(const absl::Status& status) {
+  switch (status.code()) {
+    case absl::StatusCode::kInvalidArgument:
+      return 400;
+    case absl::StatusCode::kNotFound:
+      return 404;
+    case absl::StatusCode::kFailedPrecondition:
+    case absl::StatusCode::kUnavailable:
+      return 503;
+    default:
+      return 500;
+  }
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<HttpApi>> HttpApi::Start(const std::string& bind,
+                                                        AgentRuntime& agent) {
+  const size_t colon = bind.rfind(':');
+  int port = -1;
+  if (colon == std::string::npos || colon == 0 ||
+      !absl::SimpleAtoi(bind.substr(colon + 1), &port) || port < 0 || port > 65535) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("HTTP bind '", bind, "' must be HOST:PORT, e.g. 127.0.0.1:8080"));
+  }
+  const std::string host = bind.substr(0, colon);
+  std::unique_ptr<HttpApi> api(new HttpApi());
+  api->server_ = std::make_unique<httplib::Server>();
+  httplib::Server& server = *api->server_;
+  server.set_payload_max_length(kMaxBody);
+  server.set_read_timeout(5, 0);
+  server.set_write_timeout(5, 0);
+
+  server.Get("/healthz", [&agent](const httplib::Request&, httplib::Response& res) {
+    const absl::Status healthy = agent.Healthy();
+    res.status = healthy.ok() ? 200 : 503;
+    res.set_content(healthy.ok() ? "ok\n" : absl::StrCat(healthy.message(), "\n"), "text/plain");
+  });
+  server.Get("/readyz", [&agent](const httplib::Request&, httplib::Response& res) {
+    const absl::Status ready = agent.Ready();
+    res.status = ready.ok() ? 200 : 503;
+    res.set_content(ready.ok() ? "ready\n" : absl::StrCat(ready.message(), "\n"), "text/plain");
+  });
+  server.Get("/metrics", [&agent](const httplib::Request&, httplib::Response& res) {
+    res.set_content(agent.MetricsText(), "text/plain; version=0.0.4; charset=utf-8");
+  });
+  server.Get("/twin", [&agent](const httplib::Request&, httplib::Response& res) {
+    res.set_content(agent.TwinJson() + "\n", "application/json");
+  });
+  server.Get("/quarantine", [&agent](const httplib::Request& req, httplib::Response& res) {
+    size_t limit = 100;
+    if (req.has_param("limit") && !absl::SimpleAtoi(req.get_param_value("limit"), &limit)) {
+      return JsonError(res, 400, "limit must be a non-negative integer");
+    }
+    res.set_content(agent.QuarantineJson(limit) + "\n", "application/json");
+  });
+  // PUT /desired/NAME {"value": 3.5, "author": "ops"}: a recorded desired value.
+  server.Put(R"(/desired/([^/]+))", [&agent](const httplib::Request& req, httplib::Response& res) {
+    const json body = json::parse(req.body, nullptr, /*allow_exceptions=*/false);
+    if (body.is_discarded() || !body.is_object()) {
+      return JsonError(res, 400, "body must be a JSON object: {\"value\": N, \"author\": S}");
+    }
+    auto value = body.find("value");
+    if (value == body.end() || !value->is_number()) {
+      return JsonError(res, 400, "\"value\" must be a number");
+    }
+    std::string author = "http";
+    if (auto a = body.find("author"); a != body.end()) {
+      if (!a->is_string()) return JsonError(res, 400, "\"author\" must be a string");
+      author = a->get<std::string>();
+    }
+    absl::StatusOr<uint64_t> revision =
+        agent.SetDesired(req.matches[1].str(), value->get<double>(), std::move(author));
+    if (!revision.ok()) {
+      return JsonError(res, HttpStatus(revision.status()),
+                       std::string(revision.status().message()));
+    }
+    res.set_content(json{{"revision", *revision}}.dump() + "\n", "application/json");
+  });
+  server.set_error_handler([](const httplib::Request& req, httplib::Response& res) {
+    if (!res.body.empty()) return;
+    if (res.status == 404) {
+      JsonError(res, 404,
+                absl::StrCat("no ", req.method, " ", req.path,
+                             "; try /healthz /readyz /metrics /twin /quarantine "
+                             "PUT /desired/NAME"));
+    } else {
+      JsonError(res, res.status, absl::StrCat("HTTP ", res.status));
+    }
+  });
+  server.set_exception_handler(
+      [](const httplib::Request&, httplib::Response& res, std::exception_ptr e) {
+        std::string what = "internal error";
+        try {
+          if (e) std::rethrow_exception(e);
+        } catch (const std::exception& ex) {
+          what = ex.what();
+        } catch (...) {
+        }
+        JsonError(res, 500, what);
+      });
+
+  if (port == 0) {
+    port = server.bind_to_any_port(host);
+    if (port < 0) return absl::UnavailableError(absl::StrCat("cannot bind HTTP on ", bind));
+  } else if (!server.bind_to_port(host, port)) {
+    return absl::UnavailableError(absl::StrCat("cannot bind HTTP on ", bind));
+  }
+  api->endpoint_ = absl::StrCat(host, ":", port);
+  api->thread_ = std::thread([&server] { server.listen_after_bind(); });
+  return api;
+}
+
+void HttpApi::Stop() {
+  if (server_) server_->stop();
+  if (thread_.joinable()) thread_.join();
+}
+
+HttpApi::~HttpApi() { Stop(); }
+
+}  // namespace fleettwin::agent

@@ -1,0 +1,168 @@
+// The agent's HTTP API served by a running AgentRuntime on loopback (port 0), fed over ZeroMQ.
+#include <gtest/gtest.h>
+#include <httplib.h>
+
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <thread>
+#include <zmq.hpp>
+
+#include "fleettwin/agent/agent_runtime.h"
+#include "fleettwin/common/clock.h"
+#include "testing/temp_dir.h"
+
+namespace fleettwin::agent {
+namespace {
+
+using namespace std::chrono_literals;
+using ::fleettwin::testing::TempDir;
+using json = nlohmann::json;
+
+class HttpApiTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    kind_ = (tmp_.path() / "pump.json").string();
+    std::ofstream(kind_) << R"({"kind": "pump", "time": {"unit": "s", "period": 1},
+      "channels": [{"name": "pressure", "min": 0, "max": 10}]})";
+    options_.asset = "pump-1";
+    options_.kind_file = kind_;
+    options_.data_dir = tmp_.path() / "agent";
+    options_.zmq_bind = "tcp://127.0.0.1:*";
+    options_.http_bind = "127.0.0.1:0";
+    options_.batch_size = 16;
+    absl::StatusOr<std::unique_ptr<AgentRuntime>> agent = AgentRuntime::Start(options_, clock_);
+    ASSERT_TRUE(agent.ok()) << agent.status();
+    agent_ = std::move(*agent);
+    const std::string& endpoint = agent_->http_endpoint();
+    const size_t colon = endpoint.rfind(':');
+    client_ = std::make_unique<httplib::Client>(endpoint.substr(0, colon),
+                                                std::stoi(endpoint.substr(colon + 1)));
+  }
+
+  // Sends `samples` over ZeroMQ and waits until the twin has taken them all.
+  void Send(const std::vector<RawSample>& samples) {
+    const uint64_t before = agent_->accepted() + agent_->rejected();
+    zmq::socket_t push(context_, zmq::socket_type::push);
+    push.set(zmq::sockopt::linger, 5000);
+    push.connect(agent_->zmq_endpoint());
+    const std::string message = EncodeTelemetryBatch("pump-1", samples);
+    push.send(zmq::buffer(message), zmq::send_flags::none);
+    const auto deadline = std::chrono::steady_clock::now() + 20s;
+    while (agent_->accepted() + agent_->rejected() < before + samples.size() &&
+           std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(5ms);
+    }
+    ASSERT_EQ(agent_->accepted() + agent_->rejected(), before + samples.size());
+  }
+
+  TempDir tmp_;
+  std::string kind_;
+  SystemClock clock_;
+  AgentOptions options_;
+  std::unique_ptr<AgentRuntime> agent_;
+  std::unique_ptr<httplib::Client> client_;
+  zmq::context_t context_;
+};
+
+TEST_F(HttpApiTest, HealthAndReadiness) {
+  httplib::Result healthz = client_->Get("/healthz");
+  ASSERT_TRUE(healthz);
+  EXPECT_EQ(healthz->status, 200);
+  httplib::Result readyz = client_->Get("/readyz");
+  ASSERT_TRUE(readyz);
+  EXPECT_EQ(readyz->status, 200);
+  httplib::Result missing = client_->Get("/nothing");
+  ASSERT_TRUE(missing);
+  EXPECT_EQ(missing->status, 404);
+  EXPECT_NE(missing->body.find("/twin"), std::string::npos);  // Says what exists.
+}
+
+TEST_F(HttpApiTest, TwinQuarantineAndMetricsAgreeWithWhatWasSent) {
+  std::vector<RawSample> samples;
+  for (int i = 1; i <= 20; ++i) samples.push_back({1.0 * i, {{"pressure", 1.0 + i % 3}}});
+  samples.push_back({21, {{"pressure", 99.0}}});              // range
+  samples.push_back({22, {{"pressure", std::string("x")}}});  // type
+  samples.push_back({20.2, {{"pressure", 1.0}}});             // rate (0.2 s after t=20)
+  samples.push_back({10, {{"pressure", 1.0}}});               // out of order
+  Send(samples);
+
+  httplib::Result twin = client_->Get("/twin");
+  ASSERT_TRUE(twin);
+  EXPECT_EQ(twin->status, 200);
+  EXPECT_EQ(twin->get_header_value("Content-Type"), "application/json");
+  json state = json::parse(twin->body);
+  EXPECT_EQ(state["samples"], 20);
+  EXPECT_EQ(state["revision"], 20);
+  EXPECT_EQ(twin->body, agent_->TwinJson() + "\n");
+
+  httplib::Result quarantine = client_->Get("/quarantine?limit=2");
+  ASSERT_TRUE(quarantine);
+  json q = json::parse(quarantine->body);
+  EXPECT_EQ(q["total"], 4);
+  EXPECT_EQ(q["by_reason"]["range"], 1);
+  EXPECT_EQ(q["by_reason"]["type"], 1);
+  EXPECT_EQ(q["by_reason"]["rate"], 1);
+  EXPECT_EQ(q["by_reason"]["out_of_order"], 1);
+  ASSERT_EQ(q["samples"].size(), 2u);  // The newest two.
+  EXPECT_EQ(q["samples"][1]["reason"], "out_of_order");
+  EXPECT_EQ(q["samples"][1]["sequence"], 3);
+  EXPECT_EQ(client_->Get("/quarantine?limit=x")->status, 400);
+
+  httplib::Result metrics = client_->Get("/metrics");
+  ASSERT_TRUE(metrics);
+  EXPECT_EQ(metrics->status, 200);
+  const std::string& m = metrics->body;
+  for (const char* line : {
+           "fleettwin_agent_samples_accepted_total{asset=\"pump-1\"} 20\n",
+           "fleettwin_agent_samples_rejected_total{asset=\"pump-1\",reason=\"range\"} 1\n",
+           "fleettwin_agent_samples_rejected_total{asset=\"pump-1\",reason=\"schema\"} 0\n",
+           "fleettwin_agent_twin_revision{asset=\"pump-1\"} 20\n",
+           "fleettwin_agent_ledger_entries{asset=\"pump-1\"} 24\n",
+           "fleettwin_agent_queue_depth{asset=\"pump-1\"} 0\n",
+           "fleettwin_agent_queue_dropped_total{asset=\"pump-1\"} 0\n",
+           "fleettwin_agent_source_samples_total{asset=\"pump-1\",source=\"zmq\"} 24\n",
+           "# TYPE fleettwin_agent_ledger_append_seconds histogram\n",
+           "fleettwin_agent_ledger_append_seconds_bucket{asset=\"pump-1\",le=\"+Inf\"} ",
+       }) {
+    EXPECT_NE(m.find(line), std::string::npos) << line << "\n" << m;
+  }
+}
+
+TEST_F(HttpApiTest, DesiredValuesAreRecordedUpdates) {
+  httplib::Result put =
+      client_->Put("/desired/speed", R"({"value": 3.5, "author": "ops"})", "application/json");
+  ASSERT_TRUE(put);
+  EXPECT_EQ(put->status, 200) << put->body;
+  EXPECT_EQ(json::parse(put->body)["revision"], 1);
+  json state = json::parse(client_->Get("/twin")->body);
+  EXPECT_EQ(state["desired"]["speed"], 3.5);
+  EXPECT_EQ(state["revision"], 1);
+
+  for (const char* bad :
+       {"", "[]", R"({"value": "fast"})", R"({"author": "ops"})", R"({"value": 1, "author": 5})"}) {
+    httplib::Result r = client_->Put("/desired/speed", bad, "application/json");
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 400) << bad;
+    EXPECT_TRUE(json::parse(r->body).contains("error")) << r->body;
+  }
+  const std::string long_name(200, 'n');
+  EXPECT_EQ(client_->Put("/desired/" + long_name, R"({"value": 1})", "application/json")->status,
+            400);
+  EXPECT_EQ(json::parse(client_->Get("/twin")->body)["revision"], 1);  // Nothing else applied.
+}
+
+TEST_F(HttpApiTest, ShutdownDrainsAndTheLedgerRebuildsTheSameTwin) {
+  std::vector<RawSample> samples;
+  for (int i = 1; i <= 50; ++i) samples.push_back({1.0 * i, {{"pressure", 0.1 * i}}});
+  Send(samples);
+  ASSERT_EQ(client_->Put("/desired/pressure", R"({"value": 2})", "application/json")->status, 200);
+  const std::string live = client_->Get("/twin")->body;
+  ASSERT_TRUE(agent_->Shutdown().ok());
+  absl::StatusOr<std::string> rebuilt =
+      RebuildTwinJson(options_.data_dir / "ledger", kind_, "pump-1");
+  ASSERT_TRUE(rebuilt.ok()) << rebuilt.status();
+  EXPECT_EQ(*rebuilt + "\n", live);
+}
+
+}  // namespace
+}  // namespace fleettwin::agent
