@@ -147,7 +147,7 @@ void AgentRuntime::Drain() {
   while (true) {
     std::vector<Telemetry> batch = queue_->PopBatch(batch_size_, 100ms);
     if (batch.empty()) {
-      if (queue_->closed()) return;
+      if (queue_->closed()) break;
       continue;
     }
     std::vector<RawSample> samples;
@@ -158,21 +158,35 @@ void AgentRuntime::Drain() {
       samples.push_back(std::move(t.sample));
       raw.push_back(std::move(t.raw));
     }
+    // Validate and apply under the lock; the ledger writes this batch while the next one is
+    // being prepared (LedgeredTwin's pipeline).
     std::lock_guard lock(twin_mu_);
-    absl::StatusOr<IngestResult> result = twin_->Ingest(samples, raw);
-    if (!result.ok()) {
-      if (drain_error_.ok()) drain_error_ = result.status();
-      continue;  // The twin refuses from now on; keep draining so sources are not stuck.
-    }
-    accepted_ += result->accepted;
-    rejected_ += result->rejected;
+    absl::StatusOr<IngestResult> result = twin_->IngestPipelined(samples, raw);
+    if (!result.ok() && drain_error_.ok()) drain_error_ = result.status();
+    // On error keep draining, so sources are not stuck; the twin refuses from now on.
+  }
+  // Everything taken from the queue is durable before the drain ends.
+  std::lock_guard lock(twin_mu_);
+  if (absl::Status s = twin_->WaitDurable(twin_->submitted()); !s.ok() && drain_error_.ok()) {
+    drain_error_ = s;
   }
 }
 
 std::string AgentRuntime::TwinJson() {
-  std::lock_guard lock(twin_mu_);
-  return twin_->twin().StateJson();
+  uint64_t sequence;
+  std::string json;
+  {
+    std::lock_guard lock(twin_mu_);
+    json = twin_->twin().StateJson();
+    sequence = twin_->submitted();
+  }
+  // Show only what the ledger holds: wait for the batches this state includes.
+  twin_->WaitDurable(sequence).IgnoreError();  // A failure shows in /healthz.
+  return json;
 }
+
+uint64_t AgentRuntime::accepted() const { return twin_ ? twin_->durable_accepted() : 0; }
+uint64_t AgentRuntime::rejected() const { return twin_ ? twin_->durable_rejected() : 0; }
 
 std::string AgentRuntime::QuarantineJson(size_t limit) {
   using json = nlohmann::json;
@@ -296,6 +310,7 @@ std::string AgentRuntime::MetricsText() {
 }
 
 absl::Status AgentRuntime::Healthy() {
+  if (absl::Status s = twin_->WriteStatus(); !s.ok()) return s;
   std::lock_guard lock(twin_mu_);
   return drain_error_;
 }

@@ -91,7 +91,13 @@ void FeatureSet::Add(const Sample& sample) {
 }
 
 std::vector<double> FeatureSet::Values() const {
-  std::vector<double> out(windows_.size());
+  std::vector<double> out;
+  ValuesInto(out);
+  return out;
+}
+
+void FeatureSet::ValuesInto(std::vector<double>& out) const {
+  out.resize(windows_.size());
   for (size_t i = 0; i < windows_.size(); ++i) {
     switch (kind_.features[i].op) {
       case FeatureOp::kMean:
@@ -105,7 +111,6 @@ std::vector<double> FeatureSet::Values() const {
         break;
     }
   }
-  return out;
 }
 
 }  // namespace fleettwin::agent

@@ -95,60 +95,125 @@ LedgeredTwin::LedgeredTwin(const AssetKind& kind, std::string asset, ledger::Led
       validator_(kind),
       quarantine_(std::move(rebuilt.quarantine)) {
   validator_.set_last_time(twin_->state().last_time);
+  writer_ = std::thread([this] { WriterLoop(); });
 }
 
-absl::Status LedgeredTwin::Write(absl::Span<const ledger::NewEntry> entries) {
-  if (entries.empty()) return absl::OkStatus();
-  const auto start = std::chrono::steady_clock::now();
-  absl::StatusOr<uint64_t> first = ledger_.AppendBatch(entries);
-  append_latency_.Observe(
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
-  if (!first.ok()) {
-    // The twin in memory is ahead of what is durable: stop here; a restart rebuilds from the
-    // ledger.
-    failed_ = absl::FailedPreconditionError(absl::StrCat(
-        "the ledger write failed; restart to rebuild the twin: ", first.status().message()));
-    return absl::UnavailableError(first.status().message());
+LedgeredTwin::~LedgeredTwin() {
+  {
+    std::lock_guard lock(write_mu_);
+    stop_ = true;
+    write_cv_.notify_all();
   }
-  return absl::OkStatus();
+  writer_.join();  // The writer empties its queue first.
+}
+
+void LedgeredTwin::WriterLoop() {
+  std::unique_lock lock(write_mu_);
+  while (true) {
+    write_cv_.wait(lock, [this] { return stop_ || !pending_.empty(); });
+    if (pending_.empty()) return;  // Stopped, and nothing left to write.
+    Pending& batch = pending_.front();
+    absl::Status status = write_failed_;
+    if (status.ok() && !batch.entries.empty()) {
+      lock.unlock();
+      const auto start = std::chrono::steady_clock::now();
+      absl::StatusOr<uint64_t> first = ledger_.AppendBatch(batch.entries);
+      append_latency_.Observe(
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+      lock.lock();
+      status = first.status();
+    }
+    if (status.ok()) {
+      durable_accepted_ += batch.accepted;
+      durable_rejected_ += batch.rejected;
+    } else if (write_failed_.ok()) {
+      // The twin in memory is ahead of what is durable: stop here; a restart rebuilds from
+      // the ledger. Later batches are not written (they would leave a gap).
+      write_failed_ = absl::UnavailableError(
+          absl::StrCat("the ledger write failed; restart to rebuild the twin: ", status.message()));
+    }
+    pending_.pop_front();
+    ++durable_;  // Counted even when refused, so waiters wake and see the failure.
+    write_cv_.notify_all();
+  }
+}
+
+absl::Status LedgeredTwin::Failed() {
+  std::lock_guard lock(write_mu_);
+  if (write_failed_.ok()) return absl::OkStatus();
+  return absl::FailedPreconditionError(write_failed_.message());
+}
+
+absl::Status LedgeredTwin::WriteStatus() {
+  std::lock_guard lock(write_mu_);
+  return write_failed_;
+}
+
+absl::Status LedgeredTwin::Submit(Pending batch) {
+  std::unique_lock lock(write_mu_);
+  write_cv_.wait(lock, [this] { return pending_.size() < kMaxPending; });
+  pending_.push_back(std::move(batch));
+  ++submitted_;
+  write_cv_.notify_all();
+  return write_failed_;
+}
+
+absl::Status LedgeredTwin::WaitDurable(uint64_t sequence) {
+  std::unique_lock lock(write_mu_);
+  write_cv_.wait(lock, [&] { return durable_ >= sequence; });
+  return write_failed_;
 }
 
 absl::StatusOr<IngestResult> LedgeredTwin::Ingest(absl::Span<const RawSample> samples,
                                                   absl::Span<const std::string> raw_text) {
-  if (!failed_.ok()) return failed_;
+  absl::StatusOr<IngestResult> result = IngestPipelined(samples, raw_text);
+  if (!result.ok()) return result;
+  if (absl::Status s = WaitDurable(submitted_); !s.ok()) return s;
+  return result;
+}
+
+absl::StatusOr<IngestResult> LedgeredTwin::IngestPipelined(absl::Span<const RawSample> samples,
+                                                           absl::Span<const std::string> raw_text) {
+  if (absl::Status s = Failed(); !s.ok()) return s;
   if (!raw_text.empty() && raw_text.size() != samples.size()) {
     return absl::InvalidArgumentError("raw_text must be empty or match the samples");
   }
   IngestResult result;
-  std::vector<ledger::NewEntry> entries;
-  entries.reserve(samples.size());
+  Pending batch;
+  batch.entries.reserve(samples.size());
   for (size_t i = 0; i < samples.size(); ++i) {
     std::variant<Sample, Rejection> checked = validator_.Check(samples[i]);
     if (Sample* sample = std::get_if<Sample>(&checked)) {
       const uint64_t revision = twin_->Apply(*sample);
-      entries.push_back(
+      batch.entries.push_back(
           {kTwinUpdateKind, asset_, revision, 0, EncodeTwinUpdate(asset_, revision, *sample)});
       ++result.accepted;
     } else {
       const Rejection& rejection = std::get<Rejection>(checked);
-      std::string raw = raw_text.empty() ? Describe(samples[i]) : raw_text[i];
-      entries.push_back({kTwinRejectionKind, asset_, twin_->state().revision, 0,
-                         EncodeRejection(asset_, samples[i].time, rejection, raw)});
+      // The text form is built only for rejected samples, from what arrived.
+      std::string raw =
+          raw_text.empty() || raw_text[i].empty() ? Describe(samples[i]) : raw_text[i];
+      batch.entries.push_back({kTwinRejectionKind, asset_, twin_->state().revision, 0,
+                               EncodeRejection(asset_, samples[i].time, rejection, raw)});
       quarantine_.Add(samples[i].time, rejection, std::move(raw));
       ++result.rejected;
     }
   }
   result.revision = twin_->state().revision;
-  if (absl::Status s = Write(entries); !s.ok()) return s;
+  batch.accepted = result.accepted;
+  batch.rejected = result.rejected;
+  if (absl::Status s = Submit(std::move(batch)); !s.ok()) return s;
   return result;
 }
 
 absl::StatusOr<uint64_t> LedgeredTwin::ApplyOne(const TwinChange& change) {
-  if (!failed_.ok()) return failed_;
+  if (absl::Status s = Failed(); !s.ok()) return s;
   const uint64_t revision = twin_->Apply(change);
-  const ledger::NewEntry entry{kTwinUpdateKind, asset_, revision, 0,
-                               EncodeTwinUpdate(asset_, revision, change)};
-  if (absl::Status s = Write(absl::MakeConstSpan(&entry, 1)); !s.ok()) return s;
+  Pending batch;
+  batch.entries.push_back(
+      {kTwinUpdateKind, asset_, revision, 0, EncodeTwinUpdate(asset_, revision, change)});
+  if (absl::Status s = Submit(std::move(batch)); !s.ok()) return s;
+  if (absl::Status s = WaitDurable(submitted_); !s.ok()) return s;
   return revision;
 }
 

@@ -181,10 +181,8 @@ void MqttSource::OnMessage(std::string_view payload) {
     return;
   }
   samples_ += batch->samples.size();
-  for (Telemetry& t : batch->samples) {
-    // Waiting here holds up the client's network thread: the broker keeps the rest.
-    if (!queue_.Push(std::move(t), options_.push_timeout)) ++dropped_;
-  }
+  // Waiting here holds up the client's network thread: the broker keeps the rest.
+  dropped_ += queue_.PushAll(std::move(batch->samples), options_.push_timeout);
 }
 
 void MqttSource::Run() {

@@ -16,6 +16,28 @@ bool TelemetryQueue::Push(Telemetry item, std::chrono::milliseconds timeout) {
   return true;
 }
 
+size_t TelemetryQueue::PushAll(std::vector<Telemetry> items, std::chrono::milliseconds timeout) {
+  size_t dropped = 0;
+  size_t i = 0;
+  std::unique_lock lock(mu_);
+  while (i < items.size()) {
+    const bool room =
+        not_full_.wait_for(lock, timeout, [&] { return closed_ || items_.size() < capacity_; });
+    if (!room || closed_) {
+      ++dropped_;
+      ++dropped;
+      ++i;
+      continue;
+    }
+    while (i < items.size() && items_.size() < capacity_) {
+      items_.push_back(std::move(items[i++]));
+      ++pushed_;
+    }
+    not_empty_.notify_one();
+  }
+  return dropped;
+}
+
 bool TelemetryQueue::PushWait(Telemetry item) {
   std::unique_lock lock(mu_);
   not_full_.wait(lock, [&] { return closed_ || items_.size() < capacity_; });

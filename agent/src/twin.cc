@@ -50,6 +50,15 @@ Twin::Twin(const AssetKind& kind, std::string asset) : kind_(kind), features_(ki
     anomaly_.emplace_back(kind.anomaly);
     drift_.emplace_back(kind.drift);
   }
+  for (const HealthSpec& spec : kind.health) {
+    if (std::optional<size_t> f = kind.FeatureIndex(spec.source)) {
+      health_source_.push_back({true, *f});
+    } else if (std::optional<size_t> c = kind.ChannelIndex(spec.source)) {
+      health_source_.push_back({false, *c});
+    } else {
+      health_source_.push_back({false, kNoSource});
+    }
+  }
 }
 
 uint64_t Twin::Apply(const TwinChange& change) {
@@ -77,14 +86,13 @@ void Twin::ApplySample(const Sample& sample) {
     state_.drifting[i] = drift_[i].Update(v);
   }
   features_.Add(sample);
-  state_.features = features_.Values();
+  features_.ValuesInto(state_.features);
   for (size_t h = 0; h < kind_.health.size(); ++h) {
     const HealthSpec& spec = kind_.health[h];
+    const HealthSource source = health_source_[h];
     double value = std::nan("");
-    if (std::optional<size_t> f = kind_.FeatureIndex(spec.source)) {
-      value = state_.features[*f];
-    } else if (std::optional<size_t> c = kind_.ChannelIndex(spec.source)) {
-      value = state_.reported[*c];
+    if (source.index != kNoSource) {
+      value = source.feature ? state_.features[source.index] : state_.reported[source.index];
     }
     state_.health_values[h] = value;
     state_.health[h] = Judge(spec, value);

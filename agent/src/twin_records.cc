@@ -51,7 +51,12 @@ std::string Str(capnp::Text::Reader t) { return std::string(t.begin(), t.size())
 }  // namespace
 
 std::string EncodeTwinUpdate(std::string_view asset, uint64_t revision, const TwinChange& change) {
-  capnp::MallocMessageBuilder message;
+  // Size the first segment to the update (a sample is a few dozen words), rather than the
+  // default 8 KiB that would be zeroed for every sample.
+  const Sample* sample_change = std::get_if<Sample>(&change);
+  const size_t words =
+      16 + asset.size() / 8 + (sample_change != nullptr ? sample_change->values.size() : 64);
+  capnp::MallocMessageBuilder message(static_cast<unsigned>(words));
   auto root = message.initRoot<proto::TwinUpdate>();
   root.setAsset(capnp::Text::Reader(asset.data(), asset.size()));
   root.setRevision(revision);

@@ -36,9 +36,15 @@ std::variant<Sample, Rejection> Validator::Check(const RawSample& raw) {
   Sample sample;
   sample.time = raw.time;
   sample.values.assign(kind_.channels.size(), std::nan(""));
-  std::vector<bool> seen(kind_.channels.size(), false);
-  for (const auto& [name, value] : raw.fields) {
-    const std::optional<size_t> index = kind_.ChannelIndex(name);
+  std::vector<bool>& seen = seen_;  // Reused: no allocation per sample.
+  seen.assign(kind_.channels.size(), false);
+  for (size_t position = 0; position < raw.fields.size(); ++position) {
+    const auto& [name, value] = raw.fields[position];
+    // Sources usually send the channels in the kind's order: try that position first.
+    const std::optional<size_t> index =
+        position < kind_.channels.size() && kind_.channels[position].name == name
+            ? std::optional<size_t>(position)
+            : kind_.ChannelIndex(name);
     if (!index) return Reject(RejectReason::kSchema, absl::StrCat("unknown channel '", name, "'"));
     if (seen[*index]) {
       return Reject(RejectReason::kSchema, absl::StrCat("channel '", name, "' given twice"));

@@ -69,10 +69,11 @@ absl::StatusOr<DecodedBatch> DecodeTelemetryBatch(Bytes message) {
                    return;
                  }
                  out.asset = std::string(batch.getAsset().begin(), batch.getAsset().size());
+                 out.samples.reserve(batch.getSamples().size());
                  for (auto s : batch.getSamples()) {
                    Telemetry t;
                    t.sample.time = s.getTime();
-                   t.raw = absl::StrCat("time=", s.getTime());
+                   t.sample.fields.reserve(s.getFields().size());
                    for (auto f : s.getFields()) {
                      std::string name(f.getName().begin(), f.getName().size());
                      auto v = f.getValue();
@@ -80,19 +81,14 @@ absl::StatusOr<DecodedBatch> DecodeTelemetryBatch(Bytes message) {
                      switch (v.which()) {
                        case proto::Field::Value::NUMBER:
                          value = v.getNumber();
-                         absl::StrAppend(&t.raw, " ", name, "=", v.getNumber());
                          break;
                        case proto::Field::Value::TEXT:
                          value = std::string(v.getText().begin(), v.getText().size());
-                         absl::StrAppend(&t.raw, " ", name, "=\"",
-                                         std::get<std::string>(value).substr(0, 64), "\"");
                          break;
                        case proto::Field::Value::BOOLEAN:
                          value = v.getBoolean();
-                         absl::StrAppend(&t.raw, " ", name, "=", v.getBoolean() ? "true" : "false");
                          break;
-                       default:
-                         absl::StrAppend(&t.raw, " ", name, "=null");
+                       default:  // null: the field is there, without a value.
                          break;
                      }
                      t.sample.fields.emplace_back(std::move(name), std::move(value));
@@ -172,12 +168,10 @@ void ZmqSource::Run() {
       ++foreign_;
       continue;
     }
-    for (Telemetry& t : batch->samples) {
-      ++samples_;
-      // While this waits, nothing is read from the socket: its high-water mark fills and the
-      // sender blocks. That is the backpressure.
-      if (!queue_.Push(std::move(t), options_.push_timeout)) ++dropped_;
-    }
+    samples_ += batch->samples.size();
+    // While this waits, nothing is read from the socket: its high-water mark fills and the
+    // sender blocks. That is the backpressure.
+    dropped_ += queue_.PushAll(std::move(batch->samples), options_.push_timeout);
   }
 }
 

@@ -2,7 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <cmath>
+#include <functional>
 #include <filesystem>
 #include <fstream>
 #include <random>
@@ -240,6 +242,116 @@ TEST_F(LedgeredTwinTest, CmapssEnginesRebuildExactlyFromTheirLedger) {
   absl::StatusOr<RebuiltTwin> rebuilt = RebuildTwin(**ledger, *kind, "engine-31", 10);
   ASSERT_TRUE(rebuilt.ok());
   EXPECT_EQ(rebuilt->twin->StateJson(), (*twin)->twin().StateJson());
+}
+
+// A ledger that passes everything to a real one until told to fail its appends.
+class FailingLedger final : public ledger::Ledger {
+ public:
+  explicit FailingLedger(ledger::Ledger& real) : real_(real) {}
+  std::atomic<bool> fail{false};
+
+  absl::StatusOr<uint64_t> Append(const ledger::NewEntry& entry) override {
+    return AppendBatch(absl::MakeConstSpan(&entry, 1));
+  }
+  absl::StatusOr<uint64_t> AppendBatch(absl::Span<const ledger::NewEntry> entries) override {
+    if (fail) return absl::UnavailableError("disk full (simulated)");
+    return real_.AppendBatch(entries);
+  }
+  ledger::VerifierKey verifier_key() const override { return real_.verifier_key(); }
+  uint64_t Size() const override { return real_.Size(); }
+  absl::StatusOr<ledger::Entry> Get(uint64_t i) const override { return real_.Get(i); }
+  absl::StatusOr<std::string> GetLeaf(uint64_t i) const override { return real_.GetLeaf(i); }
+  absl::Status Scan(uint64_t begin, uint64_t end,
+                    const std::function<bool(const ledger::Entry&, const std::string&)>& visit)
+      const override {
+    return real_.Scan(begin, end, visit);
+  }
+  absl::StatusOr<ledger::SignedCheckpoint> LatestCheckpoint() const override {
+    return real_.LatestCheckpoint();
+  }
+  absl::StatusOr<ledger::SignedCheckpoint> CheckpointAt(uint64_t size) const override {
+    return real_.CheckpointAt(size);
+  }
+  absl::StatusOr<std::vector<uint64_t>> CheckpointSizes() const override {
+    return real_.CheckpointSizes();
+  }
+  absl::StatusOr<fleettwin::Hash> RootAt(uint64_t size) const override { return real_.RootAt(size); }
+  absl::StatusOr<std::vector<fleettwin::Hash>> ProveInclusion(uint64_t i, uint64_t n) const override {
+    return real_.ProveInclusion(i, n);
+  }
+  absl::StatusOr<std::vector<fleettwin::Hash>> ProveConsistency(uint64_t a,
+                                                             uint64_t b) const override {
+    return real_.ProveConsistency(a, b);
+  }
+
+ private:
+  ledger::Ledger& real_;
+};
+
+std::vector<RawSample> PumpSamples(double start, int n) {
+  std::vector<RawSample> out;
+  for (int i = 0; i < n; ++i) {
+    out.push_back({start + i, {{"pressure", 1.0 + (i % 7) * 0.5}, {"flow", 40.0}}});
+  }
+  return out;
+}
+
+TEST_F(LedgeredTwinTest, PipelinedBatchesAreWrittenInOrderAndWaitDurableCatchesUp) {
+  absl::StatusOr<std::unique_ptr<ledger::Ledger>> ledger = OpenLedger();
+  ASSERT_TRUE(ledger.ok()) << ledger.status();
+  std::string live;
+  {
+    absl::StatusOr<std::unique_ptr<LedgeredTwin>> twin =
+        LedgeredTwin::Open(kind_, "pump-1", **ledger);
+    ASSERT_TRUE(twin.ok()) << twin.status();
+    for (int b = 0; b < 50; ++b) {
+      std::vector<RawSample> samples = PumpSamples(1 + b * 20, 20);
+      samples[3].fields[0].second = 99.0;  // One rejection per batch, in the middle.
+      absl::StatusOr<IngestResult> r = (*twin)->IngestPipelined(samples);
+      ASSERT_TRUE(r.ok()) << r.status();
+      EXPECT_EQ(r->accepted, 19u);
+    }
+    EXPECT_EQ((*twin)->submitted(), 50u);
+    ASSERT_TRUE((*twin)->WaitDurable((*twin)->submitted()).ok());
+    EXPECT_EQ((*twin)->durable_accepted(), 50u * 19);
+    EXPECT_EQ((*twin)->durable_rejected(), 50u);
+    EXPECT_EQ((*ledger)->Size(), 50u * 20);
+    live = (*twin)->twin().StateJson();
+  }
+  absl::StatusOr<RebuiltTwin> rebuilt = RebuildTwin(**ledger, kind_, "pump-1", 100);
+  ASSERT_TRUE(rebuilt.ok()) << rebuilt.status();
+  EXPECT_EQ(rebuilt->twin->StateJson(), live);
+  EXPECT_EQ(rebuilt->rejections, 50u);
+}
+
+TEST_F(LedgeredTwinTest, AFailedWriteStopsTheTwinAndOnlyWhatIsDurableSurvives) {
+  absl::StatusOr<std::unique_ptr<ledger::Ledger>> real = OpenLedger();
+  ASSERT_TRUE(real.ok()) << real.status();
+  FailingLedger ledger(**real);
+  absl::StatusOr<std::unique_ptr<LedgeredTwin>> twin = LedgeredTwin::Open(kind_, "pump-1", ledger);
+  ASSERT_TRUE(twin.ok()) << twin.status();
+  ASSERT_TRUE((*twin)->Ingest(PumpSamples(1, 10)).ok());
+  ledger.fail = true;
+  // The pipelined call hands the batch over; the failure shows when waiting for it.
+  ASSERT_TRUE((*twin)->IngestPipelined(PumpSamples(11, 10)).ok());
+  EXPECT_EQ((*twin)->WaitDurable((*twin)->submitted()).code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ((*twin)->WriteStatus().code(), absl::StatusCode::kUnavailable);
+  // From now on the twin refuses, whatever the ledger does.
+  ledger.fail = false;
+  EXPECT_EQ((*twin)->IngestPipelined(PumpSamples(21, 10)).status().code(),
+            absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ((*twin)->SetDesired("pressure", 3, "ops").status().code(),
+            absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ((*twin)->durable_accepted(), 10u);
+  EXPECT_EQ((*real)->Size(), 10u);
+  twin->reset();
+  // A restart rebuilds from what is durable: the first ten samples.
+  absl::StatusOr<std::unique_ptr<LedgeredTwin>> restarted =
+      LedgeredTwin::Open(kind_, "pump-1", **real);
+  ASSERT_TRUE(restarted.ok()) << restarted.status();
+  EXPECT_EQ((*restarted)->twin().state().revision, 10u);
+  EXPECT_TRUE((*restarted)->Ingest(PumpSamples(11, 10)).ok());
+  EXPECT_EQ((*restarted)->twin().state().revision, 20u);
 }
 
 }  // namespace

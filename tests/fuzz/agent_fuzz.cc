@@ -1,6 +1,6 @@
 // Fuzz target over the agent's decoders of outside bytes: asset kind JSON, twin update and
-// rejection records (read back from a ledger), ZeroMQ telemetry batches. The first input byte picks
-// the decoder. Property: no crash; a decoded update re-encodes to a record that decodes to the same
+// rejection records (read back from a ledger), ZeroMQ telemetry batches, MQTT JSON payloads. The
+// first input byte picks the decoder. Property: no crash; a decoded update re-encodes to a record that decodes to the same
 // update.
 #include <cstdint>
 #include <cstdlib>
@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "fleettwin/agent/asset_kind.h"
+#include "fleettwin/agent/mqtt_source.h"
 #include "fleettwin/agent/twin_records.h"
 #include "fleettwin/agent/zmq_source.h"
 
@@ -31,13 +32,16 @@ std::vector<std::string> FuzzSeeds() {
       Tagged('\2', fa::EncodeRejection("pump-1", 4, {fa::RejectReason::kRange, "p = 99"}, "p=99")),
       Tagged('\3', fa::EncodeTelemetryBatch(
                        "pump-1", {{1.5, {{"p", 2.0}, {"s", std::string("x")}, {"b", true}}}})),
+      Tagged('\4', fa::EncodeTelemetryJson(
+                       "pump-1", {{1.5, {{"p", 2.0}, {"s", std::string("x")}, {"n", {}}}}})),
+      Tagged('\4', R"({"time": 3, "values": {"p": [1, {"a": null}], "q": "7"}})"),
   };
 }
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size == 0) return 0;
   const fleettwin::Bytes input(data + 1, size - 1);
-  switch (data[0] % 4) {
+  switch (data[0] % 5) {
     case 0:
       (void)fa::ParseAssetKind(std::string_view(reinterpret_cast<const char*>(data + 1), size - 1));
       break;
@@ -58,8 +62,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     case 2:
       (void)fa::DecodeRejection(input);
       break;
-    default:
+    case 3:
       (void)fa::DecodeTelemetryBatch(input);
+      break;
+    default:
+      (void)fa::DecodeTelemetryJson(
+          std::string_view(reinterpret_cast<const char*>(data + 1), size - 1));
       break;
   }
   return 0;

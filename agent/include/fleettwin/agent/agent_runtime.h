@@ -58,7 +58,7 @@ class AgentRuntime final {
   // True once a replay source has delivered its whole file.
   bool replay_done() const { return replay_done_.load(); }
 
-  // The twin's state as JSON, taken between batches.
+  // The twin's state as JSON, taken between batches, returned once the ledger holds it.
   std::string TwinJson();
   // The newest `limit` quarantined samples and the counts per reason, as JSON.
   std::string QuarantineJson(size_t limit);
@@ -75,8 +75,9 @@ class AgentRuntime final {
   const ledger::VerifierKey& verifier_key() const { return verifier_key_; }
   const std::string& zmq_endpoint() const;
   const std::string& http_endpoint() const;  // Empty without HTTP.
-  uint64_t accepted() const { return accepted_.load(); }
-  uint64_t rejected() const { return rejected_.load(); }
+  // Samples accepted / rejected by this process whose ledger entries are durable.
+  uint64_t accepted() const;
+  uint64_t rejected() const;
 
  private:
   AgentRuntime() = default;
@@ -100,8 +101,6 @@ class AgentRuntime final {
   std::thread drain_thread_;
   size_t batch_size_ = 1024;
   std::atomic<bool> replay_done_{false};
-  std::atomic<uint64_t> accepted_{0};
-  std::atomic<uint64_t> rejected_{0};
   absl::Status drain_error_;  // Guarded by twin_mu_ once the drain thread runs.
   bool shut_down_ = false;
 };

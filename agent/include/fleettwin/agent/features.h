@@ -53,6 +53,7 @@ class FeatureSet final {
 
   // One value per kind.features entry, in order; NaN while a window cannot say yet.
   std::vector<double> Values() const;
+  void ValuesInto(std::vector<double>& out) const;  // Values() without an allocation.
 
  private:
   const AssetKind& kind_;

@@ -21,13 +21,13 @@ namespace fleettwin::agent {
 // A sample in transit, with the form it arrived in (kept for the quarantine).
 struct Telemetry {
   RawSample sample;
-  std::string raw;
+  std::string raw;  // Empty: the twin describes the sample itself if it rejects it.
 };
 
 // What a network source decoded from one message.
 struct DecodedBatch {
   std::string asset;               // Empty if the message did not name one.
-  std::vector<Telemetry> samples;  // raw: the text form of each sample, for the quarantine.
+  std::vector<Telemetry> samples;
 };
 
 // Thread-safe; many producers, one consumer.
@@ -39,6 +39,10 @@ class TelemetryQueue final {
   // Waits up to `timeout` for room. Returns false (and counts a drop) if there was none, or
   // if the queue is closed.
   bool Push(Telemetry item, std::chrono::milliseconds timeout);
+
+  // Push for each of `items` in order, taking the lock once for as many as fit (what network
+  // sources use for a message's samples). Returns how many were dropped (and counted).
+  size_t PushAll(std::vector<Telemetry> items, std::chrono::milliseconds timeout);
 
   // Waits for room as long as it takes (a source that can hold back, like file replay).
   // Returns false only if the queue is closed; that is not a drop, the source keeps the sample.

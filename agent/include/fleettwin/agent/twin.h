@@ -85,6 +85,13 @@ class Twin final {
   FeatureSet features_;
   std::vector<AnomalyDetector> anomaly_;
   std::vector<DriftDetector> drift_;
+  // What each health indicator judges: a feature or a channel (resolved once).
+  struct HealthSource {
+    bool feature = false;
+    size_t index = 0;
+  };
+  static constexpr size_t kNoSource = static_cast<size_t>(-1);
+  std::vector<HealthSource> health_source_;
 };
 
 }  // namespace fleettwin::agent

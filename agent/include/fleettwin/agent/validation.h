@@ -69,6 +69,7 @@ class Validator final {
  private:
   const AssetKind& kind_;
   std::optional<double> last_time_;
+  std::vector<bool> seen_;  // Scratch for Check.
 };
 
 // A rejected sample kept for inspection.
