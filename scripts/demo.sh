@@ -1,55 +1,115 @@
 #!/usr/bin/env bash
-# The main job until the local fleet lands: the audit ledger on real data. Installs what is
-# missing, builds the release preset, records engine 1's C-MAPSS FD001 test trajectory in a
-# signed ledger, and audits it as an outsider would: verify, checkpoint, inclusion and
-# consistency proofs, export, and a verification with the wrong key that must fail.
+# The main job until the local fleet lands: one live twin, audited. Installs what is missing,
+# builds the release preset, starts a Mosquitto broker and a fleet-agent for C-MAPSS engine 31
+# (its FD001 test trajectory replayed at 100x, plus MQTT telemetry with some bad samples),
+# reads the twin over HTTP, stops the agent with SIGTERM, and audits its ledger as an outsider
+# would: verify with the public key, rebuild the twin from the ledger alone and compare it
+# with what the agent served, prove one entry.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
 cmake --preset release >/dev/null
-cmake --build --preset release -j"$(nproc)" --target fleet-ledger fleet-audit >/dev/null
+cmake --build --preset release -j"$(nproc)" --target fleet-agent fleet-audit >/dev/null
 
 out=${FLEETTWIN_DEMO_DIR:-build/demo}
-bin=build/release/ledger
+agent_bin=build/release/agent/fleet-agent
+audit_bin=build/release/ledger/fleet-audit
+kind=kinds/cmapss-turbofan.json
 rm -rf "$out" && mkdir -p "$out"
-origin="fleettwin.demo/agent/engine-1"
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; }
+trap cleanup EXIT
 
-echo "== 1. keys: a signing key for engine 1's ledger and its public verifier key"
-$bin/fleet-ledger keygen --name "$origin" --out "$out/engine-1"
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])' 2>/dev/null ||
+  echo $((20000 + RANDOM % 20000)); }
+wait_for() {  # wait_for SECONDS COMMAND...: retry until the command succeeds.
+  local deadline=$((SECONDS + $1)); shift
+  until "$@" >/dev/null 2>&1; do
+    if ((SECONDS > deadline)); then echo "timed out waiting for: $*" >&2; exit 1; fi
+    sleep 0.1
+  done
+}
+
+echo "== 1. an MQTT broker (Eclipse Mosquitto) on loopback"
+mqtt_port=$(free_port)
+printf 'listener %s 127.0.0.1\nallow_anonymous true\nmax_queued_messages 0\nlog_dest none\n' \
+  "$mqtt_port" >"$out/mosquitto.conf"
+/usr/sbin/mosquitto -c "$out/mosquitto.conf" &
+pids+=($!)
+wait_for 10 bash -c "exec 3<>/dev/tcp/127.0.0.1/$mqtt_port"
+echo "mosquitto on tcp://127.0.0.1:$mqtt_port"
 echo
 
-echo "== 2. record engine 1's test trajectory (data/cmapss/test_FD001.txt), one entry per cycle"
-awk '$1 == 1 { $1 = $1; print }' data/cmapss/test_FD001.txt |
-  $bin/fleet-ledger append "$out/ledger" --key "$out/engine-1.key" --kind telemetry.cmapss \
-    --author engine-1 | tail -n 1 | sed 's/^/last acknowledged index: /'
-echo "maintenance done, crew 2" |
-  $bin/fleet-ledger append "$out/ledger" --key "$out/engine-1.key" --kind manual --author operator |
-  sed 's/^/manual record at index: /'
+echo "== 2. fleet-agent for engine 31: C-MAPSS replay at 100x, MQTT subscription, HTTP API"
+$agent_bin --asset engine-31 --kind "$kind" --data-dir "$out/engine-31" \
+  --replay data/cmapss/test_FD001.txt --replay-unit 31 --speed 100x \
+  --mqtt "tcp://127.0.0.1:$mqtt_port" --http 127.0.0.1:0 >"$out/engine-31.exit.json" \
+  2>"$out/engine-31.log" &
+agent=$!
+pids+=($agent)
+wait_for 10 grep -q "HTTP 127.0.0.1:" "$out/engine-31.log"
+cat "$out/engine-31.log"
+http=http://$(grep -o 'HTTP 127.0.0.1:[0-9]*' "$out/engine-31.log" | cut -d' ' -f2)
+wait_for 10 curl -sf "$http/readyz"
+echo "readyz: $(curl -s "$http/readyz")"
+echo "replaying 196 cycles at 100x..."
+wait_for 60 bash -c "curl -s $http/metrics | grep -q '^fleettwin_agent_replay_done{asset=\"engine-31\"} 1'"
 echo
 
-echo "== 3. the auditor verifies everything with the public key only"
-$bin/fleet-audit verify "$out/ledger" --key "$out/engine-1.vkey"
+echo "== 3. MQTT telemetry on fleettwin/engine-31/telemetry: one good cycle and three bad ones"
+row=$(awk '$1 == 31 && $2 == 196 { $1 = ""; $2 = ""; print }' data/cmapss/test_FD001.txt)
+names=(os1 os2 os3 s1 s2 s3 s4 s5 s6 s7 s8 s9 s10 s11 s12 s13 s14 s15 s16 s17 s18 s19 s20 s21)
+values=($row)
+json_values() {  # json_values OVERRIDE_NAME OVERRIDE_VALUE
+  local out="" i
+  for i in "${!names[@]}"; do
+    local v=${values[$i]}
+    [[ ${names[$i]} == "$1" ]] && v=$2
+    out+="\"${names[$i]}\": $v,"
+  done
+  echo "{${out%,}}"
+}
+publish() { mosquitto_pub -p "$mqtt_port" -q 1 -t fleettwin/engine-31/telemetry -m "$1"; }
+publish "{\"samples\": [{\"time\": 197, \"values\": $(json_values none 0)}]}"
+publish "{\"samples\": [{\"time\": 198, \"values\": $(json_values s11 '"high"')},
+                        {\"time\": 199, \"values\": $(json_values s4 1e308)},
+                        {\"time\": 150, \"values\": $(json_values none 0)}]}"
+publish "this is not JSON"
+wait_for 20 bash -c "curl -s $http/metrics | grep -q '^fleettwin_agent_source_messages_total{asset=\"engine-31\",source=\"mqtt\"} 3'"
+wait_for 20 bash -c "curl -s $http/quarantine | grep -q '\"total\":3'"
+curl -s "$http/metrics" | grep -E '^fleettwin_agent_(samples_|twin_revision|ledger_entries|source_malformed|queue_dropped|ledger_append_seconds_count)' | grep -v ' 0$' || true
+echo "quarantine:"
+curl -s "$http/quarantine" | grep -o '"detail":"[^"]*"\|"reason":"[a-z_]*"' | paste -d' ' - - |
+  sed 's/^/  /'
 echo
 
-echo "== 4. the latest signed checkpoint (C2SP signed note)"
-$bin/fleet-audit checkpoint "$out/ledger"
+echo "== 4. an operator sets a desired value (recorded in the ledger as a twin update)"
+curl -s -X PUT "$http/desired/max_s11" -H 'Content-Type: application/json' \
+  -d '{"value": 48.0, "author": "demo-operator"}'
+curl -s "$http/twin" >"$out/engine-31.twin.json"
+echo "the twin (/twin, saved in $out/engine-31.twin.json):"
+head -c 600 "$out/engine-31.twin.json"; echo " ..."
 echo
 
-echo "== 5. proof that cycle 10 (index 9) is in the log, and consistency of size 16 with the latest"
-$bin/fleet-audit prove "$out/ledger" 9
-size=$($bin/fleet-audit checkpoint "$out/ledger" | sed -n 2p)
-$bin/fleet-audit consistency "$out/ledger" 16 "$size"
+echo "== 5. SIGTERM: the agent drains, flushes its ledger and exits 0"
+kill -TERM "$agent"
+wait "$agent"
+tail -n 1 "$out/engine-31.log"
 echo
 
-echo "== 6. export: the first entry as JSON"
-$bin/fleet-audit export "$out/ledger" --to 1
-echo
-
-echo "== 7. a key the auditor does not trust must fail verification"
-$bin/fleet-ledger keygen --name "$origin" --out "$out/impostor" >/dev/null 2>&1
-if $bin/fleet-audit verify "$out/ledger" --key "$out/impostor.vkey" --quiet; then
-  echo "unexpected: verified with the wrong key" >&2
+echo "== 6. the auditor: verify with the public key only, rebuild the twin from the ledger alone"
+$audit_bin verify "$out/engine-31/ledger" --key "$out/engine-31/agent.vkey"
+$agent_bin replay-ledger "$out/engine-31/ledger" --kind "$kind" --asset engine-31 \
+  >"$out/engine-31.rebuilt.json"
+if cmp -s "$out/engine-31.rebuilt.json" "$out/engine-31.twin.json"; then
+  echo "the twin rebuilt from the ledger is byte-identical to what /twin served"
+else
+  echo "unexpected: the rebuilt twin differs from /twin" >&2
+  diff <(tr ',' '\n' <"$out/engine-31.rebuilt.json") <(tr ',' '\n' <"$out/engine-31.twin.json") >&2
   exit 1
 fi
+size=$($audit_bin checkpoint "$out/engine-31/ledger" | sed -n 2p)
+echo "inclusion proof of the last entry ($((size - 1))) in the signed tree of $size:"
+$audit_bin prove "$out/engine-31/ledger" $((size - 1))
 echo
-echo "demo done: the ledger is in $out/ledger, keys in $out/"
+echo "demo done: ledger in $out/engine-31/ledger, verifier key $out/engine-31/agent.vkey"

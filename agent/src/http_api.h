@@ -1,4 +1,4 @@
-// The agent's HTTP endpoints (docs/agent-http.md), served with cpp-httplib on its own threads.
+// The agent's HTTP endpoints (docs/agent.md), served with cpp-httplib on its own threads.
 // Private to the agent library: the runtime owns it and is what it serves.
 #ifndef FLEETTWIN_AGENT_HTTP_API_H_
 #define FLEETTWIN_AGENT_HTTP_API_H_

@@ -4,9 +4,9 @@
 
 #include <atomic>
 #include <cmath>
-#include <functional>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <random>
 #include <sstream>
 
@@ -261,9 +261,9 @@ class FailingLedger final : public ledger::Ledger {
   uint64_t Size() const override { return real_.Size(); }
   absl::StatusOr<ledger::Entry> Get(uint64_t i) const override { return real_.Get(i); }
   absl::StatusOr<std::string> GetLeaf(uint64_t i) const override { return real_.GetLeaf(i); }
-  absl::Status Scan(uint64_t begin, uint64_t end,
-                    const std::function<bool(const ledger::Entry&, const std::string&)>& visit)
-      const override {
+  absl::Status Scan(
+      uint64_t begin, uint64_t end,
+      const std::function<bool(const ledger::Entry&, const std::string&)>& visit) const override {
     return real_.Scan(begin, end, visit);
   }
   absl::StatusOr<ledger::SignedCheckpoint> LatestCheckpoint() const override {
@@ -275,12 +275,15 @@ class FailingLedger final : public ledger::Ledger {
   absl::StatusOr<std::vector<uint64_t>> CheckpointSizes() const override {
     return real_.CheckpointSizes();
   }
-  absl::StatusOr<fleettwin::Hash> RootAt(uint64_t size) const override { return real_.RootAt(size); }
-  absl::StatusOr<std::vector<fleettwin::Hash>> ProveInclusion(uint64_t i, uint64_t n) const override {
+  absl::StatusOr<fleettwin::Hash> RootAt(uint64_t size) const override {
+    return real_.RootAt(size);
+  }
+  absl::StatusOr<std::vector<fleettwin::Hash>> ProveInclusion(uint64_t i,
+                                                              uint64_t n) const override {
     return real_.ProveInclusion(i, n);
   }
   absl::StatusOr<std::vector<fleettwin::Hash>> ProveConsistency(uint64_t a,
-                                                             uint64_t b) const override {
+                                                                uint64_t b) const override {
     return real_.ProveConsistency(a, b);
   }
 

@@ -107,8 +107,8 @@ std::vector<fl::NewEntry> TwinEntries(const fa::AssetKind& kind,
   return entries;
 }
 
-absl::StatusOr<double> RawLedgerAppend(const fs::path& dir, const std::vector<fl::NewEntry>& entries,
-                                       size_t batch) {
+absl::StatusOr<double> RawLedgerAppend(const fs::path& dir,
+                                       const std::vector<fl::NewEntry>& entries, size_t batch) {
   fleettwin::SystemClock clock;
   std::array<uint8_t, 32> seed{};
   seed.fill(3);
@@ -172,8 +172,8 @@ absl::StatusOr<double> AgentEndToEnd(const fs::path& dir, const BenchOptions& op
     const size_t at = metrics.find(key);
     if (at != std::string::npos) {
       const double appends = std::atof(metrics.c_str() + at + key.size());
-      std::printf("  agent run: %.0f ledger appends, %.0f samples per append on average\n",
-                  appends, static_cast<double>(expected) / appends);
+      std::printf("  agent run: %.0f ledger appends, %.0f samples per append on average\n", appends,
+                  static_cast<double>(expected) / appends);
     }
   }
   if ((*agent)->accepted() != expected || (*agent)->rejected() != 0) {
@@ -215,8 +215,8 @@ absl::Status RunBench(const BenchOptions& options) {
   for (size_t begin = 0; begin < samples->size(); begin += options.per_message) {
     std::vector<fa::RawSample> part(
         samples->begin() + static_cast<ptrdiff_t>(begin),
-        samples->begin() + static_cast<ptrdiff_t>(std::min(begin + options.per_message,
-                                                            samples->size())));
+        samples->begin() +
+            static_cast<ptrdiff_t>(std::min(begin + options.per_message, samples->size())));
     messages.push_back(fa::EncodeTelemetryBatch("engine-bench", part));
   }
   size_t payload = 0;

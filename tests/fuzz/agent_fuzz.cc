@@ -1,7 +1,7 @@
 // Fuzz target over the agent's decoders of outside bytes: asset kind JSON, twin update and
 // rejection records (read back from a ledger), ZeroMQ telemetry batches, MQTT JSON payloads. The
-// first input byte picks the decoder. Property: no crash; a decoded update re-encodes to a record that decodes to the same
-// update.
+// first input byte picks the decoder. Property: no crash; a decoded update re-encodes to a record
+// that decodes to the same update.
 #include <cstdint>
 #include <cstdlib>
 #include <string>

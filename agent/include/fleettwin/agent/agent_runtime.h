@@ -63,7 +63,7 @@ class AgentRuntime final {
   // The newest `limit` quarantined samples and the counts per reason, as JSON.
   std::string QuarantineJson(size_t limit);
   // Prometheus text: samples accepted and rejected by reason, queue depth and drops, source
-  // counters, ledger append latency, revision (docs/agent-http.md).
+  // counters, ledger append latency, revision (docs/agent.md).
   std::string MetricsText();
   // Liveness: not OK once the ledger failed (the twin then refuses changes; restart rebuilds).
   absl::Status Healthy();

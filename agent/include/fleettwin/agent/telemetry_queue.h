@@ -26,7 +26,7 @@ struct Telemetry {
 
 // What a network source decoded from one message.
 struct DecodedBatch {
-  std::string asset;               // Empty if the message did not name one.
+  std::string asset;  // Empty if the message did not name one.
   std::vector<Telemetry> samples;
 };
 
