@@ -134,8 +134,15 @@ absl::StatusOr<std::unique_ptr<AgentRuntime>> AgentRuntime::Start(const AgentOpt
   if (agent->replay_) {
     const double speed = options.replay_speed;
     agent->replay_thread_ = std::thread([raw, speed] {
-      raw->replay_samples_ = RunReplay(*raw->replay_, *raw->queue_, speed, [](double seconds) {
-        std::this_thread::sleep_for(std::chrono::duration<double>(seconds));
+      raw->replay_samples_ = RunReplay(*raw->replay_, *raw->queue_, speed, [raw](double seconds) {
+        // Pace in short steps, so a shutdown never waits out a long gap in the file.
+        const auto until = std::chrono::steady_clock::now() +
+                           std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                               std::chrono::duration<double>(seconds));
+        while (!raw->stopping_ && std::chrono::steady_clock::now() < until) {
+          std::this_thread::sleep_for(std::min<std::chrono::steady_clock::duration>(
+              50ms, until - std::chrono::steady_clock::now()));
+        }
       });
       raw->replay_done_ = true;
     });
@@ -162,14 +169,33 @@ void AgentRuntime::Drain() {
     // being prepared (LedgeredTwin's pipeline).
     std::lock_guard lock(twin_mu_);
     absl::StatusOr<IngestResult> result = twin_->IngestPipelined(samples, raw);
-    if (!result.ok() && drain_error_.ok()) drain_error_ = result.status();
-    // On error keep draining, so sources are not stuck; the twin refuses from now on.
+    if (!result.ok()) {
+      // The twin refuses from now on (a ledger write failed). Keep draining, so sources are not
+      // stuck, and count what is refused: in = accepted + rejected + dropped + refused.
+      if (drain_error_.ok()) drain_error_ = result.status();
+      refused_ += samples.size();
+    }
   }
   // Everything taken from the queue is durable before the drain ends.
   std::lock_guard lock(twin_mu_);
   if (absl::Status s = twin_->WaitDurable(twin_->submitted()); !s.ok() && drain_error_.ok()) {
     drain_error_ = s;
   }
+}
+
+absl::StatusOr<std::string> AgentRuntime::DurableTwinJson() {
+  uint64_t sequence;
+  std::string json;
+  {
+    std::lock_guard lock(twin_mu_);
+    json = twin_->twin().StateJson();
+    sequence = twin_->submitted();
+  }
+  if (absl::Status s = twin_->WaitDurable(sequence); !s.ok()) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("the twin is ahead of its ledger: ", s.message()));
+  }
+  return json;
 }
 
 std::string AgentRuntime::TwinJson() {
@@ -187,6 +213,9 @@ std::string AgentRuntime::TwinJson() {
 
 uint64_t AgentRuntime::accepted() const { return twin_ ? twin_->durable_accepted() : 0; }
 uint64_t AgentRuntime::rejected() const { return twin_ ? twin_->durable_rejected() : 0; }
+uint64_t AgentRuntime::refused() const {
+  return refused_.load() + (twin_ ? twin_->unwritten() : 0);
+}
 
 std::string AgentRuntime::QuarantineJson(size_t limit) {
   using json = nlohmann::json;
@@ -260,6 +289,10 @@ std::string AgentRuntime::MetricsText() {
   w.Sample("fleettwin_agent_queue_depth", asset, static_cast<double>(queue_->depth()));
   w.Family("fleettwin_agent_queue_capacity", "gauge", "Capacity of the telemetry queue.");
   w.Sample("fleettwin_agent_queue_capacity", asset, static_cast<double>(queue_->capacity()));
+  w.Family("fleettwin_agent_samples_refused_total", "counter",
+           "Samples lost to a ledger write failure (in the failed write or taken from the "
+           "queue after it): not ledgered; the agent must restart.");
+  w.Sample("fleettwin_agent_samples_refused_total", asset, static_cast<double>(refused()));
   w.Family("fleettwin_agent_queue_dropped_total", "counter",
            "Samples dropped because the queue stayed full past the push timeout.");
   w.Sample("fleettwin_agent_queue_dropped_total", asset, static_cast<double>(queue_->dropped()));

@@ -139,11 +139,14 @@ absl::StatusOr<AssetKind> ParseAssetKind(std::string_view text) {
   if (const Json* time = root.Find("time", true)) {
     Reader r(*time, "time");
     if (r.IsObject()) {
-      r.OnlyKeys({"unit", "period", "min_interval"});
+      r.OnlyKeys({"unit", "period", "min_interval", "min", "max"});
       kind.time_unit = r.String("unit", true);
       kind.period = r.Number("period", true);
       kind.min_interval = r.Number("min_interval", false, 0.5);
+      kind.min_time = r.Number("min", false, kind.min_time);
+      kind.max_time = r.Number("max", false, kind.max_time);
       if (r.ok() && kind.period <= 0) r.Fail("time.period", "must be positive");
+      if (r.ok() && !(kind.min_time < kind.max_time)) r.Fail("time.max", "must exceed time.min");
       if (r.ok() && (kind.min_interval < 0 || kind.min_interval > 1)) {
         r.Fail("time.min_interval", "must be within [0, 1]");
       }
@@ -247,6 +250,10 @@ absl::StatusOr<AssetKind> ParseAssetKind(std::string_view text) {
       kind.anomaly.warmup = r.Count("warmup", false, kind.anomaly.warmup);
       if (r.ok() && kind.anomaly.window < 3) r.Fail("anomaly.window", "must be at least 3");
       if (r.ok() && kind.anomaly.threshold <= 0) r.Fail("anomaly.threshold", "must be positive");
+      if (r.ok() && kind.anomaly.method == AnomalyMethod::kMedianMad &&
+          kind.anomaly.warmup > kind.anomaly.window) {
+        r.Fail("anomaly.warmup", "must not exceed the median-mad window (it would never score)");
+      }
     }
     root.Adopt(r.error());
   }

@@ -67,7 +67,9 @@ absl::StatusOr<std::unique_ptr<HttpApi>> HttpApi::Start(const std::string& bind,
     res.set_content(agent.MetricsText(), "text/plain; version=0.0.4; charset=utf-8");
   });
   server.Get("/twin", [&agent](const httplib::Request&, httplib::Response& res) {
-    res.set_content(agent.TwinJson() + "\n", "application/json");
+    absl::StatusOr<std::string> twin = agent.DurableTwinJson();
+    if (!twin.ok()) return JsonError(res, 503, std::string(twin.status().message()));
+    res.set_content(*twin + "\n", "application/json");
   });
   server.Get("/quarantine", [&agent](const httplib::Request& req, httplib::Response& res) {
     size_t limit = 100;
@@ -130,6 +132,10 @@ absl::StatusOr<std::unique_ptr<HttpApi>> HttpApi::Start(const std::string& bind,
   }
   api->endpoint_ = absl::StrCat(host, ":", port);
   api->thread_ = std::thread([&server] { server.listen_after_bind(); });
+  // stop() is a no-op until the server runs: return only once it does.
+  for (int i = 0; i < 1000 && !server.is_running(); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
   return api;
 }
 

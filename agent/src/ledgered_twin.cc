@@ -14,7 +14,8 @@ namespace {
 std::string Describe(const RawSample& raw) {
   std::string out = absl::StrCat("time=", raw.time);
   for (const auto& [name, value] : raw.fields) {
-    absl::StrAppend(&out, " ", name, "=");
+    if (out.size() > 1024) break;  // The quarantine keeps 1 KiB of it anyway.
+    absl::StrAppend(&out, " ", name.substr(0, 64), "=");
     if (const double* d = std::get_if<double>(&value)) {
       absl::StrAppend(&out, *d);
     } else if (const std::string* s = std::get_if<std::string>(&value)) {
@@ -24,7 +25,6 @@ std::string Describe(const RawSample& raw) {
     } else {
       absl::StrAppend(&out, "null");
     }
-    if (out.size() > 1024) break;
   }
   return out;
 }
@@ -126,7 +126,10 @@ void LedgeredTwin::WriterLoop() {
     if (status.ok()) {
       durable_accepted_ += batch.accepted;
       durable_rejected_ += batch.rejected;
-    } else if (write_failed_.ok()) {
+    } else {
+      unwritten_ += batch.accepted + batch.rejected;
+    }
+    if (!status.ok() && write_failed_.ok()) {
       // The twin in memory is ahead of what is durable: stop here; a restart rebuilds from
       // the ledger. Later batches are not written (they would leave a gap).
       write_failed_ = absl::UnavailableError(

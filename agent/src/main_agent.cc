@@ -154,7 +154,12 @@ int main(int argc, char** argv) {
   absl::Status drained = (*agent)->Shutdown();
   std::cerr << "fleet-agent: stopped: " << (*agent)->accepted() << " accepted, "
             << (*agent)->rejected() << " rejected\n";
+  if (!drained.ok()) {
+    // The twin in memory holds changes the ledger does not: print nothing, restart rebuilds.
+    std::cerr << "fleet-agent: " << (*agent)->refused()
+              << " samples refused after the ledger failed\n";
+    return Fail(drained);
+  }
   std::cout << (*agent)->TwinJson() << "\n";
-  if (!drained.ok()) return Fail(drained);
   return 0;
 }

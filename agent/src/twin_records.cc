@@ -127,7 +127,10 @@ std::string EncodeRejection(std::string_view asset, double time, const Rejection
   root.setTime(time);
   const std::string_view reason = RejectReasonName(rejection.reason);
   root.setReason(capnp::Text::Reader(reason.data(), reason.size()));
-  root.setDetail(rejection.detail);
+  // Details are built by the validator from bounded pieces; cap them anyway, so no sample can
+  // make an entry the ledger refuses.
+  const std::string_view detail = std::string_view(rejection.detail).substr(0, kMaxRaw);
+  root.setDetail(capnp::Text::Reader(detail.data(), detail.size()));
   raw = raw.substr(0, kMaxRaw);
   root.setRaw(capnp::Data::Reader(reinterpret_cast<const capnp::byte*>(raw.data()), raw.size()));
   return Canonical(root);

@@ -9,6 +9,13 @@ namespace {
 
 Rejection Reject(RejectReason reason, std::string detail) { return {reason, std::move(detail)}; }
 
+// A channel name as shown in a rejection: names come from outside, so keep them short.
+std::string Shown(std::string_view name) {
+  constexpr size_t kMax = 64;
+  if (name.size() <= kMax) return std::string(name);
+  return absl::StrCat(std::string(name.substr(0, kMax)), "…");
+}
+
 }  // namespace
 
 std::string_view RejectReasonName(RejectReason reason) {
@@ -33,6 +40,10 @@ std::string_view RejectReasonName(RejectReason reason) {
 
 std::variant<Sample, Rejection> Validator::Check(const RawSample& raw) {
   if (!std::isfinite(raw.time)) return Reject(RejectReason::kNotFinite, "time is not finite");
+  if (raw.time < kind_.min_time || raw.time > kind_.max_time) {
+    return Reject(RejectReason::kRange, absl::StrCat("time ", raw.time, " is outside [",
+                                                     kind_.min_time, ", ", kind_.max_time, "]"));
+  }
   Sample sample;
   sample.time = raw.time;
   sample.values.assign(kind_.channels.size(), std::nan(""));
@@ -45,23 +56,26 @@ std::variant<Sample, Rejection> Validator::Check(const RawSample& raw) {
         position < kind_.channels.size() && kind_.channels[position].name == name
             ? std::optional<size_t>(position)
             : kind_.ChannelIndex(name);
-    if (!index) return Reject(RejectReason::kSchema, absl::StrCat("unknown channel '", name, "'"));
+    if (!index)
+      return Reject(RejectReason::kSchema, absl::StrCat("unknown channel '", Shown(name), "'"));
     if (seen[*index]) {
-      return Reject(RejectReason::kSchema, absl::StrCat("channel '", name, "' given twice"));
+      return Reject(RejectReason::kSchema, absl::StrCat("channel '", Shown(name), "' given twice"));
     }
     seen[*index] = true;
     const double* number = std::get_if<double>(&value);
     if (number == nullptr) {
-      return Reject(RejectReason::kType, absl::StrCat("channel '", name, "' is not a number"));
+      return Reject(RejectReason::kType,
+                    absl::StrCat("channel '", Shown(name), "' is not a number"));
     }
     if (!std::isfinite(*number)) {
-      return Reject(RejectReason::kNotFinite, absl::StrCat("channel '", name, "' is not finite"));
+      return Reject(RejectReason::kNotFinite,
+                    absl::StrCat("channel '", Shown(name), "' is not finite"));
     }
     const Channel& channel = kind_.channels[*index];
     if (*number < channel.min || *number > channel.max) {
       return Reject(RejectReason::kRange,
-                    absl::StrCat("channel '", name, "' = ", *number, " is outside [", channel.min,
-                                 ", ", channel.max, "]"));
+                    absl::StrCat("channel '", Shown(name), "' = ", *number, " is outside [",
+                                 channel.min, ", ", channel.max, "]"));
     }
     sample.values[*index] = *number;
   }

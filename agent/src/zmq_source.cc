@@ -1,6 +1,8 @@
 // The only place the agent touches ZeroMQ (cppzmq) for telemetry; zmq::error_t never leaves it.
 #include "fleettwin/agent/zmq_source.h"
 
+#include <optional>
+
 #include <capnp/message.h>
 #include <capnp/serialize.h>
 #include <kj/exception.h>
@@ -117,6 +119,8 @@ absl::StatusOr<std::unique_ptr<ZmqSource>> ZmqSource::Start(const ZmqSourceOptio
   std::unique_ptr<ZmqSource> source(new ZmqSource(options, queue));
   try {
     source->sockets_->pull.set(zmq::sockopt::rcvhwm, options.receive_hwm);
+    // A bigger message is refused by ZeroMQ itself (the peer is disconnected).
+    source->sockets_->pull.set(zmq::sockopt::maxmsgsize, options.max_message_bytes);
     source->sockets_->pull.set(zmq::sockopt::linger, 0);
     source->sockets_->pull.bind(options.endpoint);
     source->endpoint_ = source->sockets_->pull.get(zmq::sockopt::last_endpoint);
@@ -139,8 +143,16 @@ void ZmqSource::Stop() {
 
 void ZmqSource::Run() {
   zmq::socket_t& pull = sockets_->pull;
+  std::optional<std::chrono::steady_clock::time_point> stop_deadline;
   while (true) {
     const bool stopping = stop_.load();
+    if (stopping) {
+      // Take what the socket holds, but not forever: a sender that keeps up with the twin would
+      // otherwise hold the shutdown open. What it sends later stays in its own socket.
+      const auto now = std::chrono::steady_clock::now();
+      if (!stop_deadline) stop_deadline = now + std::chrono::seconds(2);
+      if (now > *stop_deadline) break;
+    }
     zmq::message_t message;
     try {
       if (!stopping) {

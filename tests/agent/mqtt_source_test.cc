@@ -64,6 +64,14 @@ TEST(TelemetryJsonTest, EnvelopeErrorsAreClear) {
     EXPECT_EQ(out.status().code(), absl::StatusCode::kInvalidArgument);
   }
   EXPECT_FALSE(DecodeTelemetryJson(std::string(kMaxJsonPayload + 1, ' ')).ok());
+  // Deep nesting is refused before it can reach a recursive printer or destructor.
+  const std::string deep = R"({"time": 1, "values": {"p": )" + std::string(1000000, '[') +
+                           std::string(1000000, ']') + "}}";
+  EXPECT_EQ(DecodeTelemetryJson(deep).status().code(), absl::StatusCode::kInvalidArgument);
+  // Brackets inside strings do not count.
+  absl::StatusOr<DecodedBatch> quoted =
+      DecodeTelemetryJson(R"({"time": 1, "values": {"p": ")" + std::string(100, '[') + R"(\"x"}})");
+  ASSERT_TRUE(quoted.ok()) << quoted.status();
 }
 
 TEST(TelemetryJsonTest, ProblemsInsideASampleTravelOnToTheValidator) {
@@ -136,6 +144,8 @@ TEST(MqttSourceTest, BadOptionsAreRefused) {
   MqttSourceOptions options;
   options.asset = "a-1";
   options.broker = "127.0.0.1:1883";  // No scheme.
+  EXPECT_EQ(MqttSource::Start(options, queue).status().code(), absl::StatusCode::kInvalidArgument);
+  options.broker = "ssl://127.0.0.1:8883";  // TLS is refused until it is supported.
   EXPECT_EQ(MqttSource::Start(options, queue).status().code(), absl::StatusCode::kInvalidArgument);
   options.broker = "tcp://127.0.0.1:1883";
   options.qos = 3;

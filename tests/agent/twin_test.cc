@@ -346,6 +346,7 @@ TEST_F(LedgeredTwinTest, AFailedWriteStopsTheTwinAndOnlyWhatIsDurableSurvives) {
   EXPECT_EQ((*twin)->SetDesired("pressure", 3, "ops").status().code(),
             absl::StatusCode::kFailedPrecondition);
   EXPECT_EQ((*twin)->durable_accepted(), 10u);
+  EXPECT_EQ((*twin)->unwritten(), 10u);  // Counted, not silently gone.
   EXPECT_EQ((*real)->Size(), 10u);
   twin->reset();
   // A restart rebuilds from what is durable: the first ten samples.

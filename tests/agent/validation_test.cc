@@ -67,10 +67,31 @@ TEST(ValidatorTest, EachRuleRejectsWithItsReasonAndChangesNothing) {
   EXPECT_EQ(ReasonOf(v.Check(At(120, -0.1))), RejectReason::kRange);
   EXPECT_EQ(ReasonOf(v.Check(At(100, 1))), RejectReason::kDuplicate);
   EXPECT_EQ(ReasonOf(v.Check(At(90, 1))), RejectReason::kOutOfOrder);
-  EXPECT_EQ(ReasonOf(v.Check(At(104, 1))), RejectReason::kRate);  // 4 s < 0.5 x 10 s.
+  EXPECT_EQ(ReasonOf(v.Check(At(104, 1))), RejectReason::kRate);     // 4 s < 0.5 x 10 s.
+  EXPECT_EQ(ReasonOf(v.Check(At(1e300, 1))), RejectReason::kRange);  // An absurd time.
+  EXPECT_EQ(ReasonOf(v.Check(At(-1e300, 1))), RejectReason::kRange);
   // None of the rejections moved the validator: the next good sample is judged against 100.
   EXPECT_EQ(v.last_time(), 100);
   EXPECT_TRUE(std::holds_alternative<Sample>(v.Check(At(105, 10))));  // Range is inclusive.
+}
+
+TEST(ValidatorTest, TimeBoundsComeFromTheKindAndDetailsStayShort) {
+  absl::StatusOr<AssetKind> kind = ParseAssetKind(R"({
+    "kind": "pump", "time": {"unit": "cycle", "period": 1, "min": 1, "max": 100000},
+    "channels": [{"name": "pressure", "min": 0, "max": 10}]})");
+  ASSERT_TRUE(kind.ok()) << kind.status();
+  Validator v(*kind);
+  EXPECT_EQ(ReasonOf(v.Check(At(0, 1))), RejectReason::kRange);
+  EXPECT_EQ(ReasonOf(v.Check(At(100001, 1))), RejectReason::kRange);
+  EXPECT_TRUE(std::holds_alternative<Sample>(v.Check(At(100000, 1))));
+  EXPECT_FALSE(ParseAssetKind(R"({"kind": "k", "time": {"unit": "s", "period": 1, "min": 5,
+    "max": 5}, "channels": [{"name": "p", "min": 0, "max": 1}]})")
+                   .ok());
+  // A channel name from outside may be huge; the rejection shows only its start.
+  const std::string huge(1 << 20, 'x');
+  auto rejected = v.Check({200000, {{huge, 1.0}}});
+  ASSERT_TRUE(std::holds_alternative<Rejection>(rejected));
+  EXPECT_LT(std::get<Rejection>(rejected).detail.size(), 100u);
 }
 
 TEST(QuarantineTest, KeepsTheNewestAndCountsEverything) {

@@ -52,14 +52,18 @@ class AgentRuntime final {
                                                              const Clock& clock);
   ~AgentRuntime();
 
-  // Stops the sources, drains the queue into the twin and closes the ledger. Idempotent.
+  // Stops the sources, drains the queue into the twin and waits until all of it is durable in
+  // the ledger (which closes when the runtime is destroyed). Idempotent.
   // Returns the first error the drain thread hit, if any.
   absl::Status Shutdown();
   // True once a replay source has delivered its whole file.
   bool replay_done() const { return replay_done_.load(); }
 
-  // The twin's state as JSON, taken between batches, returned once the ledger holds it.
+  // The twin's state as JSON, taken between batches, returned once the ledger holds it (after
+  // a ledger failure it may include changes the ledger does not hold: see DurableTwinJson).
   std::string TwinJson();
+  // As TwinJson, but FailedPrecondition if the ledger does not hold all of it (what /twin serves).
+  absl::StatusOr<std::string> DurableTwinJson();
   // The newest `limit` quarantined samples and the counts per reason, as JSON.
   std::string QuarantineJson(size_t limit);
   // Prometheus text: samples accepted and rejected by reason, queue depth and drops, source
@@ -78,6 +82,8 @@ class AgentRuntime final {
   // Samples accepted / rejected by this process whose ledger entries are durable.
   uint64_t accepted() const;
   uint64_t rejected() const;
+  // Samples lost to a ledger failure: in the failed write, or taken from the queue after it.
+  uint64_t refused() const;
 
  private:
   AgentRuntime() = default;
@@ -96,6 +102,7 @@ class AgentRuntime final {
   std::string origin_;
   std::atomic<uint64_t> replay_samples_{0};
   std::atomic<bool> stopping_{false};
+  std::atomic<uint64_t> refused_{0};
   std::unique_ptr<ReplayReader> replay_;
   std::thread replay_thread_;
   std::thread drain_thread_;

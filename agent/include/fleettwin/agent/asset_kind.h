@@ -64,6 +64,10 @@ struct AssetKind {
   std::string time_unit;      // "cycle", "s", "record", ...
   double period = 1.0;        // Expected time between samples.
   double min_interval = 0.5;  // Fraction of `period` below which samples come too fast.
+  // Valid sample times. The defaults admit cycles, seconds or milliseconds since 1970 and
+  // refuse absurd times (1e300) that would otherwise make every later sample out of order.
+  double min_time = -1e15;
+  double max_time = 1e15;
   std::vector<Channel> channels;
   std::vector<FeatureSpec> features;
   std::vector<HealthSpec> health;

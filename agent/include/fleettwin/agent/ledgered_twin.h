@@ -92,6 +92,8 @@ class LedgeredTwin final {
   // Samples accepted and rejected by this process whose entries are durable; thread-safe.
   uint64_t durable_accepted() const { return durable_accepted_.load(); }
   uint64_t durable_rejected() const { return durable_rejected_.load(); }
+  // Samples of batches whose ledger write failed (or that came after the failure).
+  uint64_t unwritten() const { return unwritten_.load(); }
 
  private:
   struct Pending {
@@ -124,6 +126,7 @@ class LedgeredTwin final {
   bool stop_ = false;            // Guarded by write_mu_.
   std::atomic<uint64_t> durable_accepted_{0};
   std::atomic<uint64_t> durable_rejected_{0};
+  std::atomic<uint64_t> unwritten_{0};
   std::thread writer_;
 };
 

@@ -2,9 +2,9 @@
 // Eclipse Mosquitto) with QoS 1 and a persistent session, and feeds JSON payloads into the
 // twin's queue. It connects in the background and reconnects with exponential backoff, so an
 // agent starts (and keeps its twin) while the broker is away. While the queue is full the
-// delivery callback waits, so the client stops reading and the broker holds the messages
-// (flow control); a sample is dropped only after the push timeout, and counted.
-// Payload schema: docs/ingestion.md.
+// delivery callback waits, so the client stops reading its connection and the broker holds
+// the messages (flow control at the TCP level: paho acknowledges QoS 1 before delivery); a sample
+// is dropped only after the push timeout, and counted. Payload schema: docs/ingestion.md.
 #ifndef FLEETTWIN_AGENT_MQTT_SOURCE_H_
 #define FLEETTWIN_AGENT_MQTT_SOURCE_H_
 
@@ -28,7 +28,8 @@ namespace fleettwin::agent {
 inline constexpr size_t kMaxJsonPayload = 4 << 20;
 
 // Decodes one JSON telemetry payload. Errors (InvalidArgument): not JSON, not an object, no
-// "samples" array and no "time", more than kMaxJsonPayload bytes. Problems inside a sample
+// "samples" array and no "time", more than kMaxJsonPayload bytes, arrays and objects nested
+// more than 16 deep. Problems inside a sample
 // (a time that is not a number, a value of the wrong type) are not errors here: the sample
 // travels on and the validator rejects it with its reason. Never crashes.
 absl::StatusOr<DecodedBatch> DecodeTelemetryJson(std::string_view payload);

@@ -1,7 +1,7 @@
 // The one bounded queue every telemetry source feeds and the twin drains. When it is full a
 // source waits (backpressure: the ZeroMQ socket stops reading and its high-water mark pushes
-// back, the MQTT client stops acknowledging); a sample is dropped only if the wait times out,
-// and every drop is counted.
+// back, the MQTT client stops reading and the broker holds the messages); a sample is dropped only
+// if the wait times out, and every drop is counted.
 #ifndef FLEETTWIN_AGENT_TELEMETRY_QUEUE_H_
 #define FLEETTWIN_AGENT_TELEMETRY_QUEUE_H_
 

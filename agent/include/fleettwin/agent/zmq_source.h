@@ -33,6 +33,8 @@ struct ZmqSourceOptions {
   std::string asset;
   // Messages ZeroMQ may hold before the sender blocks.
   int receive_hwm = 1000;
+  // Larger messages are refused by ZeroMQ (and the sending peer disconnected).
+  int64_t max_message_bytes = 16 << 20;
   // How long one sample may wait for room in the queue before it is dropped.
   std::chrono::milliseconds push_timeout{2000};
 };
@@ -48,8 +50,8 @@ class ZmqSource final {
 
   // The endpoint actually bound (a wildcard port resolved).
   const std::string& endpoint() const { return endpoint_; }
-  // Stops receiving after taking every message the socket already holds (PUSH/PULL has no
-  // acknowledgements, so what is still in flight on the network stays with the sender's
+  // Stops receiving after taking the messages the socket already holds, for at most 2 s (PUSH/PULL
+  // has no acknowledgements, so what is still in flight on the network stays with the sender's
   // socket until it reconnects to a new agent).
   void Stop();
 
