@@ -71,7 +71,8 @@ absl::StatusOr<std::unique_ptr<AgentRuntime>> AgentRuntime::Start(const AgentOpt
     return absl::InvalidArgumentError("batch size and queue capacity must be positive");
   }
   std::unique_ptr<AgentRuntime> agent(new AgentRuntime());
-  absl::StatusOr<AssetKind> kind = LoadAssetKind(options.kind_file);
+  std::string kind_text;
+  absl::StatusOr<AssetKind> kind = LoadAssetKind(options.kind_file, &kind_text);
   if (!kind.ok()) return kind.status();
   agent->kind_ = std::move(*kind);
   agent->batch_size_ = options.batch_size;
@@ -97,7 +98,7 @@ absl::StatusOr<std::unique_ptr<AgentRuntime>> AgentRuntime::Start(const AgentOpt
   if (!ledger.ok()) return ledger.status();
   agent->ledger_ = std::move(*ledger);
   absl::StatusOr<std::unique_ptr<LedgeredTwin>> twin =
-      LedgeredTwin::Open(agent->kind_, options.asset, *agent->ledger_);
+      LedgeredTwin::Open(agent->kind_, options.asset, *agent->ledger_, 1000, kind_text);
   if (!twin.ok()) return twin.status();
   agent->twin_ = std::move(*twin);
   agent->queue_ = std::make_unique<TelemetryQueue>(options.queue_capacity);
@@ -394,11 +395,33 @@ AgentRuntime::~AgentRuntime() { Shutdown().IgnoreError(); }
 absl::StatusOr<std::string> RebuildTwinJson(const std::filesystem::path& ledger_dir,
                                             const std::filesystem::path& kind_file,
                                             const std::string& asset) {
-  absl::StatusOr<AssetKind> kind = LoadAssetKind(kind_file);
-  if (!kind.ok()) return kind.status();
   absl::StatusOr<std::unique_ptr<ledger::LedgerReader>> reader =
       ledger::OpenLedgerReadOnly(ledger_dir);
   if (!reader.ok()) return reader.status();
+  absl::StatusOr<std::string> ledgered = LedgeredKindText(**reader);
+  if (!ledgered.ok() && !absl::IsNotFound(ledgered.status())) return ledgered.status();
+  std::string text;
+  if (kind_file.empty()) {
+    if (!ledgered.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(ledgered.status().message(), "; give the kind file with --kind"));
+    }
+    text = *ledgered;
+  } else {
+    absl::StatusOr<AssetKind> loaded = LoadAssetKind(kind_file, &text);
+    if (!loaded.ok()) return loaded.status();
+    if (ledgered.ok() && *ledgered != text) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          kind_file.string(),
+          " is not the asset kind the ledger records for this twin; omit --kind to rebuild "
+          "with the recorded one"));
+    }
+  }
+  absl::StatusOr<AssetKind> kind = ParseAssetKind(text);
+  if (!kind.ok()) {
+    return absl::DataLossError(
+        absl::StrCat("the recorded asset kind does not parse: ", kind.status().message()));
+  }
   absl::StatusOr<RebuiltTwin> rebuilt = RebuildTwin(**reader, *kind, asset, 0);
   if (!rebuilt.ok()) return rebuilt.status();
   return rebuilt->twin->StateJson();

@@ -275,11 +275,12 @@ absl::StatusOr<AssetKind> ParseAssetKind(std::string_view text) {
   return kind;
 }
 
-absl::StatusOr<AssetKind> LoadAssetKind(const std::filesystem::path& path) {
+absl::StatusOr<AssetKind> LoadAssetKind(const std::filesystem::path& path, std::string* text_out) {
   std::ifstream in(path, std::ios::binary);
   if (!in) return absl::NotFoundError(absl::StrCat("cannot read asset kind ", path.string()));
   std::ostringstream text;
   text << in.rdbuf();
+  if (text_out != nullptr) *text_out = text.str();
   absl::StatusOr<AssetKind> kind = ParseAssetKind(text.str());
   if (!kind.ok()) {
     return absl::InvalidArgumentError(absl::StrCat(path.string(), ": ", kind.status().message()));

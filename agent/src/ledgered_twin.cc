@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <cmath>
+#include <optional>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -60,6 +61,8 @@ absl::StatusOr<RebuiltTwin> RebuildTwin(const ledger::LedgerReader& ledger, cons
           }
           out.twin->Apply(update->change);
           ++out.updates;
+        } else if (e.kind == kTwinKindKind) {
+          out.kind_text = e.payload;
         } else if (e.kind == kTwinRejectionKind) {
           absl::StatusOr<DecodedRejection> rejection = DecodeRejection(AsBytes(e.payload));
           if (!rejection.ok()) {
@@ -77,12 +80,32 @@ absl::StatusOr<RebuiltTwin> RebuildTwin(const ledger::LedgerReader& ledger, cons
   return out;
 }
 
+absl::StatusOr<std::string> LedgeredKindText(const ledger::LedgerReader& ledger) {
+  std::optional<std::string> text;
+  absl::Status scan =
+      ledger.Scan(0, ledger.Size(), [&](const ledger::Entry& e, const std::string&) {
+        if (e.kind == kTwinKindKind) text = e.payload;
+        return true;
+      });
+  if (!scan.ok()) return scan;
+  if (!text) return absl::NotFoundError("the ledger records no asset kind (twin.kind entry)");
+  return *text;
+}
+
 absl::StatusOr<std::unique_ptr<LedgeredTwin>> LedgeredTwin::Open(const AssetKind& kind,
                                                                  std::string asset,
                                                                  ledger::Ledger& ledger,
-                                                                 size_t quarantine_capacity) {
+                                                                 size_t quarantine_capacity,
+                                                                 std::string_view kind_text) {
   absl::StatusOr<RebuiltTwin> rebuilt = RebuildTwin(ledger, kind, asset, quarantine_capacity);
   if (!rebuilt.ok()) return rebuilt.status();
+  if (!kind_text.empty() && rebuilt->kind_text != kind_text) {
+    const ledger::NewEntry entry{kTwinKindKind, asset, rebuilt->twin->state().revision, 0,
+                                 std::string(kind_text)};
+    if (absl::StatusOr<uint64_t> index = ledger.Append(entry); !index.ok()) {
+      return index.status();
+    }
+  }
   return std::unique_ptr<LedgeredTwin>(
       new LedgeredTwin(kind, std::move(asset), ledger, std::move(*rebuilt)));
 }

@@ -51,7 +51,9 @@ int main(int argc, char** argv) {
   fa::MqttSourceOptions mqtt;
   int push_timeout_ms = 2000;
   app.add_option("--asset", options.asset, "Asset id")->required();
-  app.add_option("--kind", kind_file, "Asset kind file (docs/asset-kinds.md)")->required();
+  app.add_option("--kind", kind_file,
+                 "Asset kind file (docs/asset-kinds.md); required to run, optional for "
+                 "replay-ledger (the ledger records the kind)");
   app.add_option("--data-dir", data_dir, "Directory for the ledger and the agent key (running)");
   app.add_option("--origin", options.origin, "Ledger origin (default fleettwin/agent/ASSET)");
   app.add_option("--zmq-bind", options.zmq_bind, "ZeroMQ PULL endpoint, e.g. tcp://127.0.0.1:5600");
@@ -100,6 +102,7 @@ int main(int argc, char** argv) {
     std::cout << *json << "\n";
     return 0;
   }
+  if (kind_file.empty()) return Fail(absl::InvalidArgumentError("--kind is required"));
   if (data_dir.empty()) return Fail(absl::InvalidArgumentError("--data-dir is required"));
   options.data_dir = data_dir;
   options.kind_file = kind_file;

@@ -117,7 +117,8 @@ TEST_F(HttpApiTest, TwinQuarantineAndMetricsAgreeWithWhatWasSent) {
            "fleettwin_agent_samples_rejected_total{asset=\"pump-1\",reason=\"range\"} 1\n",
            "fleettwin_agent_samples_rejected_total{asset=\"pump-1\",reason=\"schema\"} 0\n",
            "fleettwin_agent_twin_revision{asset=\"pump-1\"} 20\n",
-           "fleettwin_agent_ledger_entries{asset=\"pump-1\"} 24\n",
+           // 24 samples and the twin.kind entry written at the first start.
+           "fleettwin_agent_ledger_entries{asset=\"pump-1\"} 25\n",
            "fleettwin_agent_queue_depth{asset=\"pump-1\"} 0\n",
            "fleettwin_agent_queue_dropped_total{asset=\"pump-1\"} 0\n",
            "fleettwin_agent_source_samples_total{asset=\"pump-1\",source=\"zmq\"} 24\n",

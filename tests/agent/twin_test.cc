@@ -299,6 +299,30 @@ std::vector<RawSample> PumpSamples(double start, int n) {
   return out;
 }
 
+TEST_F(LedgeredTwinTest, TheKindIsRecordedOnceAndAgainWhenItChanges) {
+  absl::StatusOr<std::unique_ptr<ledger::Ledger>> ledger = OpenLedger();
+  ASSERT_TRUE(ledger.ok()) << ledger.status();
+  EXPECT_EQ(LedgeredKindText(**ledger).status().code(), absl::StatusCode::kNotFound);
+  const std::string text_a = R"({"kind": "pump", "version": "a"})";  // Any text; not parsed here.
+  const std::string text_b = R"({"kind": "pump", "version": "b"})";
+  for (const std::string* text : {&text_a, &text_a, &text_b, &text_b}) {
+    absl::StatusOr<std::unique_ptr<LedgeredTwin>> twin =
+        LedgeredTwin::Open(kind_, "pump-1", **ledger, 100, *text);
+    ASSERT_TRUE(twin.ok()) << twin.status();
+    ASSERT_TRUE(
+        (*twin)->Ingest(PumpSamples(1 + 10 * static_cast<double>((*ledger)->Size()), 2)).ok());
+  }
+  // Two kind entries (a, then b) and eight samples.
+  EXPECT_EQ((*ledger)->Size(), 10u);
+  absl::StatusOr<std::string> latest = LedgeredKindText(**ledger);
+  ASSERT_TRUE(latest.ok()) << latest.status();
+  EXPECT_EQ(*latest, text_b);
+  absl::StatusOr<RebuiltTwin> rebuilt = RebuildTwin(**ledger, kind_, "pump-1", 10);
+  ASSERT_TRUE(rebuilt.ok()) << rebuilt.status();
+  EXPECT_EQ(rebuilt->kind_text, text_b);
+  EXPECT_EQ(rebuilt->twin->state().revision, 8u);
+}
+
 TEST_F(LedgeredTwinTest, PipelinedBatchesAreWrittenInOrderAndWaitDurableCatchesUp) {
   absl::StatusOr<std::unique_ptr<ledger::Ledger>> ledger = OpenLedger();
   ASSERT_TRUE(ledger.ok()) << ledger.status();

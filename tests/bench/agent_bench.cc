@@ -261,8 +261,11 @@ absl::Status RunBench(const BenchOptions& options) {
         absl::StatusOr<fl::VerifyReport> report =
             fl::VerifyLedger(agent_dir / "ledger", *key_ptr, fl::VerifyOptions{});
         if (!report.ok()) return report.status();
-        if (!report->ok() || report->entries != samples->size()) {
-          return absl::DataLossError("the agent's ledger does not verify: " + report->reason);
+        // Every sample, and the asset kind recorded at the first start.
+        if (!report->ok() || report->entries != samples->size() + 1) {
+          return absl::DataLossError("the agent's ledger does not verify (" +
+                                     std::to_string(report->entries) +
+                                     " entries): " + report->reason);
         }
       } else {
         absl::StatusOr<double> s = RawLedgerAppend(raw_dir, entries, options.batch);

@@ -147,10 +147,21 @@ std::string PumpKind(const TempDir& tmp) {
   return kind;
 }
 
+// The twin rebuilt from the ledger alone (the kind it ran with is recorded there); checks that
+// naming the same kind file gives the same, and that another kind is refused.
 std::string Rebuilt(const std::string& dir, const std::string& kind, const std::string& asset) {
-  auto [code, out] = RunTool(
-      {FLEETTWIN_FLEET_AGENT, "replay-ledger", dir + "/ledger", "--kind", kind, "--asset", asset});
+  auto [code, out] =
+      RunTool({FLEETTWIN_FLEET_AGENT, "replay-ledger", dir + "/ledger", "--asset", asset});
   EXPECT_EQ(code, 0);
+  auto [code_with_kind, out_with_kind] = RunTool(
+      {FLEETTWIN_FLEET_AGENT, "replay-ledger", dir + "/ledger", "--kind", kind, "--asset", asset});
+  EXPECT_EQ(code_with_kind, 0);
+  EXPECT_EQ(out_with_kind, out);
+  const std::string other = kSource + "/kinds/conveyor-belt.json";
+  EXPECT_EQ(RunTool({FLEETTWIN_FLEET_AGENT, "replay-ledger", dir + "/ledger", "--kind", other,
+                     "--asset", asset})
+                .first,
+            2);
   return out;
 }
 

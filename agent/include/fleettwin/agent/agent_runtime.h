@@ -112,7 +112,9 @@ class AgentRuntime final {
   bool shut_down_ = false;
 };
 
-// `fleet-agent replay-ledger`: the twin rebuilt from a ledger directory alone, as JSON.
+// `fleet-agent replay-ledger`: the twin rebuilt from a ledger directory alone, as JSON, with
+// the asset kind the ledger records (twin.kind). `kind_file`, if not empty, must be that same
+// kind (FailedPrecondition otherwise); it is needed only for ledgers that record none.
 absl::StatusOr<std::string> RebuildTwinJson(const std::filesystem::path& ledger_dir,
                                             const std::filesystem::path& kind_file,
                                             const std::string& asset);

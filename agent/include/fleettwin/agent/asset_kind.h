@@ -84,8 +84,10 @@ struct AssetKind {
 // for malformed JSON, wrong types, unknown keys, duplicate names, empty or inverted ranges,
 // features or health indicators that refer to nothing.
 absl::StatusOr<AssetKind> ParseAssetKind(std::string_view json);
-// Reads and parses a kind file. Errors: NotFound (unreadable), as ParseAssetKind.
-absl::StatusOr<AssetKind> LoadAssetKind(const std::filesystem::path& path);
+// Reads and parses a kind file; `text`, if given, receives the file's bytes. Errors: NotFound
+// (unreadable), as ParseAssetKind.
+absl::StatusOr<AssetKind> LoadAssetKind(const std::filesystem::path& path,
+                                        std::string* text = nullptr);
 
 }  // namespace fleettwin::agent
 

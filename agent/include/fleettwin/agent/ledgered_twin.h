@@ -28,7 +28,11 @@ struct RebuiltTwin {
   Quarantine quarantine{0};
   uint64_t updates = 0;     // twin.update entries replayed.
   uint64_t rejections = 0;  // twin.rejection entries seen.
+  std::string kind_text;    // The latest twin.kind entry's payload; empty if none.
 };
+
+// The latest kind recorded in `ledger` (its JSON text), or NotFound if none was.
+absl::StatusOr<std::string> LedgeredKindText(const ledger::LedgerReader& ledger);
 
 // Replays `ledger`'s twin entries for `asset` (other entries, e.g. manual notes, are skipped).
 // `kind` must outlive the result. Errors: DataLoss if an update does not decode, belongs to
@@ -52,10 +56,14 @@ class LedgeredTwin final {
 
   // Restores the twin from `ledger` (see RebuildTwin), so a restarted agent continues at the
   // same revision. `kind` and `ledger` must outlive the result.
+  // `kind_text`, if not empty, is the kind's JSON text: it is recorded as a twin.kind entry
+  // unless the ledger's latest one is the same, so an auditor rebuilds with the kind the twin
+  // ran with.
   static absl::StatusOr<std::unique_ptr<LedgeredTwin>> Open(const AssetKind& kind,
                                                             std::string asset,
                                                             ledger::Ledger& ledger,
-                                                            size_t quarantine_capacity = 1000);
+                                                            size_t quarantine_capacity = 1000,
+                                                            std::string_view kind_text = {});
   ~LedgeredTwin();  // Waits until everything handed to the writer is durable.
 
   // Checks each sample in order; applies the accepted ones and quarantines the rejected ones;

@@ -16,6 +16,9 @@ namespace fleettwin::agent {
 // Ledger entry kinds.
 inline constexpr char kTwinUpdateKind[] = "twin.update";
 inline constexpr char kTwinRejectionKind[] = "twin.rejection";
+// The asset kind the twin runs with: payload = the kind file's bytes (JSON), written on the
+// first start and whenever the file changes, before any update made under it.
+inline constexpr char kTwinKindKind[] = "twin.kind";
 
 std::string EncodeTwinUpdate(std::string_view asset, uint64_t revision, const TwinChange& change);
 
