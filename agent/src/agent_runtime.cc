@@ -343,6 +343,28 @@ std::string AgentRuntime::MetricsText() {
   return w.text();
 }
 
+std::string AgentRuntime::SourcesJson() {
+  using json = nlohmann::json;
+  json doc = json::object();
+  if (zmq_) {
+    doc["zmq"] = {{"endpoint", zmq_->endpoint()},    {"messages", zmq_->messages()},
+                  {"malformed", zmq_->malformed()},  {"foreign", zmq_->foreign()},
+                  {"samples", zmq_->samples()},      {"dropped", zmq_->dropped()},
+                  {"last_error", zmq_->last_error()}};
+  }
+  if (mqtt_) {
+    doc["mqtt"] = {{"topic", mqtt_->topic()},       {"connected", mqtt_->connected()},
+                   {"connects", mqtt_->connects()}, {"connect_failures", mqtt_->connect_failures()},
+                   {"messages", mqtt_->messages()}, {"malformed", mqtt_->malformed()},
+                   {"foreign", mqtt_->foreign()},   {"samples", mqtt_->samples()},
+                   {"dropped", mqtt_->dropped()},   {"last_error", mqtt_->last_error()}};
+  }
+  if (replay_) {
+    doc["replay"] = {{"done", replay_done_.load()}, {"samples", replay_samples_.load()}};
+  }
+  return doc.dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
 absl::Status AgentRuntime::Healthy() {
   if (absl::Status s = twin_->WriteStatus(); !s.ok()) return s;
   std::lock_guard lock(twin_mu_);

@@ -71,6 +71,9 @@ absl::StatusOr<std::unique_ptr<HttpApi>> HttpApi::Start(const std::string& bind,
     if (!twin.ok()) return JsonError(res, 503, std::string(twin.status().message()));
     res.set_content(*twin + "\n", "application/json");
   });
+  server.Get("/sources", [&agent](const httplib::Request&, httplib::Response& res) {
+    res.set_content(agent.SourcesJson() + "\n", "application/json");
+  });
   server.Get("/quarantine", [&agent](const httplib::Request& req, httplib::Response& res) {
     size_t limit = 100;
     if (req.has_param("limit") && !absl::SimpleAtoi(req.get_param_value("limit"), &limit)) {
@@ -106,7 +109,7 @@ absl::StatusOr<std::unique_ptr<HttpApi>> HttpApi::Start(const std::string& bind,
     if (res.status == 404) {
       JsonError(res, 404,
                 absl::StrCat("no ", req.method, " ", req.path,
-                             "; try /healthz /readyz /metrics /twin /quarantine "
+                             "; try /healthz /readyz /metrics /twin /quarantine /sources "
                              "PUT /desired/NAME"));
     } else {
       JsonError(res, res.status, absl::StrCat("HTTP ", res.status));

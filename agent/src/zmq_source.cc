@@ -141,6 +141,16 @@ void ZmqSource::Stop() {
   if (thread_.joinable()) thread_.join();
 }
 
+void ZmqSource::SetError(std::string error) {
+  std::lock_guard lock(error_mu_);
+  last_error_ = std::move(error);
+}
+
+std::string ZmqSource::last_error() const {
+  std::lock_guard lock(error_mu_);
+  return last_error_;
+}
+
 void ZmqSource::Run() {
   zmq::socket_t& pull = sockets_->pull;
   std::optional<std::chrono::steady_clock::time_point> stop_deadline;
@@ -174,10 +184,13 @@ void ZmqSource::Run() {
         DecodeTelemetryBatch(Bytes(static_cast<const uint8_t*>(message.data()), message.size()));
     if (!batch.ok()) {
       ++malformed_;
+      SetError(absl::StrCat("malformed message of ", message.size(),
+                            " bytes: ", batch.status().message()));
       continue;
     }
     if (batch->asset != options_.asset) {
       ++foreign_;
+      SetError(absl::StrCat("batch for asset '", batch->asset.substr(0, 128), "' refused"));
       continue;
     }
     samples_ += batch->samples.size();

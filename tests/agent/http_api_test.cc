@@ -129,6 +129,24 @@ TEST_F(HttpApiTest, TwinQuarantineAndMetricsAgreeWithWhatWasSent) {
   }
 }
 
+TEST_F(HttpApiTest, SourcesSayWhyTheyRefusedAMessage) {
+  zmq::socket_t push(context_, zmq::socket_type::push);
+  push.set(zmq::sockopt::linger, 5000);
+  push.connect(agent_->zmq_endpoint());
+  push.send(zmq::str_buffer("not a batch"), zmq::send_flags::none);
+  json sources;
+  for (int i = 0; i < 2000; ++i) {
+    sources = json::parse(client_->Get("/sources")->body);
+    if (sources["zmq"]["malformed"] == 1) break;
+    std::this_thread::sleep_for(5ms);
+  }
+  ASSERT_EQ(sources["zmq"]["malformed"], 1) << sources.dump();
+  EXPECT_NE(sources["zmq"]["last_error"].get<std::string>().find("malformed message of 11 bytes"),
+            std::string::npos)
+      << sources.dump();
+  EXPECT_FALSE(sources.contains("mqtt"));
+}
+
 TEST_F(HttpApiTest, DesiredValuesAreRecordedUpdates) {
   httplib::Result put =
       client_->Put("/desired/speed", R"({"value": 3.5, "author": "ops"})", "application/json");

@@ -66,6 +66,8 @@ class AgentRuntime final {
   absl::StatusOr<std::string> DurableTwinJson();
   // The newest `limit` quarantined samples and the counts per reason, as JSON.
   std::string QuarantineJson(size_t limit);
+  // Each source's counters, state and the latest reason it refused a message, as JSON.
+  std::string SourcesJson();
   // Prometheus text: samples accepted and rejected by reason, queue depth and drops, source
   // counters, ledger append latency, revision (docs/agent.md).
   std::string MetricsText();

@@ -10,6 +10,7 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -60,11 +61,14 @@ class ZmqSource final {
   uint64_t foreign() const { return foreign_.load(); }
   uint64_t samples() const { return samples_.load(); }
   uint64_t dropped() const { return dropped_.load(); }
+  // Why the latest refused message was refused; empty if none was.
+  std::string last_error() const;
 
  private:
   struct Sockets;
   ZmqSource(const ZmqSourceOptions& options, TelemetryQueue& queue);
   void Run();
+  void SetError(std::string error);
 
   const ZmqSourceOptions options_;
   TelemetryQueue& queue_;
@@ -77,6 +81,8 @@ class ZmqSource final {
   std::atomic<uint64_t> foreign_{0};
   std::atomic<uint64_t> samples_{0};
   std::atomic<uint64_t> dropped_{0};
+  mutable std::mutex error_mu_;
+  std::string last_error_;  // Guarded by error_mu_.
 };
 
 }  // namespace fleettwin::agent
