@@ -419,6 +419,48 @@ TEST(AgentProcessTest, MqttThroughMosquittoSurvivesABrokerRestart) {
   EXPECT_EQ(Rebuilt(dir, kind, "pump-1"), live);
 }
 
+TEST(AgentProcessTest, MqttMessagesSentWhileTheAgentIsDownArriveAfterItsRestart) {
+  TempDir tmp;
+  Mosquitto broker(tmp.path());
+  ASSERT_TRUE(broker.Start()) << broker.error();
+  const std::string dir = (tmp.path() / "pump-1").string();
+  const std::string kind = PumpKind(tmp);
+  const std::vector<std::string> args = {"--asset",    "pump-1", "--kind", kind,
+                                         "--data-dir", dir,      "--mqtt", broker.uri()};
+  const std::string topic = "fleettwin/pump-1/telemetry";
+  auto publish = [&](double first, int n) {
+    mqtt::client client(broker.uri(), "producer", nullptr);
+    client.connect();
+    std::vector<RawSample> samples;
+    for (int i = 0; i < n; ++i) samples.push_back({first + i, {{"pressure", 3.0}}});
+    client.publish(mqtt::make_message(topic, EncodeTelemetryJson("pump-1", samples), 1, false));
+    client.disconnect();
+  };
+  {
+    AgentProcess agent(args);
+    ASSERT_TRUE(agent.running()) << agent.banner();
+    agent.set_asset("pump-1");
+    ASSERT_TRUE(WaitFor([&] { return agent.Get("/readyz").first == 200; }));
+    publish(1, 30);
+    ASSERT_TRUE(WaitFor([&] { return agent.Accepted() == 30; }));
+    ASSERT_EQ(agent.Stop().code, 0);
+  }
+  // The agent is down: the broker keeps these for its persistent session.
+  publish(31, 20);
+  AgentProcess agent(args);
+  ASSERT_TRUE(agent.running()) << agent.banner();
+  agent.set_asset("pump-1");
+  // Restored from the ledger at revision 30, then the 20 held messages' samples on top.
+  ASSERT_TRUE(WaitFor([&] { return agent.Accepted() == 50; })) << agent.Accepted();
+  const std::string live = agent.Get("/twin").second;
+  EXPECT_EQ(nlohmann::json::parse(live)["revision"], 50);
+  AgentProcess::Exit exit = agent.Stop();
+  ASSERT_EQ(exit.code, 0) << exit.err;
+  EXPECT_EQ(exit.out, live);
+  EXPECT_EQ(Verify(dir), 0);
+  EXPECT_EQ(Rebuilt(dir, kind, "pump-1"), live);
+}
+
 TEST(AgentProcessTest, ConfigFileGivesTheOptionsAndFlagsWin) {
   TempDir tmp;
   const std::string dir = (tmp.path() / "engine-7").string();
