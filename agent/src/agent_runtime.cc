@@ -192,6 +192,7 @@ absl::StatusOr<std::string> AgentRuntime::DurableTwinJson() {
     json = twin_->twin().StateJson();
     sequence = twin_->submitted();
   }
+  // Show only what the ledger holds: wait for the batches this state includes.
   if (absl::Status s = twin_->WaitDurable(sequence); !s.ok()) {
     return absl::FailedPreconditionError(
         absl::StrCat("the twin is ahead of its ledger: ", s.message()));
@@ -200,16 +201,10 @@ absl::StatusOr<std::string> AgentRuntime::DurableTwinJson() {
 }
 
 std::string AgentRuntime::TwinJson() {
-  uint64_t sequence;
-  std::string json;
-  {
-    std::lock_guard lock(twin_mu_);
-    json = twin_->twin().StateJson();
-    sequence = twin_->submitted();
-  }
-  // Show only what the ledger holds: wait for the batches this state includes.
-  twin_->WaitDurable(sequence).IgnoreError();  // A failure shows in /healthz.
-  return json;
+  absl::StatusOr<std::string> durable = DurableTwinJson();
+  if (durable.ok()) return *std::move(durable);
+  std::lock_guard lock(twin_mu_);  // After a ledger failure: the state as it is (see /healthz).
+  return twin_->twin().StateJson();
 }
 
 uint64_t AgentRuntime::accepted() const { return twin_ ? twin_->durable_accepted() : 0; }
@@ -298,31 +293,31 @@ std::string AgentRuntime::MetricsText() {
            "Samples dropped because the queue stayed full past the push timeout.");
   w.Sample("fleettwin_agent_queue_dropped_total", asset, static_cast<double>(queue_->dropped()));
 
-  struct SourceCounts {
-    std::string_view name;
-    uint64_t messages, malformed, foreign, samples;
-  };
-  std::vector<SourceCounts> sources;
-  if (zmq_) {
-    sources.push_back(
-        {"zmq", zmq_->messages(), zmq_->malformed(), zmq_->foreign(), zmq_->samples()});
-  }
-  if (mqtt_) {
-    sources.push_back(
-        {"mqtt", mqtt_->messages(), mqtt_->malformed(), mqtt_->foreign(), mqtt_->samples()});
-  }
-  if (replay_) sources.push_back({"replay", 0, 0, 0, replay_samples_.load()});
-  const std::pair<std::string_view, std::string_view> families[] = {
-      {"messages", "Messages received."},
-      {"malformed", "Messages refused as malformed (nothing in them can be attributed)."},
-      {"foreign", "Messages refused because they name another asset."},
-      {"samples", "Samples received from good messages (replay: once the file is done)."}};
-  for (size_t f = 0; f < 4; ++f) {
-    const std::string name = "fleettwin_agent_source_" + std::string(families[f].first) + "_total";
-    w.Family(name, "counter", families[f].second);
-    for (const SourceCounts& s : sources) {
-      const uint64_t values[] = {s.messages, s.malformed, s.foreign, s.samples};
-      w.Sample(name, {{"asset", asset_}, {"source", s.name}}, static_cast<double>(values[f]));
+  // Network sources count messages; replay has only samples (set once the file is done).
+  std::vector<std::pair<std::string_view, const SourceStats*>> sources;
+  if (zmq_) sources.emplace_back("zmq", &zmq_->stats());
+  if (mqtt_) sources.emplace_back("mqtt", &mqtt_->stats());
+  using Count = uint64_t (SourceStats::*)() const;
+  const struct {
+    std::string_view name, help;
+    Count count;
+  } families[] = {
+      {"messages", "Messages received.", &SourceStats::messages},
+      {"malformed", "Messages refused as malformed (nothing in them can be attributed).",
+       &SourceStats::malformed},
+      {"foreign", "Messages refused because they name another asset.", &SourceStats::foreign},
+      {"samples", "Samples received from good messages (replay: once the file is done).",
+       &SourceStats::samples}};
+  for (const auto& family : families) {
+    const std::string name = "fleettwin_agent_source_" + std::string(family.name) + "_total";
+    w.Family(name, "counter", family.help);
+    for (const auto& [source, stats] : sources) {
+      w.Sample(name, {{"asset", asset_}, {"source", source}},
+               static_cast<double>((stats->*family.count)()));
+    }
+    if (replay_) {
+      const uint64_t replayed = family.count == &SourceStats::samples ? replay_samples_.load() : 0;
+      w.Sample(name, {{"asset", asset_}, {"source", "replay"}}, static_cast<double>(replayed));
     }
   }
   if (replay_) {
@@ -345,19 +340,22 @@ std::string AgentRuntime::MetricsText() {
 
 std::string AgentRuntime::SourcesJson() {
   using json = nlohmann::json;
+  auto counters = [](const SourceStats& stats) {
+    return json{{"messages", stats.messages()}, {"malformed", stats.malformed()},
+                {"foreign", stats.foreign()},   {"samples", stats.samples()},
+                {"dropped", stats.dropped()},   {"last_error", stats.last_error()}};
+  };
   json doc = json::object();
   if (zmq_) {
-    doc["zmq"] = {{"endpoint", zmq_->endpoint()},    {"messages", zmq_->messages()},
-                  {"malformed", zmq_->malformed()},  {"foreign", zmq_->foreign()},
-                  {"samples", zmq_->samples()},      {"dropped", zmq_->dropped()},
-                  {"last_error", zmq_->last_error()}};
+    doc["zmq"] = counters(zmq_->stats());
+    doc["zmq"]["endpoint"] = zmq_->endpoint();
   }
   if (mqtt_) {
-    doc["mqtt"] = {{"topic", mqtt_->topic()},       {"connected", mqtt_->connected()},
-                   {"connects", mqtt_->connects()}, {"connect_failures", mqtt_->connect_failures()},
-                   {"messages", mqtt_->messages()}, {"malformed", mqtt_->malformed()},
-                   {"foreign", mqtt_->foreign()},   {"samples", mqtt_->samples()},
-                   {"dropped", mqtt_->dropped()},   {"last_error", mqtt_->last_error()}};
+    doc["mqtt"] = counters(mqtt_->stats());
+    doc["mqtt"]["topic"] = mqtt_->topic();
+    doc["mqtt"]["connected"] = mqtt_->connected();
+    doc["mqtt"]["connects"] = mqtt_->connects();
+    doc["mqtt"]["connect_failures"] = mqtt_->connect_failures();
   }
   if (replay_) {
     doc["replay"] = {{"done", replay_done_.load()}, {"samples", replay_samples_.load()}};
@@ -375,7 +373,8 @@ absl::Status AgentRuntime::Ready() {
   if (absl::Status healthy = Healthy(); !healthy.ok()) return healthy;
   if (stopping_) return absl::UnavailableError("shutting down");
   if (mqtt_ && !mqtt_->connected()) {
-    return absl::UnavailableError(absl::StrCat("MQTT broker not connected: ", mqtt_->last_error()));
+    return absl::UnavailableError(
+        absl::StrCat("MQTT broker not connected: ", mqtt_->stats().last_error()));
   }
   return absl::OkStatus();
 }

@@ -179,44 +179,21 @@ absl::StatusOr<std::unique_ptr<MqttSource>> MqttSource::Start(const MqttSourceOp
     return absl::InvalidArgumentError(absl::StrCat("MQTT client: ", e.what()));
   }
   MqttSource* raw = source.get();
-  source->client_->client.set_message_callback(
-      [raw](mqtt::const_message_ptr message) { raw->OnMessage(message->get_payload_str()); });
+  source->client_->client.set_message_callback([raw](mqtt::const_message_ptr message) {
+    // Waiting in here for room in the queue holds up the client's network thread: the broker
+    // keeps the rest.
+    const std::string& payload = message->get_payload_str();
+    raw->stats_.Deliver(DecodeTelemetryJson(payload), payload.size(), raw->options_.asset,
+                        /*asset_optional=*/true, raw->queue_, raw->options_.push_timeout);
+  });
   source->client_->client.set_connection_lost_handler([raw](const std::string& cause) {
-    raw->SetError(absl::StrCat("connection lost", cause.empty() ? "" : ": ", cause));
+    raw->stats_.SetError(absl::StrCat("connection lost", cause.empty() ? "" : ": ", cause));
     std::lock_guard lock(raw->mu_);
     raw->lost_ = true;
     raw->wake_.notify_all();
   });
   source->thread_ = std::thread([raw] { raw->Run(); });
   return source;
-}
-
-void MqttSource::SetError(std::string error) {
-  std::lock_guard lock(mu_);
-  last_error_ = std::move(error);
-}
-
-std::string MqttSource::last_error() const {
-  std::lock_guard lock(mu_);
-  return last_error_;
-}
-
-void MqttSource::OnMessage(std::string_view payload) {
-  ++messages_;
-  absl::StatusOr<DecodedBatch> batch = DecodeTelemetryJson(payload);
-  if (!batch.ok()) {
-    ++malformed_;
-    SetError(absl::StrCat("malformed message: ", batch.status().message()));
-    return;
-  }
-  if (!batch->asset.empty() && batch->asset != options_.asset) {
-    ++foreign_;
-    SetError(absl::StrCat("message for asset '", batch->asset, "' refused"));
-    return;
-  }
-  samples_ += batch->samples.size();
-  // Waiting here holds up the client's network thread: the broker keeps the rest.
-  dropped_ += queue_.PushAll(std::move(batch->samples), options_.push_timeout);
 }
 
 void MqttSource::Run() {
@@ -240,7 +217,7 @@ void MqttSource::Run() {
       client_->client.subscribe(topic_, options_.qos)->wait();
       up = true;
     } catch (const std::exception& e) {
-      SetError(absl::StrCat("connect to ", options_.broker, ": ", e.what()));
+      stats_.SetError(absl::StrCat("connect to ", options_.broker, ": ", e.what()));
       try {
         if (client_->client.is_connected()) client_->client.disconnect()->wait_for(1000);
       } catch (const std::exception&) {
@@ -263,7 +240,7 @@ void MqttSource::Run() {
   try {
     if (client_->client.is_connected()) client_->client.disconnect()->wait_for(5000);
   } catch (const std::exception& e) {
-    SetError(absl::StrCat("disconnect: ", e.what()));
+    stats_.SetError(absl::StrCat("disconnect: ", e.what()));
   }
   connected_ = false;
 }

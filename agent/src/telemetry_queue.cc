@@ -1,5 +1,7 @@
 #include "fleettwin/agent/telemetry_queue.h"
 
+#include "absl/strings/str_cat.h"
+
 namespace fleettwin::agent {
 
 bool TelemetryQueue::Push(Telemetry item, std::chrono::milliseconds timeout) {
@@ -85,6 +87,36 @@ uint64_t TelemetryQueue::pushed() const {
 uint64_t TelemetryQueue::dropped() const {
   std::lock_guard lock(mu_);
   return dropped_;
+}
+
+void SourceStats::Deliver(absl::StatusOr<DecodedBatch> batch, size_t message_bytes,
+                          std::string_view asset, bool asset_optional, TelemetryQueue& queue,
+                          std::chrono::milliseconds timeout) {
+  ++messages_;
+  if (!batch.ok()) {
+    ++malformed_;
+    SetError(
+        absl::StrCat("malformed message of ", message_bytes, " bytes: ", batch.status().message()));
+    return;
+  }
+  if (batch->asset != asset && !(asset_optional && batch->asset.empty())) {
+    ++foreign_;
+    SetError(absl::StrCat("message for asset '", batch->asset.substr(0, 128), "' refused"));
+    return;
+  }
+  samples_ += batch->samples.size();
+  // While this waits, the source reads nothing more: that is the backpressure.
+  dropped_ += queue.PushAll(std::move(batch->samples), timeout);
+}
+
+void SourceStats::SetError(std::string error) {
+  std::lock_guard lock(error_mu_);
+  last_error_ = std::move(error);
+}
+
+std::string SourceStats::last_error() const {
+  std::lock_guard lock(error_mu_);
+  return last_error_;
 }
 
 }  // namespace fleettwin::agent

@@ -141,16 +141,6 @@ void ZmqSource::Stop() {
   if (thread_.joinable()) thread_.join();
 }
 
-void ZmqSource::SetError(std::string error) {
-  std::lock_guard lock(error_mu_);
-  last_error_ = std::move(error);
-}
-
-std::string ZmqSource::last_error() const {
-  std::lock_guard lock(error_mu_);
-  return last_error_;
-}
-
 void ZmqSource::Run() {
   zmq::socket_t& pull = sockets_->pull;
   std::optional<std::chrono::steady_clock::time_point> stop_deadline;
@@ -179,24 +169,9 @@ void ZmqSource::Run() {
       if (stopping) break;
       continue;  // EINTR and the like: try again.
     }
-    ++messages_;
-    absl::StatusOr<DecodedBatch> batch =
-        DecodeTelemetryBatch(Bytes(static_cast<const uint8_t*>(message.data()), message.size()));
-    if (!batch.ok()) {
-      ++malformed_;
-      SetError(absl::StrCat("malformed message of ", message.size(),
-                            " bytes: ", batch.status().message()));
-      continue;
-    }
-    if (batch->asset != options_.asset) {
-      ++foreign_;
-      SetError(absl::StrCat("batch for asset '", batch->asset.substr(0, 128), "' refused"));
-      continue;
-    }
-    samples_ += batch->samples.size();
-    // While this waits, nothing is read from the socket: its high-water mark fills and the
-    // sender blocks. That is the backpressure.
-    dropped_ += queue_.PushAll(std::move(batch->samples), options_.push_timeout);
+    stats_.Deliver(
+        DecodeTelemetryBatch(Bytes(static_cast<const uint8_t*>(message.data()), message.size())),
+        message.size(), options_.asset, /*asset_optional=*/false, queue_, options_.push_timeout);
   }
 }
 

@@ -12,6 +12,7 @@
 
 #include "testing/mosquitto.h"
 #include "testing/temp_dir.h"
+#include "testing/wait.h"
 
 namespace fleettwin::agent {
 namespace {
@@ -19,6 +20,7 @@ namespace {
 using namespace std::chrono_literals;
 using ::fleettwin::testing::Mosquitto;
 using ::fleettwin::testing::TempDir;
+using ::fleettwin::testing::WaitFor;
 
 std::vector<RawSample> Samples(double start, int n) {
   std::vector<RawSample> out;
@@ -116,15 +118,6 @@ class Publisher {
   mqtt::client client_;
 };
 
-bool WaitFor(const std::function<bool()>& done, std::chrono::milliseconds timeout = 20s) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (!done()) {
-    if (std::chrono::steady_clock::now() > deadline) return false;
-    std::this_thread::sleep_for(5ms);
-  }
-  return true;
-}
-
 std::unique_ptr<MqttSource> StartSource(const std::string& broker, TelemetryQueue& queue,
                                         std::chrono::milliseconds push_timeout = 2000ms) {
   MqttSourceOptions options;
@@ -159,7 +152,7 @@ TEST(MqttSourceTest, ReceivesQos1AndCountsWhatItRefuses) {
   TelemetryQueue queue(1000);
   std::unique_ptr<MqttSource> source = StartSource(broker.uri(), queue);
   ASSERT_NE(source, nullptr);
-  ASSERT_TRUE(WaitFor([&] { return source->connected(); })) << source->last_error();
+  ASSERT_TRUE(WaitFor([&] { return source->connected(); })) << source->stats().last_error();
   EXPECT_EQ(source->topic(), "fleettwin/a-1/telemetry");
 
   Publisher publisher(broker.uri());
@@ -169,11 +162,12 @@ TEST(MqttSourceTest, ReceivesQos1AndCountsWhatItRefuses) {
   publisher.Publish(source->topic(), "{not json");
   publisher.Publish(source->topic(), EncodeTelemetryJson("b-2", Samples(100, 5)));
   publisher.Publish("fleettwin/b-2/telemetry", EncodeTelemetryJson("b-2", Samples(100, 5)));
-  ASSERT_TRUE(WaitFor([&] { return source->messages() == 5; })) << source->messages();
-  EXPECT_EQ(source->samples(), 30u);
-  EXPECT_EQ(source->malformed(), 1u);
-  EXPECT_EQ(source->foreign(), 1u);
-  EXPECT_EQ(source->dropped(), 0u);
+  ASSERT_TRUE(WaitFor([&] { return source->stats().messages() == 5; }))
+      << source->stats().messages();
+  EXPECT_EQ(source->stats().samples(), 30u);
+  EXPECT_EQ(source->stats().malformed(), 1u);
+  EXPECT_EQ(source->stats().foreign(), 1u);
+  EXPECT_EQ(source->stats().dropped(), 0u);
   std::vector<Telemetry> got = queue.PopBatch(1000, 1s);
   ASSERT_EQ(got.size(), 30u);
   for (size_t i = 0; i < got.size(); ++i) EXPECT_EQ(got[i].sample.time, static_cast<double>(i));
@@ -189,7 +183,7 @@ TEST(MqttSourceTest, BrokerKeepsMessagesWhileTheAgentIsAwayAndReconnectsAfterABr
   ASSERT_TRUE(WaitFor([&] { return source->connect_failures() >= 2; }));
   EXPECT_FALSE(source->connected());
   ASSERT_TRUE(broker.Start()) << broker.error();
-  ASSERT_TRUE(WaitFor([&] { return source->connected(); })) << source->last_error();
+  ASSERT_TRUE(WaitFor([&] { return source->connected(); })) << source->stats().last_error();
 
   // The agent stops; QoS 1 messages published meanwhile wait in its persistent session.
   source->Stop();
@@ -198,18 +192,20 @@ TEST(MqttSourceTest, BrokerKeepsMessagesWhileTheAgentIsAwayAndReconnectsAfterABr
     publisher.Publish("fleettwin/a-1/telemetry", EncodeTelemetryJson("a-1", Samples(0, 7)));
   }
   source = StartSource(broker.uri(), queue);
-  ASSERT_TRUE(WaitFor([&] { return source->samples() == 7; })) << source->last_error();
+  ASSERT_TRUE(WaitFor([&] { return source->stats().samples() == 7; }))
+      << source->stats().last_error();
 
   // The broker restarts (losing its in-memory sessions); the source reconnects by itself and
   // subscribes again.
   broker.Stop();
   ASSERT_TRUE(WaitFor([&] { return !source->connected(); }));
   ASSERT_TRUE(broker.Start()) << broker.error();
-  ASSERT_TRUE(WaitFor([&] { return source->connected(); })) << source->last_error();
+  ASSERT_TRUE(WaitFor([&] { return source->connected(); })) << source->stats().last_error();
   EXPECT_GE(source->connects(), 2u);
   Publisher publisher(broker.uri());
   publisher.Publish("fleettwin/a-1/telemetry", EncodeTelemetryJson("a-1", Samples(7, 3)));
-  ASSERT_TRUE(WaitFor([&] { return source->samples() == 10; })) << source->last_error();
+  ASSERT_TRUE(WaitFor([&] { return source->stats().samples() == 10; }))
+      << source->stats().last_error();
   EXPECT_EQ(queue.PopBatch(1000, 1s).size(), 10u);
 }
 
@@ -223,7 +219,7 @@ TEST(MqttSourceTest, AFullQueueHoldsDeliveryBackAndDropsOnlyAfterTheTimeoutCount
     // source's delivery callback waits for room.)
     TelemetryQueue queue(10);
     std::unique_ptr<MqttSource> source = StartSource(broker.uri(), queue, 5000ms);
-    ASSERT_TRUE(WaitFor([&] { return source->connected(); })) << source->last_error();
+    ASSERT_TRUE(WaitFor([&] { return source->connected(); })) << source->stats().last_error();
     size_t taken = 0;
     bool in_order = true;
     std::thread consumer([&] {
@@ -243,17 +239,18 @@ TEST(MqttSourceTest, AFullQueueHoldsDeliveryBackAndDropsOnlyAfterTheTimeoutCount
     consumer.join();
     EXPECT_EQ(taken, 1000u);
     EXPECT_TRUE(in_order);
-    EXPECT_EQ(source->dropped(), 0u);
+    EXPECT_EQ(source->stats().dropped(), 0u);
     EXPECT_EQ(queue.dropped(), 0u);
   }
   {
     // Nobody drains: after the timeout each sample that finds no room is dropped and counted.
     TelemetryQueue queue(5);
     std::unique_ptr<MqttSource> source = StartSource(broker.uri(), queue, 10ms);
-    ASSERT_TRUE(WaitFor([&] { return source->connected(); })) << source->last_error();
+    ASSERT_TRUE(WaitFor([&] { return source->connected(); })) << source->stats().last_error();
     Publisher publisher(broker.uri());
     publisher.Publish(source->topic(), EncodeTelemetryJson("a-1", Samples(0, 30)));
-    ASSERT_TRUE(WaitFor([&] { return source->samples() == 30 && source->dropped() == 25; }));
+    ASSERT_TRUE(WaitFor(
+        [&] { return source->stats().samples() == 30 && source->stats().dropped() == 25; }));
     EXPECT_EQ(queue.depth(), 5u);
     EXPECT_EQ(queue.dropped(), 25u);
   }

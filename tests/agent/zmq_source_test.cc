@@ -75,14 +75,14 @@ TEST(ZmqSourceTest, ReceivesCountsAndRefusesWhatIsNotItsOwn) {
     received += queue.PopBatch(1000, 50ms).size();
   }
   EXPECT_EQ(received, 101u);
-  for (int tries = 0; (*source)->messages() < 13 && tries < 100; ++tries) {
+  for (int tries = 0; (*source)->stats().messages() < 13 && tries < 100; ++tries) {
     std::this_thread::sleep_for(10ms);  // Counters are updated by the source's own thread.
   }
-  EXPECT_EQ((*source)->messages(), 13u);
-  EXPECT_EQ((*source)->malformed(), 1u);
-  EXPECT_EQ((*source)->foreign(), 1u);
-  EXPECT_EQ((*source)->samples(), 101u);
-  EXPECT_EQ((*source)->dropped(), 0u);
+  EXPECT_EQ((*source)->stats().messages(), 13u);
+  EXPECT_EQ((*source)->stats().malformed(), 1u);
+  EXPECT_EQ((*source)->stats().foreign(), 1u);
+  EXPECT_EQ((*source)->stats().samples(), 101u);
+  EXPECT_EQ((*source)->stats().dropped(), 0u);
   (*source)->Stop();
 }
 
@@ -101,12 +101,12 @@ TEST(ZmqSourceTest, AFullQueueDropsOnlyAfterTheTimeoutAndCountsIt) {
   const std::string batch = EncodeTelemetryBatch("a-1", Samples(0, 8));
   push.send(zmq::buffer(batch), zmq::send_flags::none);
   // Every sample is either queued or dropped once its wait is over.
-  for (int tries = 0; queue.depth() + (*source)->dropped() < 8 && tries < 200; ++tries) {
+  for (int tries = 0; queue.depth() + (*source)->stats().dropped() < 8 && tries < 200; ++tries) {
     std::this_thread::sleep_for(10ms);
   }
   // Nobody drains: 5 fit, 3 waited 20 ms each and were dropped, and counted.
-  EXPECT_EQ((*source)->samples(), 8u);
-  EXPECT_EQ((*source)->dropped(), 3u);
+  EXPECT_EQ((*source)->stats().samples(), 8u);
+  EXPECT_EQ((*source)->stats().dropped(), 3u);
   EXPECT_EQ(queue.dropped(), 3u);
   EXPECT_EQ(queue.depth(), 5u);
   EXPECT_EQ(ZmqSource::Start({(*source)->endpoint(), "a-1"}, queue).status().code(),

@@ -25,6 +25,7 @@
 #include "testing/mosquitto.h"
 #include "testing/process.h"
 #include "testing/temp_dir.h"
+#include "testing/wait.h"
 
 namespace fleettwin::agent {
 namespace {
@@ -37,19 +38,11 @@ using ::fleettwin::testing::RunTool;
 using ::fleettwin::testing::Spawn;
 using ::fleettwin::testing::TempDir;
 using ::fleettwin::testing::Wait;
+using ::fleettwin::testing::WaitFor;
 
 const std::string kSource = FLEETTWIN_SOURCE_DIR;
 
 using namespace std::chrono_literals;
-
-bool WaitFor(const std::function<bool()>& done, std::chrono::milliseconds timeout = 60s) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (!done()) {
-    if (std::chrono::steady_clock::now() > deadline) return false;
-    std::this_thread::sleep_for(10ms);
-  }
-  return true;
-}
 
 // A running fleet-agent with its HTTP API on a free port (and, if asked, ZeroMQ).
 class AgentProcess {

@@ -64,19 +64,12 @@ class MqttSource final {
   bool connected() const { return connected_.load(); }
   uint64_t connects() const { return connects_.load(); }  // Successful connections.
   uint64_t connect_failures() const { return connect_failures_.load(); }
-  uint64_t messages() const { return messages_.load(); }
-  uint64_t malformed() const { return malformed_.load(); }
-  uint64_t foreign() const { return foreign_.load(); }
-  uint64_t samples() const { return samples_.load(); }
-  uint64_t dropped() const { return dropped_.load(); }
-  std::string last_error() const;
+  const SourceStats& stats() const { return stats_; }
 
  private:
   struct Client;
   MqttSource(const MqttSourceOptions& options, TelemetryQueue& queue);
   void Run();
-  void OnMessage(std::string_view payload);
-  void SetError(std::string error);
 
   const MqttSourceOptions options_;
   TelemetryQueue& queue_;
@@ -87,15 +80,10 @@ class MqttSource final {
   std::condition_variable wake_;  // Stop, or the connection was lost.
   bool stop_ = false;             // Guarded by mu_.
   bool lost_ = false;             // Guarded by mu_.
-  std::string last_error_;        // Guarded by mu_.
   std::atomic<bool> connected_{false};
   std::atomic<uint64_t> connects_{0};
   std::atomic<uint64_t> connect_failures_{0};
-  std::atomic<uint64_t> messages_{0};
-  std::atomic<uint64_t> malformed_{0};
-  std::atomic<uint64_t> foreign_{0};
-  std::atomic<uint64_t> samples_{0};
-  std::atomic<uint64_t> dropped_{0};
+  SourceStats stats_;
 };
 
 }  // namespace fleettwin::agent

@@ -5,6 +5,7 @@
 #ifndef FLEETTWIN_AGENT_TELEMETRY_QUEUE_H_
 #define FLEETTWIN_AGENT_TELEMETRY_QUEUE_H_
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
@@ -14,6 +15,7 @@
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/status/statusor.h"
 #include "fleettwin/agent/validation.h"
 
 namespace fleettwin::agent {
@@ -70,6 +72,36 @@ class TelemetryQueue final {
   bool closed_ ABSL_GUARDED_BY(mu_) = false;
   uint64_t pushed_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t dropped_ ABSL_GUARDED_BY(mu_) = 0;
+};
+
+// What every network source does with a received message, and the counters it keeps: a
+// message that does not decode is `malformed`, one for another asset `foreign` (both keep
+// their reason in last_error()); the samples of a good one go into the queue, waiting up to
+// the push timeout for room each, and the ones that found none are `dropped`. Thread-safe.
+class SourceStats final {
+ public:
+  // `asset`: the agent's. A batch naming no asset is accepted only if `asset_optional`.
+  void Deliver(absl::StatusOr<DecodedBatch> batch, size_t message_bytes, std::string_view asset,
+               bool asset_optional, TelemetryQueue& queue, std::chrono::milliseconds timeout);
+  void SetError(std::string error);
+
+  uint64_t messages() const { return messages_.load(); }
+  uint64_t malformed() const { return malformed_.load(); }
+  uint64_t foreign() const { return foreign_.load(); }
+  uint64_t samples() const { return samples_.load(); }
+  uint64_t dropped() const { return dropped_.load(); }
+  // Why the latest message was refused (or, for MQTT, the connection's latest trouble); empty
+  // if nothing went wrong yet.
+  std::string last_error() const;
+
+ private:
+  std::atomic<uint64_t> messages_{0};
+  std::atomic<uint64_t> malformed_{0};
+  std::atomic<uint64_t> foreign_{0};
+  std::atomic<uint64_t> samples_{0};
+  std::atomic<uint64_t> dropped_{0};
+  mutable std::mutex error_mu_;
+  std::string last_error_ ABSL_GUARDED_BY(error_mu_);
 };
 
 }  // namespace fleettwin::agent

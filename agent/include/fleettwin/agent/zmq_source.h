@@ -56,19 +56,12 @@ class ZmqSource final {
   // socket until it reconnects to a new agent).
   void Stop();
 
-  uint64_t messages() const { return messages_.load(); }
-  uint64_t malformed() const { return malformed_.load(); }
-  uint64_t foreign() const { return foreign_.load(); }
-  uint64_t samples() const { return samples_.load(); }
-  uint64_t dropped() const { return dropped_.load(); }
-  // Why the latest refused message was refused; empty if none was.
-  std::string last_error() const;
+  const SourceStats& stats() const { return stats_; }
 
  private:
   struct Sockets;
   ZmqSource(const ZmqSourceOptions& options, TelemetryQueue& queue);
   void Run();
-  void SetError(std::string error);
 
   const ZmqSourceOptions options_;
   TelemetryQueue& queue_;
@@ -76,13 +69,7 @@ class ZmqSource final {
   std::string endpoint_;
   std::thread thread_;
   std::atomic<bool> stop_{false};
-  std::atomic<uint64_t> messages_{0};
-  std::atomic<uint64_t> malformed_{0};
-  std::atomic<uint64_t> foreign_{0};
-  std::atomic<uint64_t> samples_{0};
-  std::atomic<uint64_t> dropped_{0};
-  mutable std::mutex error_mu_;
-  std::string last_error_;  // Guarded by error_mu_.
+  SourceStats stats_;
 };
 
 }  // namespace fleettwin::agent
