@@ -1,0 +1,100 @@
+// Monte Carlo what-if: K independent replications of a model over worker threads, each
+// question answered with a mean and a confidence interval. Deterministic for a seed whatever
+// the number of threads: replication i always draws from Random::Stream(seed, i), and results
+// are combined in replication order.
+#ifndef FLEETTWIN_SIM_MONTE_CARLO_H_
+#define FLEETTWIN_SIM_MONTE_CARLO_H_
+
+#include <cstdint>
+#include <functional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "fleettwin/sim/models.h"
+#include "fleettwin/sim/random.h"
+
+namespace fleettwin::sim {
+
+struct Estimate {
+  double mean = 0;
+  double stddev = 0;   // Of one replication's value.
+  double ci_low = 0;   // Confidence interval of the mean.
+  double ci_high = 0;
+  uint64_t n = 0;
+  bool operator==(const Estimate&) const = default;
+};
+
+struct MonteCarloOptions {
+  uint64_t replications = 1000;  // K, >= 2.
+  int threads = 2;               // Workers, >= 1; replications are split between them.
+  uint64_t seed = 1;
+  double confidence = 0.95;      // In (0, 1).
+};
+
+// How a metric's interval is computed: Student t for means, Wilson score for a 0/1 outcome
+// (a probability), which stays inside [0, 1] and is honest near 0 and 1.
+enum class MetricKind { kMean, kProportion };
+
+// One replication: fills `out` (one value per metric) from its own random stream.
+using Replication = std::function<void(uint64_t index, Random& rng, std::span<double> out)>;
+
+// Runs options.replications replications of `replicate`. Errors: InvalidArgument for bad
+// options; Internal if a replication threw (the message says which and why).
+absl::StatusOr<std::vector<Estimate>> RunMonteCarlo(const MonteCarloOptions& options,
+                                                    const std::vector<MetricKind>& metrics,
+                                                    const Replication& replicate);
+
+// Summaries of samples, exposed for tests and for callers with their own samples.
+Estimate MeanEstimate(std::span<const double> values, double confidence);
+Estimate ProportionEstimate(std::span<const double> zero_one, double confidence);
+double NormalQuantile(double p);                     // Inverse standard normal CDF.
+double StudentTQuantile(double p, double dof);       // Inverse Student t CDF.
+
+// ---- The questions the twins answer ---------------------------------------------------
+
+// "Expected downtime and items over the next `horizon` units with these parameters (e.g.
+// capacity raised to 8), and the probability of a failure before `failure_before`."
+struct ConveyorQuestion {
+  ConveyorParams params;
+  double horizon = 500;
+  double failure_before = 100;
+  // Parameter uncertainty: when > 0, each replication draws its failure rate from a Gamma with
+  // this shape and the given failure_rate as mean (the calibration's posterior).
+  double failure_rate_shape = 0;
+};
+struct ConveyorAnswer {
+  Estimate downtime;
+  Estimate items;
+  Estimate availability;
+  Estimate failures;
+  Estimate p_failure_before;
+};
+absl::StatusOr<ConveyorAnswer> AskConveyor(const ConveyorQuestion& question,
+                                           const MonteCarloOptions& options);
+
+// "What does a preventive maintenance at `maintenance_at` (or none) cost over `horizon`
+// cycles, and how likely is a failure before it?" Cost per replication: failure_cost per
+// failure, preventive_cost per maintenance, wasted_life_cost per cycle of remaining life thrown
+// away by the maintenance.
+struct TurbofanQuestion {
+  TurbofanParams params;
+  double horizon = 150;
+  double failure_cost = 100;
+  double preventive_cost = 20;
+  double wasted_life_cost = 0.5;
+  double failure_before = 30;
+};
+struct TurbofanAnswer {
+  Estimate cost;
+  Estimate downtime;
+  Estimate failures;
+  Estimate p_failure_before;
+};
+absl::StatusOr<TurbofanAnswer> AskTurbofan(const TurbofanQuestion& question,
+                                           const MonteCarloOptions& options);
+
+}  // namespace fleettwin::sim
+
+#endif  // FLEETTWIN_SIM_MONTE_CARLO_H_

@@ -1,0 +1,266 @@
+#include "fleettwin/sim/monte_carlo.h"
+
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <exception>
+#include <limits>
+#include <mutex>
+#include <numbers>
+#include <thread>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+
+namespace fleettwin::sim {
+
+double NormalQuantile(double p) {
+  if (p <= 0) return -std::numeric_limits<double>::infinity();
+  if (p >= 1) return std::numeric_limits<double>::infinity();
+  // Acklam's rational approximation (relative error 1.2e-9), then one Halley step on erfc.
+  static constexpr double a[] = {-3.969683028665376e+01, 2.209460984245205e+02,
+                                 -2.759285104469687e+02, 1.383577518672690e+02,
+                                 -3.066479806614716e+01, 2.506628277459239e+00};
+  static constexpr double b[] = {-5.447609879822406e+01, 1.615858368580409e+02,
+                                 -1.556989798598866e+02, 6.680131188771972e+01,
+                                 -1.328068155288572e+01};
+  static constexpr double c[] = {-7.784894002430293e-03, -3.223964580411365e-01,
+                                 -2.400758277161838e+00, -2.549732539343734e+00,
+                                 4.374664141464968e+00,  2.938163982698783e+00};
+  static constexpr double d[] = {7.784695709041462e-03, 3.224671290700398e-01,
+                                 2.445134137142996e+00, 3.754408661907416e+00};
+  constexpr double kLow = 0.02425;
+  double x;
+  if (p < kLow) {
+    const double q = std::sqrt(-2 * std::log(p));
+    x = (((((c[0] * q + c[1]) * q + c[2]) * q + c[3]) * q + c[4]) * q + c[5]) /
+        ((((d[0] * q + d[1]) * q + d[2]) * q + d[3]) * q + 1);
+  } else if (p <= 1 - kLow) {
+    const double q = p - 0.5;
+    const double r = q * q;
+    x = (((((a[0] * r + a[1]) * r + a[2]) * r + a[3]) * r + a[4]) * r + a[5]) * q /
+        (((((b[0] * r + b[1]) * r + b[2]) * r + b[3]) * r + b[4]) * r + 1);
+  } else {
+    const double q = std::sqrt(-2 * std::log1p(-p));
+    x = -(((((c[0] * q + c[1]) * q + c[2]) * q + c[3]) * q + c[4]) * q + c[5]) /
+        ((((d[0] * q + d[1]) * q + d[2]) * q + d[3]) * q + 1);
+  }
+  const double e = 0.5 * std::erfc(-x / std::numbers::sqrt2) - p;
+  const double u = e * std::sqrt(2 * std::numbers::pi) * std::exp(x * x / 2);
+  return x - u / (1 + x * u / 2);
+}
+
+double StudentTQuantile(double p, double dof) {
+  if (dof == 1) return std::tan(std::numbers::pi * (p - 0.5));
+  if (dof == 2) return (2 * p - 1) / std::sqrt(2 * p * (1 - p));
+  // Cornish-Fisher expansion in 1/dof around the normal quantile (Abramowitz & Stegun
+  // 26.7.5); within 1e-3 of the exact value for dof >= 3 at the usual levels.
+  const double z = NormalQuantile(p);
+  const double z2 = z * z;
+  const double g1 = (z2 + 1) * z / 4;
+  const double g2 = ((5 * z2 + 16) * z2 + 3) * z / 96;
+  const double g3 = (((3 * z2 + 19) * z2 + 17) * z2 - 15) * z / 384;
+  const double g4 = ((((79 * z2 + 776) * z2 + 1482) * z2 - 1920) * z2 - 945) * z / 92160;
+  return z + g1 / dof + g2 / (dof * dof) + g3 / (dof * dof * dof) + g4 / (dof * dof * dof * dof);
+}
+
+Estimate MeanEstimate(std::span<const double> values, double confidence) {
+  Estimate e;
+  e.n = values.size();
+  if (values.empty()) return e;
+  double sum = 0;
+  for (double v : values) sum += v;
+  e.mean = sum / static_cast<double>(e.n);
+  double squares = 0;
+  for (double v : values) squares += (v - e.mean) * (v - e.mean);
+  e.stddev = e.n > 1 ? std::sqrt(squares / static_cast<double>(e.n - 1)) : 0;
+  const double half = e.n > 1 ? StudentTQuantile(0.5 + confidence / 2, static_cast<double>(e.n - 1)) *
+                                    e.stddev / std::sqrt(static_cast<double>(e.n))
+                              : 0;
+  e.ci_low = e.mean - half;
+  e.ci_high = e.mean + half;
+  return e;
+}
+
+Estimate ProportionEstimate(std::span<const double> zero_one, double confidence) {
+  Estimate e = MeanEstimate(zero_one, confidence);
+  if (e.n == 0) return e;
+  const double n = static_cast<double>(e.n);
+  const double z = NormalQuantile(0.5 + confidence / 2);
+  const double z2n = z * z / n;
+  const double center = (e.mean + z2n / 2) / (1 + z2n);
+  const double half = z / (1 + z2n) * std::sqrt(e.mean * (1 - e.mean) / n + z2n / (4 * n));
+  e.ci_low = std::max(0.0, center - half);
+  e.ci_high = std::min(1.0, center + half);
+  return e;
+}
+
+absl::StatusOr<std::vector<Estimate>> RunMonteCarlo(const MonteCarloOptions& options,
+                                                    const std::vector<MetricKind>& metrics,
+                                                    const Replication& replicate) {
+  if (options.replications < 2) {
+    return absl::InvalidArgumentError("Monte Carlo needs at least 2 replications");
+  }
+  if (options.replications > 100'000'000) {
+    return absl::InvalidArgumentError("Monte Carlo replications are capped at 100000000");
+  }
+  if (options.threads < 1 || options.threads > 256) {
+    return absl::InvalidArgumentError("Monte Carlo threads must be in [1, 256]");
+  }
+  if (!(options.confidence > 0 && options.confidence < 1)) {
+    return absl::InvalidArgumentError("confidence must be in (0, 1)");
+  }
+  if (metrics.empty()) return absl::InvalidArgumentError("no metric to estimate");
+  const uint64_t k = options.replications;
+  const size_t m = metrics.size();
+  std::vector<double> values(k * m, 0.0);  // Replication-major.
+  std::atomic<uint64_t> next{0};
+  std::mutex error_mu;
+  uint64_t error_index = std::numeric_limits<uint64_t>::max();
+  std::string error_text;
+  auto work = [&] {
+    constexpr uint64_t kChunk = 16;
+    while (true) {
+      const uint64_t begin = next.fetch_add(kChunk);
+      if (begin >= k) return;
+      for (uint64_t i = begin; i < std::min(k, begin + kChunk); ++i) {
+        Random rng = Random::Stream(options.seed, i);
+        try {
+          replicate(i, rng, std::span<double>(values.data() + i * m, m));
+        } catch (const std::exception& e) {
+          std::lock_guard lock(error_mu);
+          if (i < error_index) error_index = i, error_text = e.what();
+        } catch (...) {
+          std::lock_guard lock(error_mu);
+          if (i < error_index) error_index = i, error_text = "unknown exception";
+        }
+      }
+    }
+  };
+  const int threads = static_cast<int>(std::min<uint64_t>(options.threads, k));
+  std::vector<std::thread> workers;
+  for (int t = 1; t < threads; ++t) workers.emplace_back(work);
+  work();
+  for (std::thread& w : workers) w.join();
+  if (error_index != std::numeric_limits<uint64_t>::max()) {
+    return absl::InternalError(
+        absl::StrCat("replication ", error_index, " failed: ", error_text));
+  }
+  std::vector<Estimate> estimates;
+  std::vector<double> column(k);
+  for (size_t j = 0; j < m; ++j) {
+    for (uint64_t i = 0; i < k; ++i) column[i] = values[i * m + j];
+    estimates.push_back(metrics[j] == MetricKind::kProportion
+                            ? ProportionEstimate(column, options.confidence)
+                            : MeanEstimate(column, options.confidence));
+  }
+  return estimates;
+}
+
+namespace {
+
+absl::Status CheckConveyor(const ConveyorQuestion& q) {
+  const ConveyorParams& p = q.params;
+  if (p.capacity < 0 || p.capacity > 1'000'000) {
+    return absl::InvalidArgumentError("capacity must be in [0, 1000000]");
+  }
+  if (!(p.failure_rate >= 0 && p.failure_rate <= 1)) {
+    return absl::InvalidArgumentError("failure_rate must be in [0, 1]");
+  }
+  if (!(p.repair_time > 0 && p.repair_time <= 1e6)) {
+    return absl::InvalidArgumentError("repair_time must be in (0, 1e6]");
+  }
+  if (!(q.horizon > 0 && q.horizon <= 1e7)) {
+    return absl::InvalidArgumentError("horizon must be in (0, 1e7]");
+  }
+  if (!(q.failure_before >= 0 && q.failure_before <= q.horizon)) {
+    return absl::InvalidArgumentError("failure_before must be in [0, horizon]");
+  }
+  if (!(q.failure_rate_shape >= 0 && std::isfinite(q.failure_rate_shape))) {
+    return absl::InvalidArgumentError("failure_rate_shape must be >= 0");
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CheckTurbofan(const TurbofanQuestion& q) {
+  const TurbofanParams& p = q.params;
+  auto positive = [](double v) { return v > 0 && v <= 1e7; };
+  if (!positive(p.rul_mean) || !positive(p.rul_std) || !positive(p.renewed_life_mean) ||
+      !positive(p.renewed_life_std)) {
+    return absl::InvalidArgumentError("RUL means and standard deviations must be in (0, 1e7]");
+  }
+  if (!positive(p.maintenance_duration) || !positive(p.repair_duration) || !positive(q.horizon)) {
+    return absl::InvalidArgumentError("durations and horizon must be in (0, 1e7]");
+  }
+  if (p.maintenance_at.has_value() && !(*p.maintenance_at >= 0 && *p.maintenance_at <= 1e7)) {
+    return absl::InvalidArgumentError("maintenance_at must be in [0, 1e7]");
+  }
+  for (double cost : {q.failure_cost, q.preventive_cost, q.wasted_life_cost}) {
+    if (!(cost >= 0 && cost <= 1e12)) return absl::InvalidArgumentError("costs must be >= 0");
+  }
+  if (!(q.failure_before >= 0 && q.failure_before <= 1e7)) {
+    return absl::InvalidArgumentError("failure_before must be in [0, 1e7]");
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<ConveyorAnswer> AskConveyor(const ConveyorQuestion& question,
+                                           const MonteCarloOptions& options) {
+  if (absl::Status s = CheckConveyor(question); !s.ok()) return s;
+  auto estimates = RunMonteCarlo(
+      options,
+      {MetricKind::kMean, MetricKind::kMean, MetricKind::kMean, MetricKind::kMean,
+       MetricKind::kProportion},
+      [&question](uint64_t, Random& rng, std::span<double> out) {
+        Simulation sim;
+        ConveyorBelt belt;
+        belt.params = question.params;
+        if (question.failure_rate_shape > 0 && question.params.failure_rate > 0) {
+          const double shape = question.failure_rate_shape;
+          belt.params.failure_rate = static_cast<float>(
+              std::min(1.0, rng.Gamma(shape, question.params.failure_rate / shape)));
+        }
+        sim.Start(RunConveyorBelt(sim, belt, rng));
+        sim.Run(question.horizon);
+        const ConveyorStats& s = belt.stats;
+        const double down = s.DownUntil(question.horizon);
+        out[0] = down;
+        out[1] = s.items;
+        out[2] = s.working / question.horizon;
+        out[3] = s.failures;
+        out[4] = s.first_failure >= 0 && s.first_failure <= question.failure_before ? 1 : 0;
+      });
+  if (!estimates.ok()) return estimates.status();
+  const std::vector<Estimate>& e = *estimates;
+  return ConveyorAnswer{e[0], e[1], e[2], e[3], e[4]};
+}
+
+absl::StatusOr<TurbofanAnswer> AskTurbofan(const TurbofanQuestion& question,
+                                           const MonteCarloOptions& options) {
+  if (absl::Status s = CheckTurbofan(question); !s.ok()) return s;
+  auto estimates = RunMonteCarlo(
+      options,
+      {MetricKind::kMean, MetricKind::kMean, MetricKind::kMean, MetricKind::kProportion},
+      [&question](uint64_t, Random& rng, std::span<double> out) {
+        Simulation sim;
+        TurbofanOutcome outcome;
+        StartTurbofan(sim, question.params, outcome, rng);
+        sim.Run(question.horizon);
+        double cost = question.failure_cost * outcome.failures +
+                      question.preventive_cost * outcome.maintenances;
+        if (outcome.life_at_maintenance > 0) {
+          cost += question.wasted_life_cost * outcome.life_at_maintenance;
+        }
+        out[0] = cost;
+        out[1] = outcome.DownUntil(question.horizon);
+        out[2] = outcome.failures;
+        out[3] = outcome.first_failure >= 0 && outcome.first_failure <= question.failure_before;
+      });
+  if (!estimates.ok()) return estimates.status();
+  const std::vector<Estimate>& e = *estimates;
+  return TurbofanAnswer{e[0], e[1], e[2], e[3]};
+}
+
+}  // namespace fleettwin::sim
