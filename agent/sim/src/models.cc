@@ -24,9 +24,10 @@ Process RunConveyorBelt(Simulation& sim, ConveyorBelt& belt, Random& rng) {
     belt.stats.working += 1;
     if (rng.Bernoulli(belt.params.failure_rate)) {
       ++belt.stats.failures;
-      const float now = static_cast<float>(sim.now());
-      if (belt.stats.first_failure < 0) belt.stats.first_failure = now;
-      belt.stats.repair_started = now;
+      if (belt.stats.first_failure < 0) {
+        belt.stats.first_failure = static_cast<float>(sim.now());
+      }
+      belt.stats.repair_started = sim.now();
       repairing = true;
       delay = belt.params.repair_time;
     }

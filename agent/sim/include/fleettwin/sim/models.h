@@ -28,12 +28,12 @@ struct ConveyorParams {
 };
 
 struct ConveyorStats {
+  double down = 0;             // Time units under repair (counted when the repair ends).
+  double repair_started = -1;  // While under repair: when it started; -1 while working.
   uint32_t items = 0;
-  float working = 0;   // Time units worked.
-  float down = 0;      // Time units under repair (counted when the repair ends).
+  uint32_t working = 0;        // Time units worked.
   uint32_t failures = 0;
-  float first_failure = -1;  // Time of the first failure, -1 while none.
-  float repair_started = -1; // While under repair: when it started; -1 while working.
+  float first_failure = -1;    // Time of the first failure (float: a report), -1 while none.
   // Down time up to `now`, including a repair still in progress.
   double DownUntil(double now) const {
     return down + (repair_started >= 0 ? now - repair_started : 0);
