@@ -14,6 +14,8 @@ struct TwinUpdate {
     desired @3 :DesiredValue;      # An operator or plan set a desired value.
     maintenance @4 :Maintenance;   # Maintenance done on the asset.
     modelVersion @5 :Text;         # The failure model the twin now uses.
+    calibration @6 :Text;          # Simulator parameters re-estimated from the twin's history
+                                   # (Calibration::Encode(): compact JSON, sorted keys).
   }
 }
 

@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # The main job until the local fleet lands: one live twin, audited. Installs what is missing,
 # builds the release preset, starts a Mosquitto broker and a fleet-agent for C-MAPSS engine 31
-# (its FD001 test trajectory replayed at 100x, plus MQTT telemetry with some bad samples),
-# reads the twin over HTTP, stops the agent with SIGTERM, and audits its ledger as an outsider
-# would: verify with the public key, rebuild the twin from the ledger alone and compare it
-# with what the agent served, prove one entry.
+# (its FD001 test trajectory replayed at 100x, plus MQTT telemetry with some bad samples) with
+# the shipped failure model predicting its RUL every cycle, reads the twin over HTTP, asks it
+# what-if questions (Monte Carlo), stops the agent with SIGTERM, and audits its ledger as an
+# outsider would: verify with the public key, rebuild the twin from the ledger alone and
+# compare it with what the agent served, prove one entry.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
@@ -15,6 +16,7 @@ out=${FLEETTWIN_DEMO_DIR:-build/demo}
 agent_bin=build/release/agent/fleet-agent
 audit_bin=build/release/ledger/fleet-audit
 kind=kinds/cmapss-turbofan.json
+model=data/models/cmapss-fd001-mlp
 rm -rf "$out" && mkdir -p "$out"
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; }
@@ -40,8 +42,9 @@ wait_for 10 bash -c "exec 3<>/dev/tcp/127.0.0.1/$mqtt_port"
 echo "mosquitto on tcp://127.0.0.1:$mqtt_port"
 echo
 
-echo "== 2. fleet-agent for engine 31: C-MAPSS replay at 100x, MQTT subscription, HTTP API"
-$agent_bin --asset engine-31 --kind "$kind" --data-dir "$out/engine-31" \
+echo "== 2. fleet-agent for engine 31: C-MAPSS replay at 100x, MQTT subscription, HTTP API,"
+echo "      the failure model in $model"
+$agent_bin --asset engine-31 --kind "$kind" --data-dir "$out/engine-31" --model "$model" \
   --replay data/cmapss/test_FD001.txt --replay-unit 31 --speed 100x \
   --mqtt "tcp://127.0.0.1:$mqtt_port" --http 127.0.0.1:0 >"$out/engine-31.exit.json" \
   2>"$out/engine-31.log" &
@@ -91,15 +94,35 @@ echo "the twin (/twin, saved in $out/engine-31.twin.json):"
 head -c 600 "$out/engine-31.twin.json"; echo " ..."
 echo
 
-echo "== 5. SIGTERM: the agent drains, flushes its ledger and exits 0"
+echo "== 5. the failure model's view and what-if questions (Monte Carlo, 2000 replications each)"
+curl -s "$http/metrics" | grep -E '^fleettwin_twin_(rul|failure_probability|model_info)'
+whatif() {  # whatif BODY: prints cost and P(failure within 30 cycles) with 95% intervals.
+  curl -s -X POST "$http/whatif" -d "$1" | python3 -c '
+import json, sys
+a = json.load(sys.stdin)["answers"]
+c, p = a["cost"], a["p_failure_before"]
+print("cost %.1f [%.1f, %.1f]   P(failure within 30) %.3f [%.3f, %.3f]" % (
+    c["mean"], c["ci"][0], c["ci"][1], p["mean"], p["ci"][0], p["ci"][1]))'
+}
+for at in 5 20 40; do
+  printf '  maintenance in %2s cycles: ' "$at"
+  whatif "{\"maintenance_at\": $at, \"replications\": 2000}"
+done
+printf '  run to failure:          '
+whatif '{"replications": 2000}'
+echo
+
+echo "== 6. SIGTERM: the agent drains, flushes its ledger and exits 0"
 kill -TERM "$agent"
 wait "$agent"
 tail -n 1 "$out/engine-31.log"
 echo
 
-echo "== 6. the auditor: verify with the public key only, rebuild the twin from the ledger alone"
+echo "== 7. the auditor: verify with the public key only, rebuild the twin from the ledger alone"
+echo "      (with the model the ledger names, to recompute its predictions)"
 $audit_bin verify "$out/engine-31/ledger" --key "$out/engine-31/agent.vkey"
-$agent_bin replay-ledger "$out/engine-31/ledger" --asset engine-31 >"$out/engine-31.rebuilt.json"
+$agent_bin replay-ledger "$out/engine-31/ledger" --asset engine-31 --model "$model" \
+  >"$out/engine-31.rebuilt.json"
 if cmp -s "$out/engine-31.rebuilt.json" "$out/engine-31.twin.json"; then
   echo "the twin rebuilt from the ledger alone (it records the asset kind too) is byte-identical to what /twin served"
 else

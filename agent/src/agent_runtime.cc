@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "absl/strings/str_cat.h"
+#include "fleettwin/agent/what_if.h"
 #include "fleettwin/common/metrics.h"
 #include "http_api.h"
 
@@ -76,6 +77,18 @@ absl::StatusOr<std::unique_ptr<AgentRuntime>> AgentRuntime::Start(const AgentOpt
   if (!kind.ok()) return kind.status();
   agent->kind_ = std::move(*kind);
   agent->batch_size_ = options.batch_size;
+  if (options.what_if_threads < 1 || options.what_if_threads > 64) {
+    return absl::InvalidArgumentError("what-if threads must be in [1, 64]");
+  }
+  agent->what_if_threads_ = options.what_if_threads;
+  if (!options.model_dir.empty()) {
+    absl::StatusOr<model::RulModel> model = model::RulModel::Load(options.model_dir);
+    if (!model.ok()) return model.status();
+    agent->model_ = std::make_unique<model::RulModel>(std::move(*model));
+    if (agent->kind_.simulator.horizon > 0) {
+      agent->model_->set_horizon(static_cast<int>(agent->kind_.simulator.horizon));
+    }
+  }
   agent->asset_ = options.asset;
 
   std::error_code ec;
@@ -98,7 +111,8 @@ absl::StatusOr<std::unique_ptr<AgentRuntime>> AgentRuntime::Start(const AgentOpt
   if (!ledger.ok()) return ledger.status();
   agent->ledger_ = std::move(*ledger);
   absl::StatusOr<std::unique_ptr<LedgeredTwin>> twin =
-      LedgeredTwin::Open(agent->kind_, options.asset, *agent->ledger_, 1000, kind_text);
+      LedgeredTwin::Open(agent->kind_, options.asset, *agent->ledger_, 1000, kind_text,
+                         agent->model_.get());
   if (!twin.ok()) return twin.status();
   agent->twin_ = std::move(*twin);
   agent->queue_ = std::make_unique<TelemetryQueue>(options.queue_capacity);
@@ -241,15 +255,36 @@ std::string AgentRuntime::QuarantineJson(size_t limit) {
   return doc.dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
+absl::StatusOr<std::string> AgentRuntime::WhatIfJson(std::string_view question) {
+  TwinState state;
+  {
+    std::lock_guard lock(twin_mu_);
+    state = twin_->twin().state();
+  }
+  return AnswerWhatIfJson(kind_, state, question, what_if_threads_);
+}
+
 std::string AgentRuntime::MetricsText() {
   // Read the twin under its lock, then write without it.
   uint64_t revision, samples, ledger_size;
   uint64_t rejected[kRejectReasonCount];
   size_t held;
+  std::optional<RulEstimate> rul;
+  std::optional<Calibration> calibration;
+  uint64_t calibrations, drift_recalibrations;
+  PredictionQuality quality;
+  std::string model_version;
   {
     std::lock_guard lock(twin_mu_);
-    revision = twin_->twin().state().revision;
-    samples = twin_->twin().state().samples;
+    const TwinState& state = twin_->twin().state();
+    revision = state.revision;
+    samples = state.samples;
+    rul = state.rul;
+    calibration = state.calibration;
+    calibrations = state.calibrations;
+    drift_recalibrations = state.drift_recalibrations;
+    quality = state.quality;
+    model_version = state.model_version;
     for (int r = 0; r < kRejectReasonCount; ++r) {
       rejected[r] = twin_->quarantine().count(static_cast<RejectReason>(r));
     }
@@ -292,6 +327,45 @@ std::string AgentRuntime::MetricsText() {
   w.Family("fleettwin_agent_queue_dropped_total", "counter",
            "Samples dropped because the queue stayed full past the push timeout.");
   w.Sample("fleettwin_agent_queue_dropped_total", asset, static_cast<double>(queue_->dropped()));
+
+  // Analytics: the failure model's prediction, the calibration, prediction quality.
+  if (!model_version.empty()) {
+    w.Family("fleettwin_twin_model_info", "gauge", "The failure model version the twin uses.");
+    w.Sample("fleettwin_twin_model_info", {{"asset", asset_}, {"version", model_version}}, 1);
+  }
+  if (rul) {
+    w.Family("fleettwin_twin_rul_cycles", "gauge", "Remaining useful life predicted (cycles).");
+    w.Sample("fleettwin_twin_rul_cycles", asset, rul->rul);
+    w.Family("fleettwin_twin_rul_stddev_cycles", "gauge",
+             "Standard deviation of the RUL prediction (cycles).");
+    w.Sample("fleettwin_twin_rul_stddev_cycles", asset, rul->rul_std);
+    w.Family("fleettwin_twin_failure_probability", "gauge",
+             "Predicted probability of failure within `horizon` cycles.");
+    w.Sample("fleettwin_twin_failure_probability",
+             {{"asset", asset_}, {"horizon", absl::StrCat(rul->horizon)}}, rul->p_fail);
+  }
+  if (calibration) {
+    w.Family("fleettwin_twin_failure_rate", "gauge",
+             "Calibrated failure rate per unit of working time (posterior mean).");
+    w.Sample("fleettwin_twin_failure_rate", asset, calibration->failure_rate);
+    w.Family("fleettwin_twin_repair_time_mean", "gauge", "Calibrated mean repair time.");
+    w.Sample("fleettwin_twin_repair_time_mean", asset, calibration->repair_time_mean);
+  }
+  w.Family("fleettwin_twin_calibrations_total", "counter",
+           "Recalibrations ledgered, routine or asked for by prediction drift.");
+  w.Sample("fleettwin_twin_calibrations_total", {{"asset", asset_}, {"cause", "routine"}},
+           static_cast<double>(calibrations - drift_recalibrations));
+  w.Sample("fleettwin_twin_calibrations_total", {{"asset", asset_}, {"cause", "drift"}},
+           static_cast<double>(drift_recalibrations));
+  w.Family("fleettwin_twin_prediction_drift", "gauge",
+           "1 while predictions and observations disagree persistently (until recalibration).");
+  w.Sample("fleettwin_twin_prediction_drift", asset, quality.drift ? 1 : 0);
+  w.Family("fleettwin_twin_failures_expected", "gauge",
+           "Failures the calibration expected since it was made.");
+  w.Sample("fleettwin_twin_failures_expected", asset, quality.expected_failures);
+  w.Family("fleettwin_twin_failures_observed", "gauge", "Failures observed since then.");
+  w.Sample("fleettwin_twin_failures_observed", asset,
+           static_cast<double>(quality.observed_failures));
 
   // Network sources count messages; replay has only samples (set once the file is done).
   std::vector<std::pair<std::string_view, const SourceStats*>> sources;
@@ -415,7 +489,14 @@ AgentRuntime::~AgentRuntime() { Shutdown().IgnoreError(); }
 
 absl::StatusOr<std::string> RebuildTwinJson(const std::filesystem::path& ledger_dir,
                                             const std::filesystem::path& kind_file,
-                                            const std::string& asset) {
+                                            const std::string& asset,
+                                            const std::filesystem::path& model_dir) {
+  std::optional<model::RulModel> model;
+  if (!model_dir.empty()) {
+    absl::StatusOr<model::RulModel> loaded = model::RulModel::Load(model_dir);
+    if (!loaded.ok()) return loaded.status();
+    model = std::move(*loaded);
+  }
   absl::StatusOr<std::unique_ptr<ledger::LedgerReader>> reader =
       ledger::OpenLedgerReadOnly(ledger_dir);
   if (!reader.ok()) return reader.status();
@@ -443,8 +524,21 @@ absl::StatusOr<std::string> RebuildTwinJson(const std::filesystem::path& ledger_
     return absl::DataLossError(
         absl::StrCat("the recorded asset kind does not parse: ", kind.status().message()));
   }
-  absl::StatusOr<RebuiltTwin> rebuilt = RebuildTwin(**reader, *kind, asset, 0);
+  if (model && kind->simulator.horizon > 0) {
+    model->set_horizon(static_cast<int>(kind->simulator.horizon));
+  }
+  absl::StatusOr<RebuiltTwin> rebuilt =
+      RebuildTwin(**reader, *kind, asset, 0, model ? &*model : nullptr);
   if (!rebuilt.ok()) return rebuilt.status();
+  if (model && rebuilt->twin->model() == nullptr) {
+    return absl::FailedPreconditionError(
+        "the failure model does not fit the recorded asset kind (a channel it needs is missing)");
+  }
+  if (model && rebuilt->twin->state().model_version != model->version()) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "the ledger's twin uses model '", rebuilt->twin->state().model_version,
+        "', not the given one ('", model->version(), "')"));
+  }
   return rebuilt->twin->StateJson();
 }
 

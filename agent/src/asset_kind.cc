@@ -130,7 +130,8 @@ absl::StatusOr<AssetKind> ParseAssetKind(std::string_view text) {
   Reader root(doc, "");
   if (!root.IsObject()) return root.error();
   root.OnlyKeys(
-      {"kind", "description", "time", "channels", "features", "health", "anomaly", "drift"});
+      {"kind", "description", "time", "channels", "features", "health", "anomaly", "drift",
+       "simulator"});
   AssetKind kind;
   kind.name = root.String("kind", true);
   if (root.ok() && !ValidName(kind.name)) root.Fail("kind", "must be 1-128 of [A-Za-z0-9_.-]");
@@ -268,6 +269,48 @@ absl::StatusOr<AssetKind> ParseAssetKind(std::string_view text) {
       if (r.ok() && kind.drift.delta < 0) r.Fail("drift.delta", "must not be negative");
       if (r.ok() && kind.drift.lambda <= 0) r.Fail("drift.lambda", "must be positive");
       if (r.ok() && kind.drift.warmup < 2) r.Fail("drift.warmup", "must be at least 2");
+    }
+    root.Adopt(r.error());
+  }
+  if (const Json* sim = root.Find("simulator", false); sim && root.ok()) {
+    Reader r(*sim, "simulator");
+    SimulatorSpec& spec = kind.simulator;
+    if (r.IsObject()) {
+      r.OnlyKeys({"model", "state_channel", "failure_channel", "capacity_channel",
+                  "recalibrate_every", "calibration_memory", "horizon", "renewed_life_mean",
+                  "renewed_life_std"});
+      const std::string model = r.String("model", true);
+      if (model == "conveyor") {
+        spec.model = SimulatorModel::kConveyor;
+      } else if (model == "turbofan") {
+        spec.model = SimulatorModel::kTurbofan;
+      } else if (r.ok()) {
+        r.Fail("simulator.model", "must be \"conveyor\" or \"turbofan\"");
+      }
+      spec.state_channel = r.String("state_channel", false, spec.state_channel);
+      spec.failure_channel = r.String("failure_channel", false, spec.failure_channel);
+      spec.capacity_channel = r.String("capacity_channel", false, spec.capacity_channel);
+      spec.recalibrate_every = r.Count("recalibrate_every", false, spec.recalibrate_every);
+      spec.calibration_memory = r.Number("calibration_memory", false, spec.calibration_memory);
+      if (r.ok() && !(spec.calibration_memory == 0 || spec.calibration_memory >= 1)) {
+        r.Fail("simulator.calibration_memory", "must be 0 (everything) or at least 1");
+      }
+      spec.horizon = r.Count("horizon", false, spec.horizon);
+      spec.renewed_life_mean = r.Number("renewed_life_mean", false, spec.renewed_life_mean);
+      spec.renewed_life_std = r.Number("renewed_life_std", false, spec.renewed_life_std);
+      if (r.ok() && spec.model == SimulatorModel::kConveyor) {
+        if (!kind.ChannelIndex(spec.state_channel)) {
+          r.Fail("simulator.state_channel", "names no channel");
+        } else if (!kind.ChannelIndex(spec.capacity_channel)) {
+          r.Fail("simulator.capacity_channel", "names no channel");
+        }
+      }
+      if (r.ok() && spec.recalibrate_every < 1) {
+        r.Fail("simulator.recalibrate_every", "must be at least 1");
+      }
+      if (r.ok() && !(spec.renewed_life_mean > 0 && spec.renewed_life_std > 0)) {
+        r.Fail("simulator.renewed_life_mean", "and renewed_life_std must be positive");
+      }
     }
     root.Adopt(r.error());
   }

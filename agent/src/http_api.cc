@@ -104,13 +104,22 @@ absl::StatusOr<std::unique_ptr<HttpApi>> HttpApi::Start(const std::string& bind,
     }
     res.set_content(json{{"revision", *revision}}.dump() + "\n", "application/json");
   });
+  // POST /whatif {"capacity": 8, "horizon": 500, "replications": 2000}: a Monte Carlo answer
+  // from the twin's calibrated simulator (fields in docs/agent.md).
+  server.Post("/whatif", [&agent](const httplib::Request& req, httplib::Response& res) {
+    absl::StatusOr<std::string> answer = agent.WhatIfJson(req.body);
+    if (!answer.ok()) {
+      return JsonError(res, HttpStatus(answer.status()), std::string(answer.status().message()));
+    }
+    res.set_content(*answer + "\n", "application/json");
+  });
   server.set_error_handler([](const httplib::Request& req, httplib::Response& res) {
     if (!res.body.empty()) return;
     if (res.status == 404) {
       JsonError(res, 404,
                 absl::StrCat("no ", req.method, " ", req.path,
                              "; try /healthz /readyz /metrics /twin /quarantine /sources "
-                             "PUT /desired/NAME"));
+                             "PUT /desired/NAME POST /whatif"));
     } else {
       JsonError(res, res.status, absl::StrCat("HTTP ", res.status));
     }

@@ -7,6 +7,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "fleettwin/agent/twin_records.h"
+#include "fleettwin/model/rul_model.h"
 
 namespace fleettwin::agent {
 namespace {
@@ -33,9 +34,10 @@ std::string Describe(const RawSample& raw) {
 }  // namespace
 
 absl::StatusOr<RebuiltTwin> RebuildTwin(const ledger::LedgerReader& ledger, const AssetKind& kind,
-                                        const std::string& asset, size_t quarantine_capacity) {
+                                        const std::string& asset, size_t quarantine_capacity,
+                                        const model::RulModel* model) {
   RebuiltTwin out;
-  out.twin = std::make_unique<Twin>(kind, asset);
+  out.twin = std::make_unique<Twin>(kind, asset, model);
   out.quarantine = Quarantine(quarantine_capacity);
   absl::Status error;
   absl::Status scan =
@@ -92,12 +94,19 @@ absl::StatusOr<std::string> LedgeredKindText(const ledger::LedgerReader& ledger)
   return *text;
 }
 
-absl::StatusOr<std::unique_ptr<LedgeredTwin>> LedgeredTwin::Open(const AssetKind& kind,
-                                                                 std::string asset,
-                                                                 ledger::Ledger& ledger,
-                                                                 size_t quarantine_capacity,
-                                                                 std::string_view kind_text) {
-  absl::StatusOr<RebuiltTwin> rebuilt = RebuildTwin(ledger, kind, asset, quarantine_capacity);
+absl::StatusOr<std::unique_ptr<LedgeredTwin>> LedgeredTwin::Open(
+    const AssetKind& kind, std::string asset, ledger::Ledger& ledger, size_t quarantine_capacity,
+    std::string_view kind_text, const model::RulModel* model) {
+  if (model != nullptr) {
+    for (const std::string& name : model->input_channels()) {
+      if (!kind.ChannelIndex(name)) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "the failure model needs channel '", name, "', which kind '", kind.name, "' lacks"));
+      }
+    }
+  }
+  absl::StatusOr<RebuiltTwin> rebuilt =
+      RebuildTwin(ledger, kind, asset, quarantine_capacity, model);
   if (!rebuilt.ok()) return rebuilt.status();
   if (!kind_text.empty() && rebuilt->kind_text != kind_text) {
     const ledger::NewEntry entry{kTwinKindKind, asset, rebuilt->twin->state().revision, 0,
@@ -106,8 +115,14 @@ absl::StatusOr<std::unique_ptr<LedgeredTwin>> LedgeredTwin::Open(const AssetKind
       return index.status();
     }
   }
-  return std::unique_ptr<LedgeredTwin>(
+  std::unique_ptr<LedgeredTwin> twin(
       new LedgeredTwin(kind, std::move(asset), ledger, std::move(*rebuilt)));
+  if (model != nullptr && twin->twin().state().model_version != model->version()) {
+    if (absl::StatusOr<uint64_t> r = twin->SetModelVersion(model->version()); !r.ok()) {
+      return r.status();
+    }
+  }
+  return twin;
 }
 
 LedgeredTwin::LedgeredTwin(const AssetKind& kind, std::string asset, ledger::Ledger& ledger,
@@ -214,6 +229,11 @@ absl::StatusOr<IngestResult> LedgeredTwin::IngestPipelined(absl::Span<const RawS
       batch.entries.push_back(
           {kTwinUpdateKind, asset_, revision, 0, EncodeTwinUpdate(asset_, revision, *sample)});
       ++result.accepted;
+      if (std::optional<CalibrationChange> due = twin_->DueCalibration()) {
+        const uint64_t r = twin_->Apply(*due);
+        batch.entries.push_back(
+            {kTwinUpdateKind, asset_, r, 0, EncodeTwinUpdate(asset_, r, *due)});
+      }
     } else {
       const Rejection& rejection = std::get<Rejection>(checked);
       // The text form is built only for rejected samples, from what arrived.

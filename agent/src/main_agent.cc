@@ -36,8 +36,9 @@ int main(int argc, char** argv) {
   CLI::App app{
       "fleet-agent: the live twin of one asset. Ingests telemetry (ZeroMQ, MQTT, file replay), "
       "validates it, keeps the twin and writes every update and rejection to its ledger in "
-      "DATA_DIR/ledger (key in DATA_DIR/agent.key, created on first start). Serves /healthz "
-      "/readyz /metrics /twin /quarantine and PUT /desired/NAME over HTTP. Every option may "
+      "DATA_DIR/ledger (key in DATA_DIR/agent.key, created on first start). With --model it "
+      "predicts RUL on every sample. Serves /healthz /readyz /metrics /twin /quarantine "
+      "/sources, PUT /desired/NAME and POST /whatif (Monte Carlo what-if) over HTTP. Every option may "
       "also come from a TOML config file (--config; the keys are the long option names, flags "
       "win). SIGTERM drains and exits 0. Exit codes: 0 ok, 1 ledger damaged, 2 bad arguments, "
       "3 I/O."};
@@ -84,6 +85,15 @@ int main(int argc, char** argv) {
   app.add_option("--queue", options.queue_capacity, "Telemetry queue capacity")
       ->capture_default_str();
 
+  std::string model_dir;
+  app.add_option("--model", model_dir,
+                 "Failure model directory (model.json + .npy, docs/failure-model.md); for "
+                 "replay-ledger: the model the twin used, to recompute its predictions");
+  app.add_option("--what-if-threads", options.what_if_threads,
+                 "Monte Carlo worker threads per what-if question")
+      ->check(CLI::Range(1, 64))
+      ->capture_default_str();
+
   std::string rebuild_dir;
   CLI::App* rebuild = app.add_subcommand(
       "replay-ledger", "Rebuild the twin from a ledger directory alone and print it as JSON");
@@ -97,7 +107,7 @@ int main(int argc, char** argv) {
     return app.exit(e) == 0 ? 0 : 2;
   }
   if (*rebuild) {
-    absl::StatusOr<std::string> json = fa::RebuildTwinJson(rebuild_dir, kind_file, options.asset);
+    absl::StatusOr<std::string> json = fa::RebuildTwinJson(rebuild_dir, kind_file, options.asset, model_dir);
     if (!json.ok()) return Fail(json.status());
     std::cout << *json << "\n";
     return 0;
@@ -106,6 +116,7 @@ int main(int argc, char** argv) {
   if (data_dir.empty()) return Fail(absl::InvalidArgumentError("--data-dir is required"));
   options.data_dir = data_dir;
   options.kind_file = kind_file;
+  options.model_dir = model_dir;
   if (!replay_file.empty()) {
     fa::ReplayOptions replay;
     replay.path = replay_file;

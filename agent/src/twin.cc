@@ -4,6 +4,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "fleettwin/model/rul_model.h"
+
 namespace fleettwin::agent {
 namespace {
 
@@ -35,7 +37,10 @@ std::string_view HealthLevelName(HealthLevel level) {
   return "unknown";
 }
 
-Twin::Twin(const AssetKind& kind, std::string asset) : kind_(kind), features_(kind) {
+Twin::~Twin() = default;
+
+Twin::Twin(const AssetKind& kind, std::string asset, const model::RulModel* model)
+    : kind_(kind), features_(kind) {
   state_.asset = std::move(asset);
   state_.kind = kind.name;
   const size_t channels = kind.channels.size();
@@ -59,6 +64,101 @@ Twin::Twin(const AssetKind& kind, std::string asset) : kind_(kind), features_(ki
       health_source_.push_back({false, kNoSource});
     }
   }
+  if (kind.simulator.model == SimulatorModel::kConveyor) {
+    ConveyorHistoryOptions options;
+    if (kind.simulator.calibration_memory > 0) {
+      options.failure_rate.forgetting = 1 - 1 / kind.simulator.calibration_memory;
+    }
+    observer_ = std::make_unique<ConveyorHistoryObserver>(options);
+    state_channel_ = kind.ChannelIndex(kind.simulator.state_channel).value_or(kNoSource);
+    failure_channel_ = kind.ChannelIndex(kind.simulator.failure_channel).value_or(kNoSource);
+  }
+  if (model != nullptr) {
+    bool fits = true;
+    for (const std::string& name : model->input_channels()) {
+      std::optional<size_t> c = kind.ChannelIndex(name);
+      fits = fits && c.has_value();
+      model_inputs_.push_back(c.value_or(0));
+    }
+    if (fits) model_ = model;
+  }
+}
+
+std::optional<CalibrationChange> Twin::DueCalibration() const {
+  if (observer_ == nullptr) return std::nullopt;
+  // Drift (predictions persistently off) asks for a recalibration at once.
+  if (state_.samples - samples_at_calibration_ < kind_.simulator.recalibrate_every &&
+      !state_.quality.drift) {
+    return std::nullopt;
+  }
+  const int64_t evidence = observer_->failure_rate().failures() + observer_->repair_time().count();
+  if (evidence == evidence_at_calibration_) return std::nullopt;
+  return CalibrationChange{observer_->Snapshot()};
+}
+
+void Twin::ObserveConveyor(const Sample& sample) {
+  if (observer_ == nullptr || state_channel_ == kNoSource) return;
+  const double state_value = sample.values[state_channel_];
+  if (std::isnan(state_value)) return;
+  const int belt_state = static_cast<int>(state_value);
+  const bool failure_event = failure_channel_ != kNoSource &&
+                             sample.values[failure_channel_] == 1;
+  // Prediction quality: over a working interval, the calibrated rate expected rate * dt
+  // failures; a failure is a move out of working (or a failure event between working samples).
+  if (state_.calibration && previous_state_ == kConveyorWorking && previous_time_ &&
+      sample.time > *previous_time_) {
+    const double expected = state_.calibration->failure_rate * (sample.time - *previous_time_);
+    const bool failed = belt_state != kConveyorWorking || failure_event;
+    if (tracker_.ObserveFailures(expected, failed ? 1 : 0).ok()) {
+      state_.quality.expected_failures = tracker_.total_expected();
+      state_.quality.observed_failures = tracker_.total_observed();
+      state_.quality.failure_z = tracker_.failure_z();
+      state_.quality.drift = tracker_.drift();
+    }
+  }
+  observer_->Observe(sample.time, belt_state, failure_event);
+  if (!previous_time_ || sample.time > *previous_time_) {
+    previous_state_ = belt_state;
+    previous_time_ = sample.time;
+  }
+}
+
+void Twin::PredictRul(const Sample& sample) {
+  if (model_ == nullptr || state_.model_version != model_->version()) return;
+  std::vector<double> row;
+  row.reserve(model_inputs_.size());
+  for (size_t c : model_inputs_) {
+    if (std::isnan(sample.values[c])) return;  // An absent input: no new row.
+    row.push_back(sample.values[c]);
+  }
+  model_rows_.push_back(std::move(row));
+  while (model_rows_.size() > static_cast<size_t>(model_->window())) model_rows_.pop_front();
+  const std::vector<std::vector<double>> rows(model_rows_.begin(), model_rows_.end());
+  absl::StatusOr<model::RulPrediction> p = model_->Predict(rows);
+  if (!p.ok()) return;
+  RulEstimate estimate{p->rul, p->rul_std, p->p_fail, p->horizon};
+  state_.rul = estimate;
+  rul_history_.emplace_back(sample.time, p->rul);
+  constexpr size_t kKeptPredictions = 512;
+  while (rul_history_.size() > kKeptPredictions) rul_history_.pop_front();
+}
+
+// The asset failed at `failure_time`: every tenth kept prediction is scored against the RUL it
+// should have given (capped as the model's target is), so the errors fed to the drift test are
+// not the strongly correlated neighbours.
+void Twin::ScoreRulPredictions(double failure_time) {
+  if (model_ == nullptr) return;
+  size_t i = 0;
+  for (const auto& [time, predicted] : rul_history_) {
+    if (time > failure_time || i++ % 10 != 0) continue;
+    const double actual = std::min(model_->rul_cap(), failure_time - time);
+    (void)tracker_.ObserveRulError(predicted, actual);
+  }
+  rul_history_.clear();
+  state_.quality.rul_errors = tracker_.rul_count();
+  state_.quality.rul_rmse = tracker_.rul_rmse();
+  state_.quality.rul_bias = tracker_.rul_bias();
+  state_.quality.drift = tracker_.drift();
 }
 
 uint64_t Twin::Apply(const TwinChange& change) {
@@ -68,8 +168,24 @@ uint64_t Twin::Apply(const TwinChange& change) {
     state_.desired[desired->name] = desired->value;
   } else if (const MaintenanceRecord* m = std::get_if<MaintenanceRecord>(&change)) {
     state_.maintenance.push_back(*m);
+    if (m->note == kFailureNote) ScoreRulPredictions(m->time);
+  } else if (const CalibrationChange* c = std::get_if<CalibrationChange>(&change)) {
+    state_.calibration = c->calibration;
+    ++state_.calibrations;
+    samples_at_calibration_ = state_.samples;
+    evidence_at_calibration_ = c->calibration.failures + c->calibration.repairs;
+    // A recalibration answering drift starts a clean record; a routine one keeps counting, so
+    // a slowly growing mismatch still adds up.
+    if (state_.quality.drift) {
+      ++state_.drift_recalibrations;
+      tracker_.Reset();
+      state_.quality = PredictionQuality{};
+    }
   } else {
     state_.model_version = std::get<ModelVersionChange>(change).version;
+    model_rows_.clear();
+    rul_history_.clear();
+    state_.rul.reset();
   }
   return ++state_.revision;
 }
@@ -97,6 +213,8 @@ void Twin::ApplySample(const Sample& sample) {
     state_.health_values[h] = value;
     state_.health[h] = Judge(spec, value);
   }
+  ObserveConveyor(sample);
+  PredictRul(sample);
 }
 
 std::string Twin::StateJson() const {
@@ -139,6 +257,40 @@ std::string Twin::StateJson() const {
     maintenance.push_back({{"time", Number(m.time)}, {"note", m.note}, {"author", m.author}});
   }
   doc["maintenance"] = maintenance;
+  if (state_.calibration) {
+    const Calibration& c = *state_.calibration;
+    doc["calibration"] = {
+        {"count", state_.calibrations},
+        {"after_drift", state_.drift_recalibrations},
+        {"failure_rate", Number(c.failure_rate)},
+        {"failure_rate_ci", {Number(c.failure_rate_ci_low), Number(c.failure_rate_ci_high)}},
+        {"failure_probability_per_step", Number(c.failure_probability_per_step)},
+        {"repair_time_mean", Number(c.repair_time_mean)},
+        {"repair_time_ci", {Number(c.repair_time_ci_low), Number(c.repair_time_ci_high)}},
+        {"repair_fitted", c.repair_fitted},
+        {"level", Number(c.level)},
+        {"failures", c.failures},
+        {"repairs", c.repairs},
+        {"exposure", Number(c.exposure)}};
+  } else {
+    doc["calibration"] = nullptr;
+  }
+  if (state_.rul) {
+    doc["rul"] = {{"rul", Number(state_.rul->rul)},
+                  {"rul_std", Number(state_.rul->rul_std)},
+                  {"p_fail", Number(state_.rul->p_fail)},
+                  {"horizon", state_.rul->horizon}};
+  } else {
+    doc["rul"] = nullptr;
+  }
+  const PredictionQuality& q = state_.quality;
+  doc["prediction_quality"] = {{"expected_failures", Number(q.expected_failures)},
+                               {"observed_failures", q.observed_failures},
+                               {"failure_z", Number(q.failure_z)},
+                               {"rul_errors", q.rul_errors},
+                               {"rul_rmse", Number(q.rul_rmse)},
+                               {"rul_bias", Number(q.rul_bias)},
+                               {"drift", q.drift}};
   return doc.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
 }
 

@@ -75,6 +75,8 @@ std::string EncodeTwinUpdate(std::string_view asset, uint64_t revision, const Tw
     maintenance.setTime(m->time);
     maintenance.setNote(m->note);
     maintenance.setAuthor(m->author);
+  } else if (const CalibrationChange* c = std::get_if<CalibrationChange>(&change)) {
+    root.setCalibration(c->calibration.Encode());
   } else {
     root.setModelVersion(std::get<ModelVersionChange>(change).version);
   }
@@ -112,6 +114,15 @@ absl::StatusOr<DecodedUpdate> DecodeTwinUpdate(Bytes payload, size_t channels) {
       case proto::TwinUpdate::MODEL_VERSION:
         out.change = ModelVersionChange{Str(r.getModelVersion())};
         return absl::OkStatus();
+      case proto::TwinUpdate::CALIBRATION: {
+        absl::StatusOr<Calibration> c = Calibration::Decode(Str(r.getCalibration()));
+        if (!c.ok()) {
+          return absl::DataLossError(
+              absl::StrCat("calibration does not decode: ", c.status().message()));
+        }
+        out.change = CalibrationChange{std::move(*c)};
+        return absl::OkStatus();
+      }
     }
     return absl::DataLossError("twin update of an unknown kind");
   });

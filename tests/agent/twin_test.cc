@@ -15,6 +15,7 @@
 #include "fleettwin/agent/twin_records.h"
 #include "fleettwin/common/clock.h"
 #include "fleettwin/ledger/verify.h"
+#include "testing/cmapss.h"
 #include "testing/temp_dir.h"
 
 namespace fleettwin::agent {
@@ -207,24 +208,8 @@ TEST_F(LedgeredTwinTest, RebuildRefusesForeignAndMisnumberedUpdates) {
 TEST_F(LedgeredTwinTest, CmapssEnginesRebuildExactlyFromTheirLedger) {
   absl::StatusOr<AssetKind> kind = LoadAssetKind(kKinds + "cmapss-turbofan.json");
   ASSERT_TRUE(kind.ok());
-  std::ifstream in(kData + "cmapss/test_FD001.txt");
-  ASSERT_TRUE(in);
-  std::vector<RawSample> engine;
-  std::string line;
-  while (std::getline(in, line)) {
-    std::istringstream fields(line);
-    int unit;
-    double cycle;
-    fields >> unit >> cycle;
-    if (unit != 31) continue;  // A long test trajectory.
-    RawSample raw{cycle, {}};
-    for (const Channel& c : kind->channels) {
-      double v;
-      fields >> v;
-      raw.fields.emplace_back(c.name, v);
-    }
-    engine.push_back(raw);
-  }
+  const std::vector<RawSample> engine =
+      testing::CmapssEngine(FLEETTWIN_SOURCE_DIR, *kind, "test_FD001.txt", 31);  // A long one.
   ASSERT_GT(engine.size(), 100u);
   auto ledger = OpenLedger();
   ASSERT_TRUE(ledger.ok());

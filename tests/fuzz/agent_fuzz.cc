@@ -1,7 +1,9 @@
 // Fuzz target over the agent's decoders of outside bytes: asset kind JSON, twin update and
-// rejection records (read back from a ledger), ZeroMQ telemetry batches, MQTT JSON payloads. The
-// first input byte picks the decoder. Property: no crash; a decoded update re-encodes to a record
-// that decodes to the same update.
+// rejection records (read back from a ledger; a calibration rides inside an update), ZeroMQ
+// telemetry batches, MQTT JSON payloads, and `.npy` arrays (the model's and
+// the federated rounds' parameters). The first input byte picks the decoder. Property: no crash;
+// a decoded update re-encodes to a record that decodes to the same update; a decoded calibration
+// or array re-encodes to the same value.
 #include <cstdint>
 #include <cstdlib>
 #include <string>
@@ -11,6 +13,7 @@
 #include "fleettwin/agent/mqtt_source.h"
 #include "fleettwin/agent/twin_records.h"
 #include "fleettwin/agent/zmq_source.h"
+#include "fleettwin/common/npy.h"
 
 namespace fa = fleettwin::agent;
 
@@ -35,13 +38,15 @@ std::vector<std::string> FuzzSeeds() {
       Tagged('\4', fa::EncodeTelemetryJson(
                        "pump-1", {{1.5, {{"p", 2.0}, {"s", std::string("x")}, {"n", {}}}}})),
       Tagged('\4', R"({"time": 3, "values": {"p": [1, {"a": null}], "q": "7"}})"),
+      Tagged('\5', fa::Calibration{}.Encode()),
+      Tagged('\6', fleettwin::EncodeNpy(fleettwin::MakeNpy<float>({2, 2}, std::vector<float>{1, 2, 3, 4}))),
   };
 }
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size == 0) return 0;
   const fleettwin::Bytes input(data + 1, size - 1);
-  switch (data[0] % 5) {
+  switch (data[0] % 7) {
     case 0:
       (void)fa::ParseAssetKind(std::string_view(reinterpret_cast<const char*>(data + 1), size - 1));
       break;
@@ -65,6 +70,24 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     case 3:
       (void)fa::DecodeTelemetryBatch(input);
       break;
+    case 5: {
+      absl::StatusOr<fa::Calibration> c = fa::Calibration::Decode(
+          std::string_view(reinterpret_cast<const char*>(data + 1), size - 1));
+      if (c.ok()) {
+        absl::StatusOr<fa::Calibration> again = fa::Calibration::Decode(c->Encode());
+        if (!again.ok() || !(*again == *c)) std::abort();
+      }
+      break;
+    }
+    case 6: {
+      absl::StatusOr<fleettwin::NpyArray> a = fleettwin::DecodeNpy(
+          std::string_view(reinterpret_cast<const char*>(data + 1), size - 1));
+      if (a.ok()) {
+        absl::StatusOr<fleettwin::NpyArray> again = fleettwin::DecodeNpy(fleettwin::EncodeNpy(*a));
+        if (!again.ok() || !(*again == *a)) std::abort();
+      }
+      break;
+    }
     default:
       (void)fa::DecodeTelemetryJson(
           std::string_view(reinterpret_cast<const char*>(data + 1), size - 1));

@@ -84,6 +84,13 @@ class AgentProcess {
     return {r->status, r->body};
   }
 
+  // POST `path` with a JSON body: {status, body}.
+  std::pair<int, std::string> Post(const std::string& path, const std::string& body) {
+    httplib::Result r = http_->Post(path, body, "application/json");
+    if (!r) return {-1, ""};
+    return {r->status, r->body};
+  }
+
   // The value of the metric sample `series` (name and labels exactly as exposed), or -1.
   double Metric(const std::string& series) {
     const std::string text = Get("/metrics").second;
@@ -189,6 +196,52 @@ TEST(AgentProcessTest, CmapssReplayLedgersEveryCycleAndRebuildsTheSameTwin) {
   EXPECT_EQ(twin["samples"], 196);  // Real data: nothing rejected.
   EXPECT_EQ(Verify(dir), 0);
   EXPECT_EQ(Rebuilt(dir, kind, "engine-31"), live);
+}
+
+TEST(AgentProcessTest, WithAModelTheTwinPredictsRulAndAnswersWhatIfQuestions) {
+  TempDir tmp;
+  const std::string dir = (tmp.path() / "engine-31").string();
+  const std::string kind = kSource + "/kinds/cmapss-turbofan.json";
+  const std::string model = kSource + "/data/models/cmapss-fd001-mlp";
+  AgentProcess agent({"--asset", "engine-31", "--kind", kind, "--data-dir", dir, "--model", model,
+                      "--replay", kSource + "/data/cmapss/test_FD001.txt", "--replay-unit", "31",
+                      "--speed", "max"});
+  ASSERT_TRUE(agent.running()) << agent.banner();
+  agent.set_asset("engine-31");
+  ASSERT_TRUE(WaitFor([&] { return agent.Accepted() == 196; }));
+  auto [status, live] = agent.Get("/twin");
+  ASSERT_EQ(status, 200);
+  const nlohmann::json twin = nlohmann::json::parse(live);
+  EXPECT_EQ(twin["revision"], 197);  // The model version, then 196 cycles.
+  EXPECT_EQ(twin["model_version"].get<std::string>().size(), 64u);
+  ASSERT_TRUE(twin["rul"].is_object()) << live;
+  const double rul = twin["rul"]["rul"];
+  EXPECT_GE(rul, 0);
+  EXPECT_LE(rul, 125);
+  EXPECT_NEAR(agent.Metric("fleettwin_twin_rul_cycles{asset=\"engine-31\"}"), rul, 1e-6);
+  EXPECT_GE(agent.Metric("fleettwin_twin_failure_probability{asset=\"engine-31\",horizon=\"30\"}"),
+            0);
+  EXPECT_EQ(agent.Metric("fleettwin_twin_model_info{asset=\"engine-31\",version=\"" +
+                         twin["model_version"].get<std::string>() + "\"}"),
+            1);
+  // What-if: maintenance in 10 cycles against running on, from the twin's own estimate.
+  auto [wstatus, answer] =
+      agent.Post("/whatif", R"({"maintenance_at": 10, "horizon": 150, "replications": 2000})");
+  ASSERT_EQ(wstatus, 200) << answer;
+  const nlohmann::json a = nlohmann::json::parse(answer);
+  EXPECT_EQ(a["model"], "turbofan");
+  EXPECT_NEAR(a["parameters"]["rul"].get<double>(), std::max(rul, 0.1), 1e-9);
+  EXPECT_LE(a["answers"]["cost"]["ci"][0].get<double>(), a["answers"]["cost"]["mean"].get<double>());
+  EXPECT_EQ(agent.Post("/whatif", R"({"capacity": 3})").first, 400);  // Not a turbofan field.
+  EXPECT_EQ(agent.Post("/whatif", "not json").first, 400);
+  AgentProcess::Exit exit = agent.Stop();
+  ASSERT_EQ(exit.code, 0) << exit.err;
+  EXPECT_EQ(Verify(dir), 0);
+  // The rebuild recomputes the predictions with the model the ledger names.
+  auto [code, rebuilt] = RunTool({FLEETTWIN_FLEET_AGENT, "replay-ledger", dir + "/ledger",
+                                  "--asset", "engine-31", "--model", model});
+  ASSERT_EQ(code, 0);
+  EXPECT_EQ(rebuilt, live);
 }
 
 TEST(AgentProcessTest, ReplayToTheEndWithoutHttp) {

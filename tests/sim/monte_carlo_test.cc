@@ -7,17 +7,6 @@
 namespace fleettwin::sim {
 namespace {
 
-TEST(QuantileTest, NormalAndStudentTMatchTables) {
-  EXPECT_NEAR(NormalQuantile(0.975), 1.959963984540054, 1e-12);
-  EXPECT_NEAR(NormalQuantile(0.5), 0, 1e-15);
-  EXPECT_NEAR(NormalQuantile(0.001), -3.090232306167814, 1e-10);
-  EXPECT_NEAR(StudentTQuantile(0.975, 1), 12.7062047, 1e-6);
-  EXPECT_NEAR(StudentTQuantile(0.975, 2), 4.3026527, 1e-6);
-  EXPECT_NEAR(StudentTQuantile(0.975, 5), 2.5705818, 2e-3);
-  EXPECT_NEAR(StudentTQuantile(0.975, 29), 2.0452296, 1e-5);
-  EXPECT_NEAR(StudentTQuantile(0.995, 99), 2.6264054, 1e-5);
-}
-
 TEST(MonteCarloTest, SameSeedSameAnswerWhateverTheThreads) {
   auto replicate = [](uint64_t, Random& rng, std::span<double> out) {
     out[0] = rng.Exponential(0.25);

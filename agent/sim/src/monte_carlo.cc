@@ -6,63 +6,13 @@
 #include <exception>
 #include <limits>
 #include <mutex>
-#include <numbers>
 #include <thread>
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "fleettwin/sim/distributions.h"
 
 namespace fleettwin::sim {
-
-double NormalQuantile(double p) {
-  if (p <= 0) return -std::numeric_limits<double>::infinity();
-  if (p >= 1) return std::numeric_limits<double>::infinity();
-  // Acklam's rational approximation (relative error 1.2e-9), then one Halley step on erfc.
-  static constexpr double a[] = {-3.969683028665376e+01, 2.209460984245205e+02,
-                                 -2.759285104469687e+02, 1.383577518672690e+02,
-                                 -3.066479806614716e+01, 2.506628277459239e+00};
-  static constexpr double b[] = {-5.447609879822406e+01, 1.615858368580409e+02,
-                                 -1.556989798598866e+02, 6.680131188771972e+01,
-                                 -1.328068155288572e+01};
-  static constexpr double c[] = {-7.784894002430293e-03, -3.223964580411365e-01,
-                                 -2.400758277161838e+00, -2.549732539343734e+00,
-                                 4.374664141464968e+00,  2.938163982698783e+00};
-  static constexpr double d[] = {7.784695709041462e-03, 3.224671290700398e-01,
-                                 2.445134137142996e+00, 3.754408661907416e+00};
-  constexpr double kLow = 0.02425;
-  double x;
-  if (p < kLow) {
-    const double q = std::sqrt(-2 * std::log(p));
-    x = (((((c[0] * q + c[1]) * q + c[2]) * q + c[3]) * q + c[4]) * q + c[5]) /
-        ((((d[0] * q + d[1]) * q + d[2]) * q + d[3]) * q + 1);
-  } else if (p <= 1 - kLow) {
-    const double q = p - 0.5;
-    const double r = q * q;
-    x = (((((a[0] * r + a[1]) * r + a[2]) * r + a[3]) * r + a[4]) * r + a[5]) * q /
-        (((((b[0] * r + b[1]) * r + b[2]) * r + b[3]) * r + b[4]) * r + 1);
-  } else {
-    const double q = std::sqrt(-2 * std::log1p(-p));
-    x = -(((((c[0] * q + c[1]) * q + c[2]) * q + c[3]) * q + c[4]) * q + c[5]) /
-        ((((d[0] * q + d[1]) * q + d[2]) * q + d[3]) * q + 1);
-  }
-  const double e = 0.5 * std::erfc(-x / std::numbers::sqrt2) - p;
-  const double u = e * std::sqrt(2 * std::numbers::pi) * std::exp(x * x / 2);
-  return x - u / (1 + x * u / 2);
-}
-
-double StudentTQuantile(double p, double dof) {
-  if (dof == 1) return std::tan(std::numbers::pi * (p - 0.5));
-  if (dof == 2) return (2 * p - 1) / std::sqrt(2 * p * (1 - p));
-  // Cornish-Fisher expansion in 1/dof around the normal quantile (Abramowitz & Stegun
-  // 26.7.5); within 1e-3 of the exact value for dof >= 3 at the usual levels.
-  const double z = NormalQuantile(p);
-  const double z2 = z * z;
-  const double g1 = (z2 + 1) * z / 4;
-  const double g2 = ((5 * z2 + 16) * z2 + 3) * z / 96;
-  const double g3 = (((3 * z2 + 19) * z2 + 17) * z2 - 15) * z / 384;
-  const double g4 = ((((79 * z2 + 776) * z2 + 1482) * z2 - 1920) * z2 - 945) * z / 92160;
-  return z + g1 / dof + g2 / (dof * dof) + g3 / (dof * dof * dof) + g4 / (dof * dof * dof * dof);
-}
 
 Estimate MeanEstimate(std::span<const double> values, double confidence) {
   Estimate e;
@@ -74,7 +24,7 @@ Estimate MeanEstimate(std::span<const double> values, double confidence) {
   double squares = 0;
   for (double v : values) squares += (v - e.mean) * (v - e.mean);
   e.stddev = e.n > 1 ? std::sqrt(squares / static_cast<double>(e.n - 1)) : 0;
-  const double half = e.n > 1 ? StudentTQuantile(0.5 + confidence / 2, static_cast<double>(e.n - 1)) *
+  const double half = e.n > 1 ? StudentTQuantile(static_cast<int64_t>(e.n - 1), 0.5 + confidence / 2) *
                                     e.stddev / std::sqrt(static_cast<double>(e.n))
                               : 0;
   e.ci_low = e.mean - half;

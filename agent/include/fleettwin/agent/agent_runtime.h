@@ -21,6 +21,7 @@
 #include "fleettwin/agent/zmq_source.h"
 #include "fleettwin/common/clock.h"
 #include "fleettwin/ledger/ledger.h"
+#include "fleettwin/model/rul_model.h"
 
 namespace fleettwin::agent {
 
@@ -39,6 +40,10 @@ struct AgentOptions {
   // its own, in `mqtt`).
   std::chrono::milliseconds push_timeout{2000};
   size_t batch_size = 1024;  // Samples per twin batch (one group commit each).
+  // Optional failure model directory (model.json + .npy; docs/failure-model.md). Its version
+  // is ledgered, and the twin predicts RUL with it on every sample.
+  std::filesystem::path model_dir;
+  int what_if_threads = 2;  // Monte Carlo workers per what-if question.
 };
 
 class HttpApi;
@@ -77,6 +82,9 @@ class AgentRuntime final {
   absl::Status Ready();
   // Records a desired value as a twin update. Errors: InvalidArgument, FailedPrecondition.
   absl::StatusOr<uint64_t> SetDesired(std::string name, double value, std::string author);
+  // Answers a what-if question (what_if.h) from a snapshot of the twin; the Monte Carlo runs
+  // outside the twin's lock. Errors: InvalidArgument, FailedPrecondition.
+  absl::StatusOr<std::string> WhatIfJson(std::string_view question);
 
   const ledger::VerifierKey& verifier_key() const { return verifier_key_; }
   const std::string& zmq_endpoint() const;
@@ -92,6 +100,8 @@ class AgentRuntime final {
   void Drain();
 
   AssetKind kind_;
+  std::unique_ptr<model::RulModel> model_;  // Before twin_, which refers to it.
+  int what_if_threads_ = 2;
   std::unique_ptr<ledger::Ledger> ledger_;
   ledger::VerifierKey verifier_key_;
   std::unique_ptr<LedgeredTwin> twin_;
@@ -117,9 +127,12 @@ class AgentRuntime final {
 // `fleet-agent replay-ledger`: the twin rebuilt from a ledger directory alone, as JSON, with
 // the asset kind the ledger records (twin.kind). `kind_file`, if not empty, must be that same
 // kind (FailedPrecondition otherwise); it is needed only for ledgers that record none.
+// `model_dir`, if not empty, is the failure model the twin used: its predictions are recomputed
+// (FailedPrecondition if the ledger never records that model's version).
 absl::StatusOr<std::string> RebuildTwinJson(const std::filesystem::path& ledger_dir,
                                             const std::filesystem::path& kind_file,
-                                            const std::string& asset);
+                                            const std::string& asset,
+                                            const std::filesystem::path& model_dir = {});
 
 }  // namespace fleettwin::agent
 

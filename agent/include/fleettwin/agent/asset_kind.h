@@ -58,6 +58,30 @@ struct DriftSpec {
   size_t warmup = 50;    // Values used to learn the scale before testing.
 };
 
+// Which what-if model the twin runs and where its inputs come from (optional "simulator"
+// section; docs/asset-kinds.md).
+enum class SimulatorModel { kNone, kConveyor, kTurbofan };
+
+struct SimulatorSpec {
+  SimulatorModel model = SimulatorModel::kNone;
+  // Conveyor: the channel holding the belt state (0 working, 1 failed, 2 repairing), the
+  // optional 0/1 failure-event channel, and the capacity channel.
+  std::string state_channel = "state";
+  std::string failure_channel = "failure";
+  std::string capacity_channel = "capacity";
+  // Conveyor: a recalibration is ledgered at most every this many samples, and only when
+  // there is new evidence (a failure or a finished repair).
+  size_t recalibrate_every = 100;
+  // Conveyor: how many time units of working history the failure-rate estimate remembers
+  // (evidence older than that fades geometrically; 0 = remember everything).
+  double calibration_memory = 1000;
+  // Turbofan: P(failure within `horizon` cycles) is predicted (0: the model's own horizon).
+  size_t horizon = 0;
+  // Turbofan what-if: life of an engine after maintenance or repair.
+  double renewed_life_mean = 200;
+  double renewed_life_std = 40;
+};
+
 struct AssetKind {
   std::string name;
   std::string description;
@@ -73,6 +97,7 @@ struct AssetKind {
   std::vector<HealthSpec> health;
   AnomalySpec anomaly;
   DriftSpec drift;
+  SimulatorSpec simulator;
 
   // Index of the channel named `name`, if any.
   std::optional<size_t> ChannelIndex(std::string_view name) const;

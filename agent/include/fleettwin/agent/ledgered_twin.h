@@ -37,8 +37,11 @@ absl::StatusOr<std::string> LedgeredKindText(const ledger::LedgerReader& ledger)
 // Replays `ledger`'s twin entries for `asset` (other entries, e.g. manual notes, are skipped).
 // `kind` must outlive the result. Errors: DataLoss if an update does not decode, belongs to
 // another asset, or breaks the revision sequence (1, 2, 3, …); errors of the reader.
+// `model`, if given (it must outlive the result), is the failure model whose predictions are
+// recomputed where the ledger says it was in use.
 absl::StatusOr<RebuiltTwin> RebuildTwin(const ledger::LedgerReader& ledger, const AssetKind& kind,
-                                        const std::string& asset, size_t quarantine_capacity);
+                                        const std::string& asset, size_t quarantine_capacity,
+                                        const model::RulModel* model = nullptr);
 
 struct IngestResult {
   uint64_t accepted = 0;
@@ -59,15 +62,19 @@ class LedgeredTwin final {
   // `kind_text`, if not empty, is the kind's JSON text: it is recorded as a twin.kind entry
   // unless the ledger's latest one is the same, so an auditor rebuilds with the kind the twin
   // ran with.
-  static absl::StatusOr<std::unique_ptr<LedgeredTwin>> Open(const AssetKind& kind,
-                                                            std::string asset,
-                                                            ledger::Ledger& ledger,
-                                                            size_t quarantine_capacity = 1000,
-                                                            std::string_view kind_text = {});
+  // `model`, if given, is the failure model to use from now on (it must outlive the result):
+  // its version is ledgered unless it is already the one in use. Errors: also InvalidArgument
+  // if the model needs a channel the kind lacks.
+  static absl::StatusOr<std::unique_ptr<LedgeredTwin>> Open(
+      const AssetKind& kind, std::string asset, ledger::Ledger& ledger,
+      size_t quarantine_capacity = 1000, std::string_view kind_text = {},
+      const model::RulModel* model = nullptr);
   ~LedgeredTwin();  // Waits until everything handed to the writer is durable.
 
   // Checks each sample in order; applies the accepted ones and quarantines the rejected ones;
-  // writes all of them to the ledger in one group commit before returning. `raw_text`, if
+  // a recalibration that falls due is applied and ledgered in the same batch (a twin update
+  // of its own, right after the sample that completed it); writes all of them to the ledger in
+  // one group commit before returning. `raw_text`, if
   // given, holds the received form of each sample for the quarantine (same length as `samples`;
   // an empty text means: describe the sample).
   // Errors: Unavailable if the ledger write failed; the twin then refuses further changes

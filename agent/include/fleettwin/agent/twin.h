@@ -5,16 +5,23 @@
 #define FLEETTWIN_AGENT_TWIN_H_
 
 #include <cstdint>
+#include <deque>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <variant>
 #include <vector>
 
 #include "fleettwin/agent/asset_kind.h"
+#include "fleettwin/agent/calibration.h"
 #include "fleettwin/agent/detectors.h"
 #include "fleettwin/agent/features.h"
 #include "fleettwin/agent/validation.h"
+
+namespace fleettwin::model {
+class RulModel;
+}
 
 namespace fleettwin::agent {
 
@@ -28,6 +35,10 @@ struct DesiredChange {
   bool operator==(const DesiredChange&) const = default;
 };
 
+// A maintenance record with this note says the asset failed at `time`: the failure model's
+// earlier predictions are then scored against the RUL they should have given.
+inline constexpr char kFailureNote[] = "failure";
+
 struct MaintenanceRecord {
   double time = 0;
   std::string note;
@@ -40,8 +51,35 @@ struct ModelVersionChange {
   bool operator==(const ModelVersionChange&) const = default;
 };
 
+// The simulator's parameters re-estimated from the twin's own history (conveyor kinds).
+struct CalibrationChange {
+  Calibration calibration;
+  bool operator==(const CalibrationChange&) const = default;
+};
+
 // What one twin update carries.
-using TwinChange = std::variant<Sample, DesiredChange, MaintenanceRecord, ModelVersionChange>;
+using TwinChange = std::variant<Sample, DesiredChange, MaintenanceRecord, ModelVersionChange,
+                                CalibrationChange>;
+
+// The failure model's latest output (turbofan kinds, with a model loaded).
+struct RulEstimate {
+  double rul = 0;      // Cycles.
+  double rul_std = 0;  // Cycles.
+  double p_fail = 0;   // P(failure within `horizon` cycles).
+  int horizon = 0;
+  bool operator==(const RulEstimate&) const = default;
+};
+
+// How well the twin's predictions hold up as it lives (calibration.h).
+struct PredictionQuality {
+  double expected_failures = 0;  // Since the last recalibration.
+  int64_t observed_failures = 0;
+  double failure_z = 0;          // Poisson z-score over the tracker's window.
+  int64_t rul_errors = 0;        // Predictions scored against a revealed failure time.
+  double rul_rmse = 0;
+  double rul_bias = 0;
+  bool drift = false;  // A sustained mismatch; latched until the recalibration it triggers.
+};
 
 struct TwinState {
   std::string asset;
@@ -59,19 +97,33 @@ struct TwinState {
   std::map<std::string, double> desired;
   std::string model_version;
   std::vector<MaintenanceRecord> maintenance;
+  std::optional<Calibration> calibration;  // The latest ledgered recalibration.
+  uint64_t calibrations = 0;
+  uint64_t drift_recalibrations = 0;       // Of those, the ones prediction drift asked for.
+  std::optional<RulEstimate> rul;          // While the model in use is loaded.
+  PredictionQuality quality;
 };
 
 // Not thread-safe: one owner applies changes.
 class Twin final {
  public:
-  // `kind` must outlive the twin.
-  Twin(const AssetKind& kind, std::string asset);
+  // `kind` and `model` (optional: the failure model this agent has loaded) must outlive the
+  // twin. The model is used while the twin's model_version is its version().
+  Twin(const AssetKind& kind, std::string asset, const model::RulModel* model = nullptr);
+  ~Twin();
 
   // Applies `change` as revision revision() + 1 and returns that revision.
   // REQUIRES: a Sample carries one value per channel of the kind.
   uint64_t Apply(const TwinChange& change);
 
   const TwinState& state() const { return state_; }
+  const model::RulModel* model() const { return model_; }
+
+  // A conveyor twin with new failure or repair evidence, `recalibrate_every` samples after the
+  // previous recalibration or at once while the prediction-drift flag is up: the
+  // CalibrationChange to apply and ledger next. Derived only from
+  // applied updates, so a rebuilt twin agrees.
+  std::optional<CalibrationChange> DueCalibration() const;
   const AssetKind& kind() const { return kind_; }
 
   // The state as JSON (the agent's /twin document; docs/twin.md). Equal states give equal text.
@@ -79,6 +131,9 @@ class Twin final {
 
  private:
   void ApplySample(const Sample& sample);
+  void ObserveConveyor(const Sample& sample);
+  void PredictRul(const Sample& sample);
+  void ScoreRulPredictions(double failure_time);
 
   const AssetKind& kind_;
   TwinState state_;
@@ -92,6 +147,20 @@ class Twin final {
   };
   static constexpr size_t kNoSource = static_cast<size_t>(-1);
   std::vector<HealthSource> health_source_;
+
+  // Calibration (conveyor) and prediction quality.
+  std::unique_ptr<ConveyorHistoryObserver> observer_;
+  PredictionQualityTracker tracker_;
+  size_t state_channel_ = kNoSource, failure_channel_ = kNoSource;
+  std::optional<int> previous_state_;
+  std::optional<double> previous_time_;
+  uint64_t samples_at_calibration_ = 0;
+  int64_t evidence_at_calibration_ = 0;  // Failures + repairs then.
+  // Failure model (turbofan).
+  const model::RulModel* model_ = nullptr;
+  std::vector<size_t> model_inputs_;               // Channel index per model input.
+  std::deque<std::vector<double>> model_rows_;     // The last window() rows.
+  std::deque<std::pair<double, double>> rul_history_;  // (time, predicted RUL), bounded.
 };
 
 }  // namespace fleettwin::agent

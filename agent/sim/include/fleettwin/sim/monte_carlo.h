@@ -33,7 +33,8 @@ struct MonteCarloOptions {
   double confidence = 0.95;      // In (0, 1).
 };
 
-// How a metric's interval is computed: Student t for means, Wilson score for a 0/1 outcome
+// How a metric's interval is computed (quantiles from distributions.h): Student t for means,
+// Wilson score for a 0/1 outcome
 // (a probability), which stays inside [0, 1] and is honest near 0 and 1.
 enum class MetricKind { kMean, kProportion };
 
@@ -49,8 +50,6 @@ absl::StatusOr<std::vector<Estimate>> RunMonteCarlo(const MonteCarloOptions& opt
 // Summaries of samples, exposed for tests and for callers with their own samples.
 Estimate MeanEstimate(std::span<const double> values, double confidence);
 Estimate ProportionEstimate(std::span<const double> zero_one, double confidence);
-double NormalQuantile(double p);                     // Inverse standard normal CDF.
-double StudentTQuantile(double p, double dof);       // Inverse Student t CDF.
 
 // ---- The questions the twins answer ---------------------------------------------------
 

@@ -1,0 +1,282 @@
+// The analytics inside the twin: recalibration from the twin's own history (ledgered, rebuilt
+// identically), prediction-quality drift, and what-if questions answered from the twin.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <nlohmann/json.hpp>
+
+#include "fleettwin/agent/ledgered_twin.h"
+#include "fleettwin/agent/twin_records.h"
+#include "fleettwin/agent/what_if.h"
+#include "fleettwin/common/clock.h"
+#include "fleettwin/model/rul_model.h"
+#include "fleettwin/sim/random.h"
+#include "testing/cmapss.h"
+#include "testing/temp_dir.h"
+
+namespace fleettwin::agent {
+namespace {
+
+const std::string kKinds = std::string(FLEETTWIN_SOURCE_DIR) + "/kinds/";
+const std::string kData = std::string(FLEETTWIN_SOURCE_DIR) + "/data/";
+
+// Telemetry of a conveyor belt, one sample per time unit: the state during that unit (0
+// working, 2 repairing), items, capacity. A working unit fails with probability p at its end;
+// the repair lasts `repair` units.
+class BeltTrace {
+ public:
+  BeltTrace(uint64_t seed, int capacity) : rng_(seed), capacity_(capacity) {}
+  std::vector<RawSample> Next(int units, double p, int repair) {
+    std::vector<RawSample> out;
+    for (int i = 0; i < units; ++i) {
+      ++time_;
+      const bool working = repair_left_ == 0;
+      const double items = working ? std::min(capacity_, 5) : 0;
+      out.push_back({time_,
+                     {{"items", items},
+                      {"state", working ? 0.0 : 2.0},
+                      {"capacity", static_cast<double>(capacity_)}}});
+      if (working) {
+        if (rng_.Bernoulli(p)) repair_left_ = repair;
+      } else {
+        --repair_left_;
+      }
+    }
+    return out;
+  }
+
+ private:
+  sim::Random rng_;
+  int capacity_;
+  double time_ = 0;
+  int repair_left_ = 0;
+};
+
+class AnalyticsTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    absl::StatusOr<AssetKind> kind = LoadAssetKind(kKinds + "conveyor-belt.json");
+    ASSERT_TRUE(kind.ok()) << kind.status();
+    conveyor_ = *kind;
+    ledger::LedgerOptions options;
+    options.directory = dir_.path() / "ledger";
+    options.origin = "fleettwin.test/agent/belt-1";
+    std::array<uint8_t, 32> seed;
+    seed.fill(3);
+    key_ = *ledger::SignerKeyFromSeed(options.origin, seed);
+    auto ledger = ledger::OpenLedger(options, clock_, key_);
+    ASSERT_TRUE(ledger.ok()) << ledger.status();
+    ledger_ = std::move(*ledger);
+  }
+  void Feed(LedgeredTwin& twin, const std::vector<RawSample>& samples) {
+    for (size_t i = 0; i < samples.size(); i += 50) {
+      const size_t n = std::min<size_t>(50, samples.size() - i);
+      absl::StatusOr<IngestResult> r = twin.Ingest(absl::MakeConstSpan(samples).subspan(i, n));
+      ASSERT_TRUE(r.ok()) << r.status();
+      ASSERT_EQ(r->rejected, 0u);
+    }
+  }
+
+  testing::TempDir dir_;
+  FakeClock clock_{1'700'000'000'000'000'000};
+  ledger::SignerKey key_;
+  std::unique_ptr<ledger::Ledger> ledger_;
+  AssetKind conveyor_;
+};
+
+TEST_F(AnalyticsTest, ConveyorRecalibrationsAreLedgeredAndRecoverTheParameters) {
+  auto twin = LedgeredTwin::Open(conveyor_, "belt-1", *ledger_);
+  ASSERT_TRUE(twin.ok()) << twin.status();
+  BeltTrace trace(7, 8);
+  Feed(**twin, trace.Next(6000, 0.02, 3));
+  const TwinState& state = (*twin)->twin().state();
+  ASSERT_TRUE(state.calibration.has_value());
+  EXPECT_GE(state.calibrations, 10u);
+  EXPECT_EQ(state.drift_recalibrations, 0u);  // The model held: no drift.
+  EXPECT_FALSE(state.quality.drift);
+  // One failure chance of 0.02 per working unit: 0.02 failures per working unit.
+  const double rate = 0.02;
+  const Calibration& c = *state.calibration;
+  EXPECT_LE(c.failure_rate_ci_low, rate);
+  EXPECT_GE(c.failure_rate_ci_high, rate);
+  EXPECT_TRUE(c.repair_fitted);
+  EXPECT_NEAR(c.repair_time_mean, 3, 1e-9);  // Every repair took exactly 3 units.
+
+  // Each recalibration is its own ledgered twin update, and the rebuild agrees exactly.
+  uint64_t ledgered = 0;
+  ASSERT_TRUE(ledger_
+                  ->Scan(0, ledger_->Size(),
+                         [&](const ledger::Entry& e, const std::string&) {
+                           if (e.kind != kTwinUpdateKind) return true;
+                           auto u = DecodeTwinUpdate(AsBytes(e.payload), 5);
+                           EXPECT_TRUE(u.ok()) << u.status();
+                           if (u.ok() && std::holds_alternative<CalibrationChange>(u->change)) {
+                             ++ledgered;
+                           }
+                           return true;
+                         })
+                  .ok());
+  EXPECT_EQ(ledgered, state.calibrations);
+  absl::StatusOr<RebuiltTwin> rebuilt = RebuildTwin(*ledger_, conveyor_, "belt-1", 10);
+  ASSERT_TRUE(rebuilt.ok()) << rebuilt.status();
+  EXPECT_EQ(rebuilt->twin->StateJson(), (*twin)->twin().StateJson());
+  EXPECT_EQ(rebuilt->twin->state().calibration, state.calibration);
+}
+
+TEST_F(AnalyticsTest, ASustainedRiseInFailuresRaisesDriftAndARecalibrationFollowsIt) {
+  auto twin = LedgeredTwin::Open(conveyor_, "belt-1", *ledger_);
+  ASSERT_TRUE(twin.ok()) << twin.status();
+  BeltTrace trace(11, 8);
+  Feed(**twin, trace.Next(4000, 0.02, 3));
+  const TwinState& state = (*twin)->twin().state();
+  ASSERT_EQ(state.drift_recalibrations, 0u);
+  Feed(**twin, trace.Next(3000, 0.10, 3));  // Wear: five times the failures.
+  EXPECT_GE(state.drift_recalibrations, 1u);
+  ASSERT_TRUE(state.calibration.has_value());
+  // The estimate follows (its memory is calibration_memory = 1000 units).
+  EXPECT_GT(state.calibration->failure_rate, 0.06);
+  absl::StatusOr<RebuiltTwin> rebuilt = RebuildTwin(*ledger_, conveyor_, "belt-1", 10);
+  ASSERT_TRUE(rebuilt.ok()) << rebuilt.status();
+  EXPECT_EQ(rebuilt->twin->StateJson(), (*twin)->twin().StateJson());
+}
+
+TEST_F(AnalyticsTest, WhatIfAnswersFromTheCalibratedTwin) {
+  auto twin = LedgeredTwin::Open(conveyor_, "belt-1", *ledger_);
+  ASSERT_TRUE(twin.ok()) << twin.status();
+  // Before any calibration the question needs its parameters.
+  absl::StatusOr<std::string> early =
+      AnswerWhatIfJson(conveyor_, (*twin)->twin().state(), R"({"horizon": 100})", 2);
+  EXPECT_EQ(early.status().code(), absl::StatusCode::kFailedPrecondition);
+  BeltTrace trace(5, 3);
+  Feed(**twin, trace.Next(3000, 0.02, 3));
+  const TwinState& state = (*twin)->twin().state();
+  ASSERT_TRUE(state.calibration.has_value());
+
+  absl::StatusOr<std::string> base = AnswerWhatIfJson(
+      conveyor_, state, R"({"horizon": 500, "replications": 4000, "seed": 1})", 2);
+  ASSERT_TRUE(base.ok()) << base.status();
+  absl::StatusOr<std::string> raised = AnswerWhatIfJson(
+      conveyor_, state, R"({"horizon": 500, "capacity": 8, "replications": 4000, "seed": 1})", 2);
+  ASSERT_TRUE(raised.ok()) << raised.status();
+  const auto b = nlohmann::json::parse(*base);
+  const auto r = nlohmann::json::parse(*raised);
+  EXPECT_EQ(b["parameters"]["capacity"], 3);  // From the reported capacity channel.
+  EXPECT_EQ(r["parameters"]["capacity"], 8);
+  EXPECT_NEAR(b["parameters"]["repair_time"].get<double>(), 3, 1e-6);
+  // Raising capacity from 3 to 8 lifts throughput to the load of 5 per working unit.
+  const double items_base = b["answers"]["items"]["mean"];
+  const double items_raised = r["answers"]["items"]["mean"];
+  EXPECT_NEAR(items_raised / items_base, 5.0 / 3.0, 1e-9);
+  // Availability: the interval brackets the closed form at the calibrated parameters (the
+  // posterior's spread is in the replications, so compare with a tolerance of its width).
+  const double p = b["parameters"]["failure_rate"];
+  const double closed = 1 / (1 + p * 3);
+  const auto& avail = b["answers"]["availability"];
+  EXPECT_NEAR(avail["mean"].get<double>(), closed, 0.01);
+  EXPECT_LT(avail["ci"][0].get<double>(), avail["ci"][1].get<double>());
+
+  // Bad questions.
+  EXPECT_EQ(AnswerWhatIfJson(conveyor_, state, R"({"capacty": 8})", 2).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(AnswerWhatIfJson(conveyor_, state, R"({"horizon": "long"})", 2).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(AnswerWhatIfJson(conveyor_, state, "[1,2]", 2).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(AnswerWhatIfJson(conveyor_, state, R"({"replications": 1})", 2).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(AnswerWhatIfJson(conveyor_, state, R"({"capacity": 2.5})", 2).status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+TEST_F(AnalyticsTest, TurbofanWhatIfNeedsAnEstimateOrGivenParameters) {
+  absl::StatusOr<AssetKind> turbofan = LoadAssetKind(kKinds + "cmapss-turbofan.json");
+  ASSERT_TRUE(turbofan.ok());
+  Twin twin(*turbofan, "engine-1");
+  EXPECT_EQ(AnswerWhatIfJson(*turbofan, twin.state(), "{}", 2).status().code(),
+            absl::StatusCode::kFailedPrecondition);
+  absl::StatusOr<std::string> a = AnswerWhatIfJson(
+      *turbofan, twin.state(),
+      R"({"rul": 20, "rul_std": 5, "maintenance_at": 5, "replications": 2000})", 2);
+  ASSERT_TRUE(a.ok()) << a.status();
+  absl::StatusOr<std::string> b = AnswerWhatIfJson(
+      *turbofan, twin.state(), R"({"rul": 20, "rul_std": 5, "replications": 2000})", 2);
+  ASSERT_TRUE(b.ok()) << b.status();
+  const double maintained = nlohmann::json::parse(*a)["answers"]["cost"]["mean"];
+  const double run_to_failure = nlohmann::json::parse(*b)["answers"]["cost"]["mean"];
+  EXPECT_LT(maintained, run_to_failure);
+  // A conveyor question to a turbofan is refused by the typed call too.
+  EXPECT_EQ(ConveyorQuestionFor(*turbofan, twin.state(), {}).status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+TEST_F(AnalyticsTest, TheFailureModelPredictsEveryCycleItsVersionIsLedgeredAndRebuildsAgree) {
+  absl::StatusOr<AssetKind> turbofan = LoadAssetKind(kKinds + "cmapss-turbofan.json");
+  ASSERT_TRUE(turbofan.ok());
+  absl::StatusOr<model::RulModel> model = model::RulModel::Load(kData + "models/cmapss-fd001-mlp");
+  ASSERT_TRUE(model.ok()) << model.status();
+  // A training engine: it runs to failure, so its true RUL is known at every cycle.
+  const std::vector<RawSample> engine = testing::CmapssEngine(FLEETTWIN_SOURCE_DIR, *turbofan, "train_FD001.txt", 7);
+  ASSERT_GT(engine.size(), 150u);
+  const double failure_time = engine.back().time + 1;
+  std::vector<double> errors;
+  {
+    auto twin = LedgeredTwin::Open(*turbofan, "engine-7", *ledger_, 10, {}, &*model);
+    ASSERT_TRUE(twin.ok()) << twin.status();
+    const TwinState& state = (*twin)->twin().state();
+    EXPECT_EQ(state.model_version, model->version());  // Ledgered on open.
+    EXPECT_EQ(state.revision, 1u);
+    for (const RawSample& sample : engine) {
+      ASSERT_TRUE((*twin)->Ingest(absl::MakeConstSpan(&sample, 1)).ok());
+      ASSERT_TRUE(state.rul.has_value());  // From the first cycle on (short windows are padded).
+      if (failure_time - sample.time <= 100) {
+        errors.push_back(state.rul->rul - (failure_time - sample.time));
+      }
+    }
+    EXPECT_EQ(state.rul->horizon, 30);
+    EXPECT_GT(state.rul->p_fail, 0.5);  // Its last cycle: failure is imminent.
+    // The failure reveals the true RUL of earlier predictions: they are scored.
+    ASSERT_TRUE((*twin)->RecordMaintenance(failure_time, kFailureNote, "test").ok());
+    EXPECT_GT(state.quality.rul_errors, 10);
+    EXPECT_LT(state.quality.rul_rmse, 30);
+    // What-if from the twin's own estimate.
+    absl::StatusOr<sim::TurbofanQuestion> q = TurbofanQuestionFor(*turbofan, state, {});
+    ASSERT_TRUE(q.ok()) << q.status();
+    EXPECT_EQ(q->params.rul_mean, std::max(state.rul->rul, 0.1));
+  }
+  double squares = 0;
+  for (double e : errors) squares += e * e;
+  EXPECT_LT(std::sqrt(squares / errors.size()), 25);  // Over its last 100 cycles.
+
+  // The ledger says which model the twin used; with it the rebuild is exact.
+  auto again = LedgeredTwin::Open(*turbofan, "engine-7", *ledger_, 10, {}, &*model);
+  ASSERT_TRUE(again.ok()) << again.status();
+  absl::StatusOr<RebuiltTwin> rebuilt = RebuildTwin(*ledger_, *turbofan, "engine-7", 10, &*model);
+  ASSERT_TRUE(rebuilt.ok());
+  EXPECT_EQ(rebuilt->twin->StateJson(), (*again)->twin().StateJson());
+  absl::StatusOr<RebuiltTwin> without = RebuildTwin(*ledger_, *turbofan, "engine-7", 10);
+  ASSERT_TRUE(without.ok());
+  EXPECT_FALSE(without->twin->state().rul.has_value());
+  EXPECT_EQ(without->twin->state().model_version, model->version());
+}
+
+TEST_F(AnalyticsTest, AModelNeedingAChannelTheKindLacksIsRefused) {
+  absl::StatusOr<model::RulModel> model = model::RulModel::Load(kData + "models/cmapss-fd001-mlp");
+  ASSERT_TRUE(model.ok()) << model.status();
+  auto twin = LedgeredTwin::Open(conveyor_, "belt-1", *ledger_, 10, {}, &*model);
+  EXPECT_EQ(twin.status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+TEST(AssetKindSimulatorTest, TheSimulatorSectionIsChecked) {
+  const std::string base = R"({"kind": "k", "time": {"unit": "s", "period": 1},
+    "channels": [{"name": "state", "min": 0, "max": 2}, {"name": "capacity", "min": 0, "max": 9}],
+    "simulator": )";
+  EXPECT_TRUE(ParseAssetKind(base + R"({"model": "conveyor"}})").ok());
+  EXPECT_FALSE(ParseAssetKind(base + R"({"model": "boiler"}})").ok());
+  EXPECT_FALSE(ParseAssetKind(base + R"({"model": "conveyor", "state_channel": "x"}})").ok());
+  EXPECT_FALSE(ParseAssetKind(base + R"({"model": "conveyor", "recalibrate_every": 0}})").ok());
+  EXPECT_FALSE(ParseAssetKind(base + R"({"model": "conveyor", "speed": 1}})").ok());
+  EXPECT_FALSE(ParseAssetKind(base + R"({"model": "turbofan", "renewed_life_std": -1}})").ok());
+}
+
+}  // namespace
+}  // namespace fleettwin::agent
