@@ -86,6 +86,11 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--blocks", options.feature_blocks, "Block means per channel and window")
       ->capture_default_str();
+  app.add_flag("--feature-std,!--no-feature-std", options.feature_std,
+               "Add each channel's standard deviation over the window");
+  std::string ewma_text;
+  app.add_option("--ewma", ewma_text, "Comma-separated EWMA factors in (0, 1]; empty: none");
+  app.add_flag("--raw,!--no-raw", options.feature_raw, "Add the normalised window itself");
   app.add_option("--ensemble", options.ensemble, "MLPs per model")->capture_default_str();
   app.add_option("--threads", options.threads, "Training threads")->capture_default_str();
   app.add_option("--horizon", options.horizon, "H of P(failure within H cycles)")
@@ -95,6 +100,8 @@ int main(int argc, char** argv) {
   app.add_option("--lr", options.learning_rate, "Adam learning rate")->capture_default_str();
   app.add_option("--batch", options.batch_size, "Mini-batch size")->capture_default_str();
   app.add_option("--patience", options.patience, "Early-stopping patience (epochs)")
+      ->capture_default_str();
+  app.add_option("--noise", options.input_noise, "Std of Gaussian noise on training features")
       ->capture_default_str();
   app.add_option("--weight-decay", options.weight_decay, "L2 on weights")->capture_default_str();
   app.add_option("--validation-fraction", options.validation_fraction,
@@ -116,6 +123,15 @@ int main(int argc, char** argv) {
       return 2;
     }
     options.hidden.push_back(width);
+  }
+  options.feature_ewma.clear();
+  for (absl::string_view part : absl::StrSplit(ewma_text, ',', absl::SkipEmpty())) {
+    double alpha;
+    if (!absl::SimpleAtod(part, &alpha)) {
+      std::fprintf(stderr, "model_eval: bad --ewma\n");
+      return 2;
+    }
+    options.feature_ewma.push_back(alpha);
   }
   std::vector<uint64_t> seeds;
   for (absl::string_view part : absl::StrSplit(seeds_text, ',')) {

@@ -114,6 +114,12 @@ FitResult Fit(const Mlp& start, const Eigen::MatrixXf& x, const Eigen::RowVector
         act[0].col(j) = x.col(i);
         target(j) = y(i);
       }
+      if (options.input_noise > 0) {
+        float* a = act[0].data();
+        for (Eigen::Index k = 0; k < act[0].size(); ++k) {
+          a[k] += options.input_noise * static_cast<float>(Normal(rng));
+        }
+      }
       for (size_t l = 0; l < layers; ++l) {
         act[l + 1].noalias() = net.w[l] * act[l];
         act[l + 1].colwise() += net.b[l];

@@ -4,6 +4,7 @@
 #define FLEETTWIN_MODEL_SRC_MLP_H_
 
 #include <Eigen/Core>
+#include <cmath>
 #include <cstdint>
 #include <random>
 #include <vector>
@@ -19,6 +20,12 @@ inline size_t UniformIndex(std::mt19937_64& rng, size_t n) { return static_cast<
 template <typename T>
 void Shuffle(std::vector<T>& v, std::mt19937_64& rng) {
   for (size_t i = v.size(); i > 1; --i) std::swap(v[i - 1], v[UniformIndex(rng, i)]);
+}
+// Standard normal draw (Box-Muller on Uniform01; std::normal_distribution is
+// implementation-defined).
+inline double Normal(std::mt19937_64& rng) {
+  const double u1 = 1.0 - Uniform01(rng), u2 = Uniform01(rng);  // u1 in (0, 1].
+  return std::sqrt(-2.0 * std::log(u1)) * std::cos(6.283185307179586 * u2);
 }
 // Independent seeds for several streams from one user seed (SplitMix64 finaliser).
 uint64_t MixSeed(uint64_t seed, uint64_t stream);
@@ -42,6 +49,7 @@ struct FitOptions {
   float learning_rate = 1e-3f;
   float weight_decay = 0;
   float prox_mu = 0;
+  float input_noise = 0;   // Std of Gaussian noise added to every training input, per batch.
   float output_scale = 1;  // Validation RMSE is reported in output units times this.
 };
 

@@ -19,11 +19,30 @@ using nlohmann::json;
 constexpr char kFormat[] = "fleettwin-rul-model/1";
 constexpr uintmax_t kMaxJsonBytes = 16 << 20;
 
+// The original feature set keeps its original description, so models saved before the
+// extensions keep their version.
+json FeaturesToJson(const FeatureSet& f) {
+  if (f.basic()) return json{{"kind", "block-means+slope"}, {"blocks", f.blocks}};
+  return json{{"kind", "block-means+slope+std+ewma+raw"}, {"blocks", f.blocks},
+              {"std", f.std}, {"ewma", f.ewma}, {"raw", f.raw}};
+}
+
+FeatureSet FeaturesFromJson(const json& j) {
+  FeatureSet f;
+  f.blocks = j.at("blocks").get<int>();
+  if (j.at("kind") == "block-means+slope") return f;
+  if (j.at("kind") != "block-means+slope+std+ewma+raw") throw std::invalid_argument("features");
+  f.std = j.at("std").get<bool>();
+  f.ewma = j.at("ewma").get<std::vector<double>>();
+  f.raw = j.at("raw").get<bool>();
+  return f;
+}
+
 json SpecToJson(const ModelSpec& s) {
   return json{
       {"channels", s.channels},
       {"window", s.window},
-      {"features", {{"kind", "block-means+slope"}, {"blocks", s.blocks}}},
+      {"features", FeaturesToJson(s.features)},
       {"input_normalisation", {{"kind", "z-score"}, {"mean", s.input_norm.mean},
                                {"std", s.input_norm.std}}},
       {"feature_normalisation", {{"kind", "z-score"}, {"mean", s.feature_mean},
@@ -41,8 +60,7 @@ ModelSpec SpecFromJson(const json& j) {
   ModelSpec s;
   s.channels = j.at("channels").get<std::vector<std::string>>();
   s.window = j.at("window").get<int>();
-  if (j.at("features").at("kind") != "block-means+slope") throw std::invalid_argument("features");
-  s.blocks = j.at("features").at("blocks").get<int>();
+  s.features = FeaturesFromJson(j.at("features"));
   s.input_norm.mean = j.at("input_normalisation").at("mean").get<std::vector<double>>();
   s.input_norm.std = j.at("input_normalisation").at("std").get<std::vector<double>>();
   s.feature_mean = j.at("feature_normalisation").at("mean").get<std::vector<double>>();

@@ -46,15 +46,19 @@ absl::Status ValidateSpec(const ModelSpec& s) {
     }
   }
   if (s.window < 1 || s.window > 10000) return bad("window must be 1..10000");
-  if (s.blocks < 1 || s.blocks > s.window) return bad("blocks must be 1..window");
+  if (s.features.blocks < 1 || s.features.blocks > s.window) return bad("blocks must be 1..window");
+  if (s.features.ewma.size() > 8) return bad("at most 8 EWMA factors");
+  for (double a : s.features.ewma) {
+    if (!(a > 0 && a <= 1)) return bad("EWMA factors must be in (0, 1]");
+  }
   if (s.input_norm.mean.size() != s.channels.size() ||
       s.input_norm.std.size() != s.channels.size()) {
     return bad("input normalisation does not match the channels");
   }
   const size_t features =
-      static_cast<size_t>(FeatureCount(static_cast<int>(s.channels.size()), s.blocks));
+      static_cast<size_t>(FeatureCount(s.window, static_cast<int>(s.channels.size()), s.features));
   if (s.feature_mean.size() != features || s.feature_std.size() != features) {
-    return bad("feature normalisation does not match the channels and blocks");
+    return bad("feature normalisation does not match the channels and features");
   }
   if (!AllFinite(s.input_norm.mean) || !AllFinite(s.input_norm.std) ||
       !AllFinite(s.feature_mean) || !AllFinite(s.feature_std)) {
@@ -95,7 +99,7 @@ void ModelFeatures(const ModelSpec& spec, const std::vector<std::vector<double>>
           (row[static_cast<size_t>(k)] - spec.input_norm.mean[k]) / spec.input_norm.std[k];
     }
   }
-  WindowFeatures(window.data(), w, c, spec.blocks, out);
+  WindowFeatures(window.data(), w, c, spec.features, out);
   for (size_t i = 0; i < spec.feature_mean.size(); ++i) {
     out[i] = static_cast<float>((out[i] - spec.feature_mean[i]) / spec.feature_std[i]);
   }

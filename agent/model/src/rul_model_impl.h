@@ -7,6 +7,7 @@
 
 #include "fleettwin/model/rul_model.h"
 #include "mlp.h"
+#include "window_features.h"
 
 namespace fleettwin::model {
 
@@ -15,7 +16,7 @@ namespace fleettwin::model {
 struct ModelSpec {
   std::vector<std::string> channels;
   int window = 30;
-  int blocks = 6;  // Block means per channel (window_features.h).
+  FeatureSet features;  // window_features.h.
   ZScore input_norm;
   std::vector<double> feature_mean, feature_std;
   std::vector<int> layers;  // Widths, input first, 1 last.

@@ -94,6 +94,7 @@ MemberOutcome TrainMember(const Mlp& start, bool random_start, const ModelSpec& 
   fit.learning_rate = static_cast<float>(options.learning_rate);
   fit.weight_decay = static_cast<float>(options.weight_decay);
   fit.prox_mu = static_cast<float>(options.prox_mu);
+  fit.input_noise = static_cast<float>(options.input_noise);
   fit.output_scale = static_cast<float>(spec.rul_cap);
   MemberOutcome out;
   out.fit = Fit(init, x, y, x_val, y_val, fit, rng);
@@ -115,8 +116,11 @@ absl::Status CheckOptions(const TrainOptions& o) {
       o.ensemble < 1 || o.ensemble > 64 || o.max_epochs < 0 || o.patience < 0 ||
       o.batch_size < 1 || !(o.learning_rate > 0) || o.weight_decay < 0 ||
       !(o.validation_fraction >= 0 && o.validation_fraction < 1) || o.threads < 1 ||
-      o.prox_mu < 0 || o.hidden.size() > 6) {
+      o.prox_mu < 0 || !(o.input_noise >= 0 && o.input_noise < 10) || o.hidden.size() > 6 || o.feature_ewma.size() > 8) {
     return absl::InvalidArgumentError("train: an option is out of range");
+  }
+  for (double a : o.feature_ewma) {
+    if (!(a > 0 && a <= 1)) return absl::InvalidArgumentError("train: EWMA factors in (0, 1]");
   }
   for (int h : o.hidden) {
     if (h < 1 || h > 4096) return absl::InvalidArgumentError("train: hidden widths 1..4096");
@@ -212,11 +216,14 @@ absl::StatusOr<RulModel> Train(const Dataset& train, const TrainOptions& options
   ModelSpec& spec = impl->spec;
   spec.channels = channels;
   spec.window = options.window;
-  spec.blocks = std::min(options.feature_blocks, options.window);
+  spec.features.blocks = std::min(options.feature_blocks, options.window);
+  spec.features.std = options.feature_std;
+  spec.features.ewma = options.feature_ewma;
+  spec.features.raw = options.feature_raw;
   spec.rul_cap = options.rul_cap;
   spec.members = options.ensemble;
   spec.input_norm = ZScore::Fit(*selected);
-  const int features = FeatureCount(static_cast<int>(channels.size()), spec.blocks);
+  const int features = FeatureCount(spec.window, static_cast<int>(channels.size()), spec.features);
   spec.layers = {features};
   spec.layers.insert(spec.layers.end(), options.hidden.begin(), options.hidden.end());
   spec.layers.push_back(1);

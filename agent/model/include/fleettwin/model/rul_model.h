@@ -28,15 +28,19 @@ struct TrainOptions {
   std::vector<std::string> candidate_channels;
   int window = 30;         // Cycles per input window.
   int feature_blocks = 3;  // Block means per channel and window (at most `window`).
+  bool feature_std = false;  // Adds each channel's standard deviation over the window.
+  std::vector<double> feature_ewma;  // Adds each channel's last EWMA value per factor (0, 1].
+  bool feature_raw = false;  // Adds the normalised window itself (window x channels values).
   double rul_cap = 125;    // Piecewise-linear target cap, in cycles.
   int horizon = 30;        // H of RulPrediction::p_fail, in cycles.
   std::vector<int> hidden = {64, 32};  // Hidden layer widths of each MLP (ReLU).
-  int ensemble = 5;        // MLPs averaged; each holds out different validation units.
+  int ensemble = 16;       // MLPs averaged; each holds out different validation units.
   int max_epochs = 150;    // Upper bound on passes over the training windows.
   int patience = 20;       // Early stopping: epochs without validation gain; 0 = run all.
-  int batch_size = 256;
+  int batch_size = 64;
   double learning_rate = 1e-3;  // Adam.
-  double weight_decay = 3e-3;   // L2 on weights (not biases).
+  double weight_decay = 3e-4;   // L2 on weights (not biases).
+  double input_noise = 0.1;  // Std of Gaussian noise on the standardised training features.
   double validation_fraction = 0.15;  // Whole units per member; 0 = no validation split.
   uint64_t seed = 1;       // Same seed and data -> bit-identical parameters.
   int threads = 2;         // Ensemble members trained in parallel; no effect on results.
