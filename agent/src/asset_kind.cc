@@ -222,8 +222,9 @@ absl::StatusOr<AssetKind> ParseAssetKind(std::string_view text) {
           r.Fail(r.At("direction"), "must be above or below");
         }
         h.above = direction == "above";
-        if (r.ok() && !kind.ChannelIndex(h.source) && !kind.FeatureIndex(h.source)) {
-          r.Fail(r.At("source"), "names no channel or feature");
+        if (r.ok() && !kind.ChannelIndex(h.source) && !kind.FeatureIndex(h.source) &&
+            h.source != kRulSource && h.source != kFailureProbabilitySource) {
+          r.Fail(r.At("source"), "names no channel, feature, \"rul\" or \"p_fail\"");
         }
         if (r.ok() && (h.above ? h.alarm < h.warn : h.alarm > h.warn)) {
           r.Fail(r.At("alarm"), "must be past warn in the direction of worse");

@@ -55,13 +55,18 @@ Twin::Twin(const AssetKind& kind, std::string asset, const model::RulModel* mode
     anomaly_.emplace_back(kind.anomaly);
     drift_.emplace_back(kind.drift);
   }
+  using SourceKind = HealthSource::Kind;
   for (const HealthSpec& spec : kind.health) {
     if (std::optional<size_t> f = kind.FeatureIndex(spec.source)) {
-      health_source_.push_back({true, *f});
+      health_source_.push_back({SourceKind::kFeature, *f});
     } else if (std::optional<size_t> c = kind.ChannelIndex(spec.source)) {
-      health_source_.push_back({false, *c});
+      health_source_.push_back({SourceKind::kChannel, *c});
+    } else if (spec.source == kRulSource) {
+      health_source_.push_back({SourceKind::kRul, 0});
+    } else if (spec.source == kFailureProbabilitySource) {
+      health_source_.push_back({SourceKind::kFailureProbability, 0});
     } else {
-      health_source_.push_back({false, kNoSource});
+      health_source_.push_back({SourceKind::kNone, 0});
     }
   }
   if (kind.simulator.model == SimulatorModel::kConveyor) {
@@ -203,18 +208,32 @@ void Twin::ApplySample(const Sample& sample) {
   }
   features_.Add(sample);
   features_.ValuesInto(state_.features);
+  ObserveConveyor(sample);
+  PredictRul(sample);  // Before the health indicators, which may judge its output.
+  using SourceKind = HealthSource::Kind;
   for (size_t h = 0; h < kind_.health.size(); ++h) {
     const HealthSpec& spec = kind_.health[h];
     const HealthSource source = health_source_[h];
     double value = std::nan("");
-    if (source.index != kNoSource) {
-      value = source.feature ? state_.features[source.index] : state_.reported[source.index];
+    switch (source.kind) {
+      case SourceKind::kFeature:
+        value = state_.features[source.index];
+        break;
+      case SourceKind::kChannel:
+        value = state_.reported[source.index];
+        break;
+      case SourceKind::kRul:
+        if (state_.rul) value = state_.rul->rul;
+        break;
+      case SourceKind::kFailureProbability:
+        if (state_.rul) value = state_.rul->p_fail;
+        break;
+      case SourceKind::kNone:
+        break;
     }
     state_.health_values[h] = value;
     state_.health[h] = Judge(spec, value);
   }
-  ObserveConveyor(sample);
-  PredictRul(sample);
 }
 
 std::string Twin::StateJson() const {

@@ -144,6 +144,19 @@ class Fields {
   const Json& j_;
 };
 
+// Bounds one question's work (replications x horizon time units; a conveyor unit is about two
+// events): about 5 s on two cores.
+constexpr double kMaxWork = 2e8;
+
+absl::Status CheckWork(uint64_t replications, double horizon) {
+  if (static_cast<double>(replications) * horizon > kMaxWork) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "replications x horizon must be at most ", kMaxWork, " (a bounded question); got ",
+        static_cast<double>(replications) * horizon));
+  }
+  return absl::OkStatus();
+}
+
 Json EstimateJson(const sim::Estimate& e) {
   return {{"mean", e.mean}, {"ci", {e.ci_low, e.ci_high}}, {"stddev", e.stddev}};
 }
@@ -185,6 +198,7 @@ absl::StatusOr<std::string> AnswerWhatIfJson(const AssetKind& kind, const TwinSt
       }
       w.capacity = static_cast<int>(*capacity);
     }
+    if (absl::Status work = CheckWork(mc.replications, w.horizon); !work.ok()) return work;
     absl::StatusOr<sim::ConveyorQuestion> q = ConveyorQuestionFor(kind, state, w);
     if (!q.ok()) return q.status();
     absl::StatusOr<sim::ConveyorAnswer> a = sim::AskConveyor(*q, mc);
@@ -226,6 +240,7 @@ absl::StatusOr<std::string> AnswerWhatIfJson(const AssetKind& kind, const TwinSt
       if (s.ok()) s = f.Number(key, *field);
     }
     if (!s.ok()) return s;
+    if (absl::Status work = CheckWork(mc.replications, w.horizon); !work.ok()) return work;
     absl::StatusOr<sim::TurbofanQuestion> q = TurbofanQuestionFor(kind, state, w);
     if (!q.ok()) return q.status();
     absl::StatusOr<sim::TurbofanAnswer> a = sim::AskTurbofan(*q, mc);

@@ -186,6 +186,11 @@ TEST_F(AnalyticsTest, WhatIfAnswersFromTheCalibratedTwin) {
             absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(AnswerWhatIfJson(conveyor_, state, R"({"capacity": 2.5})", 2).status().code(),
             absl::StatusCode::kInvalidArgument);
+  // Unbounded work is refused before any is done.
+  EXPECT_EQ(AnswerWhatIfJson(conveyor_, state, R"({"replications": 1000000, "horizon": 1e6})", 2)
+                .status()
+                .code(),
+            absl::StatusCode::kInvalidArgument);
 }
 
 TEST_F(AnalyticsTest, TurbofanWhatIfNeedsAnEstimateOrGivenParameters) {
@@ -233,6 +238,11 @@ TEST_F(AnalyticsTest, TheFailureModelPredictsEveryCycleItsVersionIsLedgeredAndRe
       }
     }
     EXPECT_EQ(state.rul->horizon, 30);
+    // The kind's remaining_life indicator judges the RUL estimate: an alarm at the end of life.
+    const size_t remaining_life = turbofan->health.size() - 1;
+    ASSERT_EQ(turbofan->health[remaining_life].source, kRulSource);
+    EXPECT_EQ(state.health[remaining_life], HealthLevel::kAlarm);
+    EXPECT_EQ(state.health_values[remaining_life], state.rul->rul);
     EXPECT_GT(state.rul->p_fail, 0.5);  // Its last cycle: failure is imminent.
     // The failure reveals the true RUL of earlier predictions: they are scored.
     ASSERT_TRUE((*twin)->RecordMaintenance(failure_time, kFailureNote, "test").ok());
@@ -256,6 +266,7 @@ TEST_F(AnalyticsTest, TheFailureModelPredictsEveryCycleItsVersionIsLedgeredAndRe
   absl::StatusOr<RebuiltTwin> without = RebuildTwin(*ledger_, *turbofan, "engine-7", 10);
   ASSERT_TRUE(without.ok());
   EXPECT_FALSE(without->twin->state().rul.has_value());
+  EXPECT_EQ(without->twin->state().health.back(), HealthLevel::kUnknown);
   EXPECT_EQ(without->twin->state().model_version, model->version());
 }
 

@@ -33,10 +33,16 @@ struct FeatureSpec {
   size_t window = 0;
 };
 
-// A health indicator: a channel or feature compared with two thresholds.
+// Health sources beyond channels and features: the failure model's latest RUL estimate and its
+// P(failure within the horizon) (unknown while there is none).
+inline constexpr char kRulSource[] = "rul";
+inline constexpr char kFailureProbabilitySource[] = "p_fail";
+
+// A health indicator: a channel, a feature or a failure-model output compared with two
+// thresholds.
 struct HealthSpec {
   std::string name;
-  std::string source;  // A channel or feature name.
+  std::string source;  // A channel or feature name, kRulSource or kFailureProbabilitySource.
   double warn = 0;
   double alarm = 0;
   bool above = true;  // true: larger is worse; false: smaller is worse.

@@ -140,9 +140,10 @@ class Twin final {
   FeatureSet features_;
   std::vector<AnomalyDetector> anomaly_;
   std::vector<DriftDetector> drift_;
-  // What each health indicator judges: a feature or a channel (resolved once).
+  // What each health indicator judges (resolved once).
   struct HealthSource {
-    bool feature = false;
+    enum class Kind { kChannel, kFeature, kRul, kFailureProbability, kNone };
+    Kind kind = Kind::kNone;
     size_t index = 0;
   };
   static constexpr size_t kNoSource = static_cast<size_t>(-1);

@@ -53,7 +53,8 @@ absl::StatusOr<sim::TurbofanQuestion> TurbofanQuestionFor(const AssetKind& kind,
 
 // The HTTP form (POST /whatif; docs/agent.md): a JSON object with the fields above plus
 // "replications" (default 1000, at most 1000000), "seed" (default 1) and "confidence"
-// (default 0.95); unknown keys are refused. The answer names the parameters used and gives,
+// (default 0.95); unknown keys are refused, and so is a question whose replications x horizon
+// exceeds 2e8 (its work is bounded). The answer names the parameters used and gives,
 // per quantity, the mean, its confidence interval and the standard deviation of one run.
 absl::StatusOr<std::string> AnswerWhatIfJson(const AssetKind& kind, const TwinState& state,
                                              std::string_view request, int threads);
