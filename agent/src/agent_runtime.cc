@@ -256,6 +256,15 @@ std::string AgentRuntime::QuarantineJson(size_t limit) {
 }
 
 absl::StatusOr<std::string> AgentRuntime::WhatIfJson(std::string_view question) {
+  // One question at a time: each already uses what_if_threads cores, and more at once would
+  // starve ingestion and the ledger.
+  if (what_if_busy_.exchange(true)) {
+    return absl::ResourceExhaustedError("another what-if question is running; retry later");
+  }
+  struct Done {
+    std::atomic<bool>& busy;
+    ~Done() { busy = false; }
+  } done{what_if_busy_};
   TwinState state;
   {
     std::lock_guard lock(twin_mu_);

@@ -29,6 +29,8 @@ int HttpStatus(const absl::Status& status) {
     case absl::StatusCode::kFailedPrecondition:
     case absl::StatusCode::kUnavailable:
       return 503;
+    case absl::StatusCode::kResourceExhausted:
+      return 429;
     default:
       return 500;
   }

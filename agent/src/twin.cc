@@ -105,7 +105,8 @@ void Twin::ObserveConveyor(const Sample& sample) {
   if (observer_ == nullptr || state_channel_ == kNoSource) return;
   const double state_value = sample.values[state_channel_];
   if (std::isnan(state_value)) return;
-  const int belt_state = static_cast<int>(state_value);
+  // The kind bounds the channel; an out-of-range value still must not reach the int cast.
+  const int belt_state = state_value >= -1 && state_value <= 3 ? static_cast<int>(state_value) : -1;
   const bool failure_event = failure_channel_ != kNoSource &&
                              sample.values[failure_channel_] == 1;
   // Prediction quality: over a working interval, the calibrated rate expected rate * dt

@@ -60,7 +60,7 @@ absl::StatusOr<sim::ConveyorQuestion> ConveyorQuestionFor(const AssetKind& kind,
     if (std::isnan(reported)) {
       return absl::FailedPreconditionError("no capacity reported yet: give capacity");
     }
-    q.params.capacity = static_cast<int>(reported);
+    q.params.capacity = static_cast<int>(std::clamp(reported, 0.0, 1e6));
   }
   return q;
 }
@@ -144,8 +144,8 @@ class Fields {
   const Json& j_;
 };
 
-// Bounds one question's work (replications x horizon time units; a conveyor unit is about two
-// events): about 5 s on two cores.
+// Bounds one question's work (replications x horizon time units; a conveyor unit is about one
+// event): about 7 s on two cores.
 constexpr double kMaxWork = 2e8;
 
 absl::Status CheckWork(uint64_t replications, double horizon) {

@@ -26,6 +26,27 @@ TEST(MonteCarloTest, SameSeedSameAnswerWhateverTheThreads) {
   EXPECT_NEAR((*a)[1].mean, 0.3, 0.03);
 }
 
+TEST(MonteCarloTest, TheQuestionsAnswerTheSameWhateverTheThreads) {
+  ConveyorQuestion c;
+  c.params = {.capacity = 4, .failure_rate = 0.03f, .repair_time = 4};
+  c.failure_rate_shape = 20;  // Posterior draws too.
+  TurbofanQuestion t;
+  t.params.maintenance_at = 12;
+  for (int threads : {2, 3, 7}) {
+    const auto c1 = AskConveyor(c, {.replications = 300, .threads = 1, .seed = 4});
+    const auto cn = AskConveyor(c, {.replications = 300, .threads = threads, .seed = 4});
+    ASSERT_TRUE(c1.ok() && cn.ok());
+    EXPECT_EQ(c1->downtime, cn->downtime);
+    EXPECT_EQ(c1->items, cn->items);
+    EXPECT_EQ(c1->p_failure_before, cn->p_failure_before);
+    const auto t1 = AskTurbofan(t, {.replications = 300, .threads = 1, .seed = 4});
+    const auto tn = AskTurbofan(t, {.replications = 300, .threads = threads, .seed = 4});
+    ASSERT_TRUE(t1.ok() && tn.ok());
+    EXPECT_EQ(t1->cost, tn->cost);
+    EXPECT_EQ(t1->p_failure_before, tn->p_failure_before);
+  }
+}
+
 TEST(MonteCarloTest, BadOptionsAndFailingReplicationsAreErrors) {
   auto ok = [](uint64_t, Random&, std::span<double> out) { out[0] = 1; };
   EXPECT_FALSE(RunMonteCarlo({.replications = 1}, {MetricKind::kMean}, ok).ok());

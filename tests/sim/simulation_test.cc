@@ -1,7 +1,12 @@
 #include "fleettwin/sim/simulation.h"
 
 #include <cmath>
+#include <functional>
+#include <limits>
+#include <queue>
+#include <stdexcept>
 #include <string>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -177,6 +182,102 @@ TEST(SimulationTest, DestroyingTheSimulationFreesSuspendedProcesses) {
   EXPECT_EQ(log.size(), 2u);
 }
 
+TEST(SimulationTest, AProcessThatInterruptsItselfIsNotWokenEarlyLater) {
+  Simulation sim;
+  Log log;
+  ProcessRef self;
+  auto p = [](Simulation& s, ProcessRef& me, Log& l) -> Process {
+    s.Interrupt(me, 7);  // Delivered at its next wait.
+    try {
+      co_await s.Timeout(5);
+      l.emplace_back(s.now(), "timeout");
+    } catch (const Interrupted& i) {
+      l.emplace_back(s.now(), "interrupted " + std::to_string(i.cause));
+    }
+    co_await s.Timeout(10);
+    l.emplace_back(s.now(), "10 later");
+    co_await s.Timeout(100);
+    l.emplace_back(s.now(), "100 later");
+  };
+  self = sim.Start(p(sim, self, log));
+  sim.RunAll();
+  const Log expected = {{0, "interrupted 7"}, {10, "10 later"}, {110, "100 later"}};
+  EXPECT_EQ(log, expected);
+}
+
+TEST(SimulationTest, ABadDelayEndsItsProcessWithAnErrorAndLeavesTheQueueIntact) {
+  for (double bad : {-1.0, std::nan(""), std::numeric_limits<double>::infinity()}) {
+    Simulation sim;
+    Log log;
+    auto p = [](Simulation& s, double d) -> Process {
+      co_await s.Timeout(1);
+      co_await s.Timeout(d);
+    };
+    sim.Start(p(sim, bad));
+    sim.Start(Ticker(sim, log, "t", 1, 5));
+    sim.RunAll();
+    EXPECT_EQ(log.size(), 5u);  // The others run on, in order.
+    EXPECT_EQ(log.back().first, 5);
+    EXPECT_THROW(sim.RethrowProcessError(), std::invalid_argument);
+  }
+}
+
+// The calendar queue against a reference priority queue on (time, schedule order), with few and
+// many distinct times, zero delays, buckets beyond one block (510 entries) and beyond the 32
+// times found by scanning.
+TEST(SimulationTest, TheCalendarQueueOrdersLikeAPriorityQueue) {
+  struct Rec {
+    double time;
+    int id;
+    bool operator==(const Rec&) const = default;
+  };
+  auto delay = [](Random& r, int mode) {
+    switch (mode) {
+      case 0:
+        return static_cast<double>(r.UniformInt(0, 3));
+      case 1:
+        return static_cast<double>(r.UniformInt(0, 200)) * 0.5;
+      default:
+        return r.Uniform() < 0.3 ? 0.0 : static_cast<double>(r.UniformInt(1, 100));
+    }
+  };
+  constexpr int kSteps = 40;
+  for (int mode = 0; mode < 3; ++mode) {
+    for (int n : {1, 7, 40, 600, 1500}) {
+      std::vector<Rec> got;
+      {
+        Simulation sim;
+        auto p = [&delay](Simulation& s, int id, int mode, std::vector<Rec>& out) -> Process {
+          Random r = Random::Stream(99, id);
+          for (int i = 0; i < kSteps; ++i) {
+            co_await s.Timeout(delay(r, mode));
+            out.push_back({s.now(), id});
+          }
+        };
+        for (int id = 0; id < n; ++id) sim.Start(p(sim, id, mode, got));
+        sim.RunAll();
+      }
+      std::vector<Rec> want;
+      using Entry = std::tuple<double, uint64_t, int, int>;  // time, order, id, step
+      std::priority_queue<Entry, std::vector<Entry>, std::greater<Entry>> queue;
+      std::vector<Random> streams;
+      uint64_t order = 0;
+      for (int id = 0; id < n; ++id) {
+        streams.push_back(Random::Stream(99, id));
+        queue.push({0.0, order++, id, -1});
+      }
+      while (!queue.empty()) {
+        const auto [time, o, id, step] = queue.top();
+        queue.pop();
+        if (step >= 0) want.push_back({time, id});
+        if (step + 1 < kSteps) queue.push({time + delay(streams[id], mode), order++, id, step + 1});
+      }
+      ASSERT_EQ(got.size(), want.size());
+      EXPECT_TRUE(got == want) << "mode " << mode << " n " << n;
+    }
+  }
+}
+
 TEST(EventTest, SucceedWakesEveryWaiterInOrder) {
   Simulation sim;
   Event go(sim);
@@ -335,6 +436,32 @@ TEST(StoreTest, GettersWaitForItemsInFifoOrder) {
       {2, 10}, {4, 20}, {6, 30}, {8, 40}, {9, 50}};
   EXPECT_EQ(got, expected);
   EXPECT_EQ(jobs.size(), 0u);
+}
+
+TEST(StoreTest, AnInterruptedGetterPutsItsItemBack) {
+  Simulation sim;
+  Store<std::string> store(sim);
+  Log log;
+  auto getter = [](Simulation& s, Store<std::string>& st, Log& l, std::string n) -> Process {
+    try {
+      const std::string item = co_await st.Get();
+      l.emplace_back(s.now(), n + " got " + item);
+    } catch (const Interrupted&) {
+      l.emplace_back(s.now(), n + " interrupted");
+    }
+  };
+  const ProcessRef first = sim.Start(getter(sim, store, log, "g1"));
+  sim.Start(getter(sim, store, log, "g2"));
+  sim.Run(0);
+  store.Put("A");  // Handed to g1...
+  store.Put("B");  // ...and B to g2.
+  sim.Interrupt(first, 1);  // g1 is interrupted before it runs: A goes back.
+  sim.RunAll();
+  EXPECT_EQ(store.size(), 1u);
+  sim.Start(getter(sim, store, log, "g3"));
+  sim.RunAll();
+  const Log expected = {{0, "g2 got B"}, {0, "g1 interrupted"}, {0, "g3 got A"}};
+  EXPECT_EQ(log, expected);
 }
 
 TEST(RandomTest, StreamsAreReproducibleAndDistributionsHaveTheirMoments) {

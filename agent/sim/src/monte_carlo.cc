@@ -174,6 +174,7 @@ absl::StatusOr<ConveyorAnswer> AskConveyor(const ConveyorQuestion& question,
         }
         sim.Start(RunConveyorBelt(sim, belt, rng));
         sim.Run(question.horizon);
+        sim.RethrowProcessError();  // A model error fails the question (Internal).
         const ConveyorStats& s = belt.stats;
         const double down = s.DownUntil(question.horizon);
         out[0] = down;
@@ -198,6 +199,7 @@ absl::StatusOr<TurbofanAnswer> AskTurbofan(const TurbofanQuestion& question,
         TurbofanOutcome outcome;
         StartTurbofan(sim, question.params, outcome, rng);
         sim.Run(question.horizon);
+        sim.RethrowProcessError();
         double cost = question.failure_cost * outcome.failures +
                       question.preventive_cost * outcome.maintenances;
         if (outcome.life_at_maintenance > 0) {

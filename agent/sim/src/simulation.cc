@@ -1,6 +1,8 @@
 #include "fleettwin/sim/simulation.h"
 
 #include <algorithm>
+#include <stdexcept>
+#include <string>
 #include <limits>
 
 namespace fleettwin::sim {
@@ -148,6 +150,11 @@ uint32_t Simulation::BucketFor(double time) {
   return index;
 }
 
+void Simulation::ThrowBadDelay(double delay) {
+  throw std::invalid_argument("Timeout(" + std::to_string(delay) +
+                              "): a delay must be finite and not negative");
+}
+
 void Simulation::Schedule(double time, PromiseBase* process) {
   ++process->refs;
   ++pending_;
@@ -197,6 +204,9 @@ uint64_t Simulation::Run(double until) {
         continue;
       }
       --p->refs;  // Not done, so not freed.
+      // Whatever else is queued for it is stale now: e.g. a process that interrupted itself has
+      // an entry for the interrupt and one for the wait it then began.
+      ++p->wait_generation;
       ++processed;
       HandleOf(p).resume();
     }

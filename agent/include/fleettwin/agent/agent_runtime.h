@@ -83,7 +83,8 @@ class AgentRuntime final {
   // Records a desired value as a twin update. Errors: InvalidArgument, FailedPrecondition.
   absl::StatusOr<uint64_t> SetDesired(std::string name, double value, std::string author);
   // Answers a what-if question (what_if.h) from a snapshot of the twin; the Monte Carlo runs
-  // outside the twin's lock. Errors: InvalidArgument, FailedPrecondition.
+  // outside the twin's lock, one question at a time. Errors: InvalidArgument,
+  // FailedPrecondition, ResourceExhausted (another question is running).
   absl::StatusOr<std::string> WhatIfJson(std::string_view question);
 
   const ledger::VerifierKey& verifier_key() const { return verifier_key_; }
@@ -102,6 +103,7 @@ class AgentRuntime final {
   AssetKind kind_;
   std::unique_ptr<model::RulModel> model_;  // Before twin_, which refers to it.
   int what_if_threads_ = 2;
+  std::atomic<bool> what_if_busy_{false};  // One what-if question at a time.
   std::unique_ptr<ledger::Ledger> ledger_;
   ledger::VerifierKey verifier_key_;
   std::unique_ptr<LedgeredTwin> twin_;

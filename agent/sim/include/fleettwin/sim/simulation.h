@@ -150,12 +150,16 @@ class Simulation {
     template <typename Promise>
     void await_suspend(std::coroutine_handle<Promise> h) {
       process = &h.promise();
+      // A bad delay would corrupt the queue's order: the process ends with the error instead
+      // (thrown out of its co_await; RethrowProcessError reports it).
+      if (!(delay >= 0 && delay <= kMaxDelay)) ThrowBadDelay(delay);
       process->sim->Schedule(process->sim->now_ + delay, process);
     }
     void await_resume() const { process->CheckWake(); }
   };
-  // Waits `delay` time units. REQUIRES: called from a process of this simulation; delay >= 0
-  // and finite.
+  static constexpr double kMaxDelay = 1e300;
+  // Waits `delay` time units. REQUIRES: called from a process of this simulation. A delay that is
+  // negative, NaN or infinite throws std::invalid_argument into the process.
   TimeoutAwaiter Timeout(double delay) { return {delay}; }
 
   // Wakes `process` now: its pending co_await throws Interrupted{cause}. Interrupting a process
@@ -207,6 +211,7 @@ class Simulation {
   };
 
   void Schedule(double time, internal::PromiseBase* process);
+  [[noreturn]] static void ThrowBadDelay(double delay);
   uint32_t BucketFor(double time);
   // Drops one reference; frees a finished process's frame when it was the last.
   void Release(internal::PromiseBase* process);
