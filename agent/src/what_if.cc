@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <initializer_list>
+#include <variant>
 
 #include <nlohmann/json.hpp>
 
@@ -163,21 +164,17 @@ Json EstimateJson(const sim::Estimate& e) {
 
 }  // namespace
 
-absl::StatusOr<std::string> AnswerWhatIfJson(const AssetKind& kind, const TwinState& state,
-                                             std::string_view request, int threads) {
+absl::StatusOr<WhatIfRequest> ParseWhatIfJson(const AssetKind& kind, std::string_view request) {
   Json j = Json::parse(request, nullptr, /*allow_exceptions=*/false);
   if (j.is_discarded() || !j.is_object()) {
     return absl::InvalidArgumentError("the question must be a JSON object");
   }
   Fields f(j);
-  sim::MonteCarloOptions mc;
-  mc.threads = threads;
+  WhatIfRequest out;
+  sim::MonteCarloOptions& mc = out.monte_carlo;
   if (absl::Status s = f.Whole("replications", 1'000'000, mc.replications); !s.ok()) return s;
   if (absl::Status s = f.Whole("seed", UINT64_MAX, mc.seed); !s.ok()) return s;
   if (absl::Status s = f.Number("confidence", mc.confidence); !s.ok()) return s;
-  Json answer;
-  answer["asset"] = state.asset;
-  answer["revision"] = state.revision;
   if (kind.simulator.model == SimulatorModel::kConveyor) {
     if (absl::Status s = f.OnlyKeys({"replications", "seed", "confidence", "capacity",
                                      "failure_rate", "repair_time", "horizon", "failure_before"});
@@ -199,25 +196,7 @@ absl::StatusOr<std::string> AnswerWhatIfJson(const AssetKind& kind, const TwinSt
       w.capacity = static_cast<int>(*capacity);
     }
     if (absl::Status work = CheckWork(mc.replications, w.horizon); !work.ok()) return work;
-    absl::StatusOr<sim::ConveyorQuestion> q = ConveyorQuestionFor(kind, state, w);
-    if (!q.ok()) return q.status();
-    absl::StatusOr<sim::ConveyorAnswer> a = sim::AskConveyor(*q, mc);
-    if (!a.ok()) return a.status();
-    answer["model"] = "conveyor";
-    answer["parameters"] = {{"capacity", q->params.capacity},
-                            {"failure_rate", q->params.failure_rate},
-                            {"failure_rate_shape", q->failure_rate_shape},
-                            {"repair_time", q->params.repair_time},
-                            {"horizon", q->horizon},
-                            {"failure_before", q->failure_before}};
-    answer["replications"] = mc.replications;
-    answer["seed"] = mc.seed;
-    answer["confidence"] = mc.confidence;
-    answer["answers"] = {{"downtime", EstimateJson(a->downtime)},
-                         {"items", EstimateJson(a->items)},
-                         {"availability", EstimateJson(a->availability)},
-                         {"failures", EstimateJson(a->failures)},
-                         {"p_failure_before", EstimateJson(a->p_failure_before)}};
+    out.question = w;
   } else if (kind.simulator.model == SimulatorModel::kTurbofan) {
     if (absl::Status s = f.OnlyKeys({"replications", "seed", "confidence", "rul", "rul_std",
                                      "maintenance_at", "horizon", "failure_before",
@@ -241,6 +220,46 @@ absl::StatusOr<std::string> AnswerWhatIfJson(const AssetKind& kind, const TwinSt
     }
     if (!s.ok()) return s;
     if (absl::Status work = CheckWork(mc.replications, w.horizon); !work.ok()) return work;
+    out.question = w;
+  } else {
+    return absl::FailedPreconditionError(
+        absl::StrCat("kind '", kind.name, "' has no simulator (see its \"simulator\" section)"));
+  }
+  return out;
+}
+
+absl::StatusOr<std::string> AnswerWhatIfJson(const AssetKind& kind, const TwinState& state,
+                                             std::string_view request, int threads) {
+  absl::StatusOr<WhatIfRequest> parsed = ParseWhatIfJson(kind, request);
+  if (!parsed.ok()) return parsed.status();
+  sim::MonteCarloOptions mc = parsed->monte_carlo;
+  mc.threads = threads;
+  Json answer;
+  answer["asset"] = state.asset;
+  answer["revision"] = state.revision;
+  if (const ConveyorWhatIf* conveyor = std::get_if<ConveyorWhatIf>(&parsed->question)) {
+    const ConveyorWhatIf& w = *conveyor;
+    absl::StatusOr<sim::ConveyorQuestion> q = ConveyorQuestionFor(kind, state, w);
+    if (!q.ok()) return q.status();
+    absl::StatusOr<sim::ConveyorAnswer> a = sim::AskConveyor(*q, mc);
+    if (!a.ok()) return a.status();
+    answer["model"] = "conveyor";
+    answer["parameters"] = {{"capacity", q->params.capacity},
+                            {"failure_rate", q->params.failure_rate},
+                            {"failure_rate_shape", q->failure_rate_shape},
+                            {"repair_time", q->params.repair_time},
+                            {"horizon", q->horizon},
+                            {"failure_before", q->failure_before}};
+    answer["replications"] = mc.replications;
+    answer["seed"] = mc.seed;
+    answer["confidence"] = mc.confidence;
+    answer["answers"] = {{"downtime", EstimateJson(a->downtime)},
+                         {"items", EstimateJson(a->items)},
+                         {"availability", EstimateJson(a->availability)},
+                         {"failures", EstimateJson(a->failures)},
+                         {"p_failure_before", EstimateJson(a->p_failure_before)}};
+  } else {
+    const TurbofanWhatIf& w = std::get<TurbofanWhatIf>(parsed->question);
     absl::StatusOr<sim::TurbofanQuestion> q = TurbofanQuestionFor(kind, state, w);
     if (!q.ok()) return q.status();
     absl::StatusOr<sim::TurbofanAnswer> a = sim::AskTurbofan(*q, mc);
@@ -264,9 +283,6 @@ absl::StatusOr<std::string> AnswerWhatIfJson(const AssetKind& kind, const TwinSt
                          {"downtime", EstimateJson(a->downtime)},
                          {"failures", EstimateJson(a->failures)},
                          {"p_failure_before", EstimateJson(a->p_failure_before)}};
-  } else {
-    return absl::FailedPreconditionError(
-        absl::StrCat("kind '", kind.name, "' has no simulator (see its \"simulator\" section)"));
   }
   return answer.dump();
 }

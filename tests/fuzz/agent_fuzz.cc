@@ -1,6 +1,6 @@
 // Fuzz target over the agent's decoders of outside bytes: asset kind JSON, twin update and
 // rejection records (read back from a ledger; a calibration rides inside an update), ZeroMQ
-// telemetry batches, MQTT JSON payloads, and `.npy` arrays (the model's and
+// telemetry batches, MQTT JSON payloads, what-if questions (parsed, not run), and `.npy` arrays (the model's and
 // the federated rounds' parameters). The first input byte picks the decoder. Property: no crash;
 // a decoded update re-encodes to a record that decodes to the same update; a decoded calibration
 // or array re-encodes to the same value.
@@ -12,6 +12,7 @@
 #include "fleettwin/agent/asset_kind.h"
 #include "fleettwin/agent/mqtt_source.h"
 #include "fleettwin/agent/twin_records.h"
+#include "fleettwin/agent/what_if.h"
 #include "fleettwin/agent/zmq_source.h"
 #include "fleettwin/common/npy.h"
 
@@ -39,6 +40,7 @@ std::vector<std::string> FuzzSeeds() {
                        "pump-1", {{1.5, {{"p", 2.0}, {"s", std::string("x")}, {"n", {}}}}})),
       Tagged('\4', R"({"time": 3, "values": {"p": [1, {"a": null}], "q": "7"}})"),
       Tagged('\5', fa::Calibration{}.Encode()),
+      Tagged('\7', R"({"capacity": 8, "horizon": 500, "replications": 200, "seed": 3})"),
       Tagged('\6', fleettwin::EncodeNpy(fleettwin::MakeNpy<float>({2, 2}, std::vector<float>{1, 2, 3, 4}))),
   };
 }
@@ -46,7 +48,7 @@ std::vector<std::string> FuzzSeeds() {
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size == 0) return 0;
   const fleettwin::Bytes input(data + 1, size - 1);
-  switch (data[0] % 7) {
+  switch (data[0] % 8) {
     case 0:
       (void)fa::ParseAssetKind(std::string_view(reinterpret_cast<const char*>(data + 1), size - 1));
       break;
@@ -86,6 +88,19 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         absl::StatusOr<fleettwin::NpyArray> again = fleettwin::DecodeNpy(fleettwin::EncodeNpy(*a));
         if (!again.ok() || !(*again == *a)) std::abort();
       }
+      break;
+    }
+    case 7: {
+      static const fa::AssetKind kBelt = *fa::ParseAssetKind(R"({"kind": "belt",
+          "time": {"unit": "u", "period": 1},
+          "channels": [{"name": "state", "min": 0, "max": 2}, {"name": "capacity", "min": 0, "max": 9}],
+          "simulator": {"model": "conveyor"}})");
+      static const fa::AssetKind kEngine = *fa::ParseAssetKind(R"({"kind": "engine",
+          "time": {"unit": "cycle", "period": 1}, "channels": [{"name": "s1", "min": 0, "max": 9}],
+          "simulator": {"model": "turbofan"}})");
+      const std::string_view q(reinterpret_cast<const char*>(data + 1), size - 1);
+      (void)fa::ParseWhatIfJson(kBelt, q);
+      (void)fa::ParseWhatIfJson(kEngine, q);
       break;
     }
     default:

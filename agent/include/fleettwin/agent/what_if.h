@@ -10,6 +10,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <variant>
 
 #include "absl/status/statusor.h"
 #include "fleettwin/agent/asset_kind.h"
@@ -50,6 +51,16 @@ absl::StatusOr<sim::ConveyorQuestion> ConveyorQuestionFor(const AssetKind& kind,
 absl::StatusOr<sim::TurbofanQuestion> TurbofanQuestionFor(const AssetKind& kind,
                                                           const TwinState& state,
                                                           const TurbofanWhatIf& what_if);
+
+// A parsed what-if question: which one, and the Monte Carlo options it asks for.
+struct WhatIfRequest {
+  std::variant<ConveyorWhatIf, TurbofanWhatIf> question;
+  sim::MonteCarloOptions monte_carlo;  // threads are the caller's to set.
+};
+// Parses the HTTP form below for `kind`'s simulator. Errors: InvalidArgument (not a JSON object,
+// an unknown key, a wrong type or a value out of range, unbounded work), FailedPrecondition (the
+// kind has no simulator).
+absl::StatusOr<WhatIfRequest> ParseWhatIfJson(const AssetKind& kind, std::string_view request);
 
 // The HTTP form (POST /whatif; docs/agent.md): a JSON object with the fields above plus
 // "replications" (default 1000, at most 1000000), "seed" (default 1) and "confidence"
