@@ -183,5 +183,53 @@ TEST_F(HttpApiTest, ShutdownDrainsAndTheLedgerRebuildsTheSameTwin) {
   EXPECT_EQ(*rebuilt + "\n", live);
 }
 
+TEST_F(HttpApiTest, WhatIfNeedsASimulator) {
+  httplib::Result r = client_->Post("/whatif", "{}", "application/json");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 503);  // The pump kind has no "simulator" section.
+  EXPECT_NE(r->body.find("has no simulator"), std::string::npos) << r->body;
+}
+
+// A what-if question uses both cores for seconds: a second one meanwhile is turned away (429)
+// rather than queued behind it, and answered once the first is done.
+TEST(WhatIfHttpTest, OneQuestionAtATime) {
+  TempDir tmp;
+  AgentOptions options;
+  options.asset = "belt-1";
+  options.kind_file = std::string(FLEETTWIN_SOURCE_DIR) + "/kinds/conveyor-belt.json";
+  options.data_dir = tmp.path() / "agent";
+  options.http_bind = "127.0.0.1:0";
+  SystemClock clock;
+  absl::StatusOr<std::unique_ptr<AgentRuntime>> agent = AgentRuntime::Start(options, clock);
+  ASSERT_TRUE(agent.ok()) << agent.status();
+  const std::string& endpoint = (*agent)->http_endpoint();
+  httplib::Client client(endpoint.substr(0, endpoint.rfind(':')),
+                         std::stoi(endpoint.substr(endpoint.rfind(':') + 1)));
+  client.set_read_timeout(120, 0);
+  const std::string heavy = R"({"capacity": 5, "failure_rate": 0.02, "repair_time": 3,
+                                "replications": 1000000, "horizon": 200})";
+  int heavy_status = 0;
+  std::thread first([&] {
+    httplib::Client c(endpoint.substr(0, endpoint.rfind(':')),
+                      std::stoi(endpoint.substr(endpoint.rfind(':') + 1)));
+    c.set_read_timeout(120, 0);
+    httplib::Result r = c.Post("/whatif", heavy, "application/json");
+    heavy_status = r ? r->status : -1;
+  });
+  // 2e8 belt-units take seconds on two cores; ask again well inside that.
+  std::this_thread::sleep_for(300ms);
+  const std::string light = R"({"capacity": 5, "failure_rate": 0.02, "repair_time": 3,
+                                "replications": 100, "horizon": 200})";
+  httplib::Result second = client.Post("/whatif", light, "application/json");
+  ASSERT_TRUE(second);
+  EXPECT_EQ(second->status, 429) << second->body;
+  first.join();
+  EXPECT_EQ(heavy_status, 200);
+  httplib::Result third = client.Post("/whatif", light, "application/json");
+  ASSERT_TRUE(third);
+  EXPECT_EQ(third->status, 200) << third->body;
+  EXPECT_EQ(json::parse(third->body)["replications"], 100);
+}
+
 }  // namespace
 }  // namespace fleettwin::agent
