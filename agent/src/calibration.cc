@@ -16,9 +16,7 @@ using sim::GammaQuantile;
 using sim::PoissonTwoSidedPValue;
 using sim::StudentTQuantile;
 
-constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 constexpr double kInf = std::numeric_limits<double>::infinity();
-constexpr double kEpsilon = std::numeric_limits<double>::epsilon();
 
 // ---- JSON ----
 
