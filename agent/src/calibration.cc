@@ -8,6 +8,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "fleettwin/sim/distributions.h"
+#include "json_depth.h"
 
 namespace fleettwin::agent {
 namespace {
@@ -22,31 +23,8 @@ constexpr double kInf = std::numeric_limits<double>::infinity();
 
 using Json = nlohmann::json;
 
-// Calibration records are flat; refuse nesting beyond pairs in a list before parsing, so no input
-// can make printing or destroying the parsed value recurse deeply.
-bool NestedTooDeep(std::string_view text, int limit) {
-  int depth = 0;
-  bool in_string = false;
-  bool escaped = false;
-  for (const char ch : text) {
-    if (in_string) {
-      if (escaped) {
-        escaped = false;
-      } else if (ch == '\\') {
-        escaped = true;
-      } else if (ch == '"') {
-        in_string = false;
-      }
-    } else if (ch == '"') {
-      in_string = true;
-    } else if (ch == '[' || ch == '{') {
-      if (++depth > limit) return true;
-    } else if (ch == ']' || ch == '}') {
-      --depth;
-    }
-  }
-  return false;
-}
+// Calibration records are flat: nesting beyond pairs in a list is refused before parsing.
+constexpr int kMaxNesting = 3;
 
 }  // namespace
 
@@ -229,7 +207,9 @@ std::string Calibration::Encode() const {
 absl::StatusOr<Calibration> Calibration::Decode(std::string_view text) {
   constexpr size_t kMaxText = 1 << 20;  // Far above any max_support a twin would use.
   if (text.size() > kMaxText) return absl::InvalidArgumentError("calibration: too long");
-  if (NestedTooDeep(text, 3)) return absl::InvalidArgumentError("calibration: nested too deeply");
+  if (JsonNestedDeeperThan(text, kMaxNesting)) {
+    return absl::InvalidArgumentError("calibration: nested too deeply");
+  }
   const Json doc = Json::parse(text.begin(), text.end(), nullptr, /*allow_exceptions=*/false);
   if (doc.is_discarded() || !doc.is_object()) {
     return absl::InvalidArgumentError("calibration: not a JSON object");

@@ -8,6 +8,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "json_depth.h"
 
 namespace fleettwin::agent {
 namespace {
@@ -17,31 +18,6 @@ using json = nlohmann::json;
 constexpr size_t kMaxRawText = 1024;  // What the quarantine keeps of one sample.
 constexpr int kMaxDepth = 16;         // Of arrays and objects; a payload needs 4.
 
-// nlohmann parses without recursion, but printing and destroying a value recurse once per
-// level: refuse deep nesting before parsing, so no payload can exhaust the stack.
-bool TooDeep(std::string_view text) {
-  int depth = 0;
-  bool in_string = false;
-  bool escaped = false;
-  for (const char c : text) {
-    if (in_string) {
-      if (escaped) {
-        escaped = false;
-      } else if (c == '\\') {
-        escaped = true;
-      } else if (c == '"') {
-        in_string = false;
-      }
-    } else if (c == '"') {
-      in_string = true;
-    } else if (c == '[' || c == '{') {
-      if (++depth > kMaxDepth) return true;
-    } else if (c == ']' || c == '}') {
-      --depth;
-    }
-  }
-  return false;
-}
 
 std::string RawText(const json& sample) {
   std::string text = sample.dump(-1, ' ', false, json::error_handler_t::replace);
@@ -104,7 +80,7 @@ absl::StatusOr<DecodedBatch> DecodeTelemetryJson(std::string_view payload) {
     return absl::InvalidArgumentError(
         absl::StrCat("payload of ", payload.size(), " bytes exceeds ", kMaxJsonPayload));
   }
-  if (TooDeep(payload)) {
+  if (JsonNestedDeeperThan(payload, kMaxDepth)) {
     return absl::InvalidArgumentError(
         absl::StrCat("payload nests arrays and objects deeper than ", kMaxDepth));
   }
