@@ -140,7 +140,8 @@ void Twin::PredictRul(const Sample& sample) {
   model_rows_.push_back(std::move(row));
   while (model_rows_.size() > static_cast<size_t>(model_->window())) model_rows_.pop_front();
   const std::vector<std::vector<double>> rows(model_rows_.begin(), model_rows_.end());
-  absl::StatusOr<model::RulPrediction> p = model_->Predict(rows);
+  absl::StatusOr<model::RulPrediction> p =
+      model_->Predict(rows, std::max(0.0, sample.time - life_start_));
   if (!p.ok()) return;
   RulEstimate estimate{p->rul, p->rul_std, p->p_fail, p->horizon};
   state_.rul = estimate;
@@ -175,6 +176,9 @@ uint64_t Twin::Apply(const TwinChange& change) {
   } else if (const MaintenanceRecord* m = std::get_if<MaintenanceRecord>(&change)) {
     state_.maintenance.push_back(*m);
     if (m->note == kFailureNote) ScoreRulPredictions(m->time);
+    // Maintenance renews the asset: its age restarts and older rows no longer describe it.
+    life_start_ = m->time;
+    model_rows_.clear();
   } else if (const CalibrationChange* c = std::get_if<CalibrationChange>(&change)) {
     state_.calibration = c->calibration;
     ++state_.calibrations;

@@ -270,6 +270,39 @@ TEST_F(AnalyticsTest, TheFailureModelPredictsEveryCycleItsVersionIsLedgeredAndRe
   EXPECT_EQ(without->twin->state().model_version, model->version());
 }
 
+TEST_F(AnalyticsTest, MaintenanceRenewsTheAssetSoTheModelsAgeRestarts) {
+  absl::StatusOr<AssetKind> turbofan = LoadAssetKind(kKinds + "cmapss-turbofan.json");
+  ASSERT_TRUE(turbofan.ok());
+  absl::StatusOr<model::RulModel> model = model::RulModel::Load(kData + "models/cmapss-fd001-mlp");
+  ASSERT_TRUE(model.ok()) << model.status();
+  ASSERT_TRUE(model->uses_age());
+  const std::vector<RawSample> engine =
+      testing::CmapssEngine(FLEETTWIN_SOURCE_DIR, *turbofan, "train_FD001.txt", 3);
+  ASSERT_GT(engine.size(), 150u);
+  auto twin = LedgeredTwin::Open(*turbofan, "engine-3", *ledger_, 10, {}, &*model);
+  ASSERT_TRUE(twin.ok()) << twin.status();
+  const TwinState& state = (*twin)->twin().state();
+  // The first 40 cycles of a new engine (age = the cycle number).
+  for (size_t i = 0; i < 40; ++i) {
+    ASSERT_TRUE((*twin)->Ingest(absl::MakeConstSpan(&engine[i], 1)).ok());
+  }
+  const double fresh = state.rul->rul;
+  for (size_t i = 40; i < 150; ++i) {
+    ASSERT_TRUE((*twin)->Ingest(absl::MakeConstSpan(&engine[i], 1)).ok());
+  }
+  const double worn = state.rul->rul;
+  EXPECT_LT(worn, fresh - 20);
+  // A maintenance at cycle 150 renews it: the same 40 readings at cycles 151..190 describe a
+  // 1..40-cycle-old engine and give exactly the estimate of the new one.
+  ASSERT_TRUE((*twin)->RecordMaintenance(150, "overhaul", "test").ok());
+  for (size_t i = 0; i < 40; ++i) {
+    RawSample again = engine[i];
+    again.time += 150;
+    ASSERT_TRUE((*twin)->Ingest(absl::MakeConstSpan(&again, 1)).ok());
+  }
+  EXPECT_EQ(state.rul->rul, fresh);
+}
+
 TEST_F(AnalyticsTest, AModelNeedingAChannelTheKindLacksIsRefused) {
   absl::StatusOr<model::RulModel> model = model::RulModel::Load(kData + "models/cmapss-fd001-mlp");
   ASSERT_TRUE(model.ok()) << model.status();

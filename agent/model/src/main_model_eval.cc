@@ -90,6 +90,9 @@ int main(int argc, char** argv) {
                "Add each channel's standard deviation over the window");
   std::string ewma_text;
   app.add_option("--ewma", ewma_text, "Comma-separated EWMA factors in (0, 1]; empty: none");
+  app.add_flag("--age,!--no-age", options.feature_age,
+               "Add the asset's age (cycles run) as a feature")
+      ->capture_default_str();
   app.add_flag("--raw,!--no-raw", options.feature_raw, "Add the normalised window itself");
   app.add_option("--ensemble", options.ensemble, "MLPs per model")->capture_default_str();
   app.add_option("--threads", options.threads, "Training threads")->capture_default_str();

@@ -20,21 +20,31 @@ constexpr char kFormat[] = "fleettwin-rul-model/1";
 constexpr uintmax_t kMaxJsonBytes = 16 << 20;
 
 // The original feature set keeps its original description, so models saved before the
-// extensions keep their version.
+// extensions keep their version; "age" appears only when the age is a feature.
 json FeaturesToJson(const FeatureSet& f) {
-  if (f.basic()) return json{{"kind", "block-means+slope"}, {"blocks", f.blocks}};
-  return json{{"kind", "block-means+slope+std+ewma+raw"}, {"blocks", f.blocks},
-              {"std", f.std}, {"ewma", f.ewma}, {"raw", f.raw}};
+  if (f.basic()) {
+    return json{{"kind", f.age ? "block-means+slope+age" : "block-means+slope"},
+                {"blocks", f.blocks}};
+  }
+  json j{{"kind", "block-means+slope+std+ewma+raw"}, {"blocks", f.blocks},
+         {"std", f.std}, {"ewma", f.ewma}, {"raw", f.raw}};
+  if (f.age) j["age"] = true;
+  return j;
 }
 
 FeatureSet FeaturesFromJson(const json& j) {
   FeatureSet f;
   f.blocks = j.at("blocks").get<int>();
   if (j.at("kind") == "block-means+slope") return f;
+  if (j.at("kind") == "block-means+slope+age") {
+    f.age = true;
+    return f;
+  }
   if (j.at("kind") != "block-means+slope+std+ewma+raw") throw std::invalid_argument("features");
   f.std = j.at("std").get<bool>();
   f.ewma = j.at("ewma").get<std::vector<double>>();
   f.raw = j.at("raw").get<bool>();
+  if (j.contains("age")) f.age = j.at("age").get<bool>();
   return f;
 }
 

@@ -88,7 +88,7 @@ absl::Status ValidateSpec(const ModelSpec& s) {
 }
 
 void ModelFeatures(const ModelSpec& spec, const std::vector<std::vector<double>>& rows,
-                   size_t end, float* out) {
+                   size_t end, double age, float* out) {
   const int w = spec.window, c = static_cast<int>(spec.channels.size());
   std::vector<double> window(static_cast<size_t>(w * c));
   const long first = static_cast<long>(end) - w + 1;
@@ -99,7 +99,7 @@ void ModelFeatures(const ModelSpec& spec, const std::vector<std::vector<double>>
           (row[static_cast<size_t>(k)] - spec.input_norm.mean[k]) / spec.input_norm.std[k];
     }
   }
-  WindowFeatures(window.data(), w, c, spec.features, out);
+  WindowFeatures(window.data(), w, c, spec.features, age, out);
   for (size_t i = 0; i < spec.feature_mean.size(); ++i) {
     out[i] = static_cast<float>((out[i] - spec.feature_mean[i]) / spec.feature_std[i]);
   }
@@ -116,16 +116,19 @@ RulModel& RulModel::operator=(const RulModel& other) {
 RulModel::RulModel(RulModel&&) noexcept = default;
 RulModel& RulModel::operator=(RulModel&&) noexcept = default;
 
-absl::StatusOr<RulPrediction> RulModel::Predict(
-    const std::vector<std::vector<double>>& rows) const {
-  return Predict(rows, impl_->horizon);
+absl::StatusOr<RulPrediction> RulModel::Predict(const std::vector<std::vector<double>>& rows,
+                                                double age) const {
+  return Predict(rows, age, impl_->horizon);
 }
 
 absl::StatusOr<RulPrediction> RulModel::Predict(const std::vector<std::vector<double>>& rows,
-                                                int horizon) const {
+                                                double age, int horizon) const {
   const ModelSpec& spec = impl_->spec;
   if (impl_->members.empty()) return absl::FailedPreconditionError("model has no parameters");
   if (rows.empty()) return absl::InvalidArgumentError("Predict needs at least one row");
+  if (!std::isfinite(age) || age < 0) {
+    return absl::InvalidArgumentError("Predict: the age must be a finite number of cycles >= 0");
+  }
   const size_t first = rows.size() > static_cast<size_t>(spec.window) ? rows.size() - spec.window : 0;
   for (size_t i = first; i < rows.size(); ++i) {
     if (rows[i].size() != spec.channels.size()) {
@@ -140,7 +143,7 @@ absl::StatusOr<RulPrediction> RulModel::Predict(const std::vector<std::vector<do
     }
   }
   Eigen::VectorXf x(spec.layers.front());
-  ModelFeatures(spec, rows, rows.size() - 1, x.data());
+  ModelFeatures(spec, rows, rows.size() - 1, age, x.data());
   std::vector<Eigen::VectorXf> scratch;
   double sum = 0;
   for (const Mlp& net : impl_->members) sum += net.Forward(x, scratch);
@@ -159,7 +162,8 @@ absl::StatusOr<std::vector<double>> RulModel::PredictLast(const Dataset& units) 
   if (!selected.ok()) return selected.status();
   std::vector<double> out;
   for (const UnitSeries& u : selected->units) {
-    absl::StatusOr<RulPrediction> p = Predict(u.rows);
+    // A unit's rows run from its first cycle (ReadCmapss checks), so its age is their count.
+    absl::StatusOr<RulPrediction> p = Predict(u.rows, static_cast<double>(u.rows.size()));
     if (!p.ok()) return p.status();
     out.push_back(p->rul);
   }
@@ -168,6 +172,7 @@ absl::StatusOr<std::vector<double>> RulModel::PredictLast(const Dataset& units) 
 
 const std::vector<std::string>& RulModel::input_channels() const { return impl_->spec.channels; }
 int RulModel::window() const { return impl_->spec.window; }
+bool RulModel::uses_age() const { return impl_->spec.features.age; }
 double RulModel::rul_cap() const { return impl_->spec.rul_cap; }
 int RulModel::horizon() const { return impl_->horizon; }
 void RulModel::set_horizon(int horizon) { impl_->horizon = horizon; }

@@ -54,9 +54,10 @@ absl::Status ValidateSpec(const ModelSpec& spec);
 // The spec as compact JSON with a fixed key order: hashed by version(), saved in model.json.
 std::string CanonicalSpecJson(const ModelSpec& spec);
 
-// The standardised features of the window ending at `end` of `rows` (raw channel values).
+// The standardised features of the window ending at `end` of `rows` (raw channel values);
+// `age` is the asset's age in cycles at row `end` (a feature only when spec.features.age).
 void ModelFeatures(const ModelSpec& spec, const std::vector<std::vector<double>>& rows,
-                   size_t end, float* out);
+                   size_t end, double age, float* out);
 
 }  // namespace fleettwin::model
 

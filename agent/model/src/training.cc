@@ -38,7 +38,9 @@ Windows MakeWindows(const ModelSpec& spec, const Dataset& data) {
     const size_t first = rows.size() >= static_cast<size_t>(spec.window) ? spec.window - 1
                                                                          : rows.size() - 1;
     for (size_t end = first; end < rows.size(); ++end, ++col) {
-      ModelFeatures(spec, rows, end, w.x.col(col).data());
+      // Rows are consecutive cycles from the unit's first (ReadCmapss checks), so the age at
+      // row `end` is end + 1 cycles.
+      ModelFeatures(spec, rows, end, static_cast<double>(end + 1), w.x.col(col).data());
       w.y(col) = static_cast<float>(target[end] / spec.rul_cap);
       w.unit.push_back(static_cast<int>(k));
     }
@@ -116,7 +118,8 @@ absl::Status CheckOptions(const TrainOptions& o) {
       o.ensemble < 1 || o.ensemble > 64 || o.max_epochs < 0 || o.patience < 0 ||
       o.batch_size < 1 || !(o.learning_rate > 0) || o.weight_decay < 0 ||
       !(o.validation_fraction >= 0 && o.validation_fraction < 1) || o.threads < 1 ||
-      o.prox_mu < 0 || !(o.input_noise >= 0 && o.input_noise < 10) || o.hidden.size() > 6 || o.feature_ewma.size() > 8) {
+      o.prox_mu < 0 || !(o.input_noise >= 0 && o.input_noise < 10) || o.hidden.size() > 6 ||
+      o.feature_ewma.size() > 8) {
     return absl::InvalidArgumentError("train: an option is out of range");
   }
   for (double a : o.feature_ewma) {
@@ -220,6 +223,7 @@ absl::StatusOr<RulModel> Train(const Dataset& train, const TrainOptions& options
   spec.features.std = options.feature_std;
   spec.features.ewma = options.feature_ewma;
   spec.features.raw = options.feature_raw;
+  spec.features.age = options.feature_age;
   spec.rul_cap = options.rul_cap;
   spec.members = options.ensemble;
   spec.input_norm = ZScore::Fit(*selected);

@@ -7,11 +7,11 @@ namespace fleettwin::model {
 int FeatureCount(int rows, int channels, const FeatureSet& set) {
   const int per_channel =
       set.blocks + 1 + (set.std ? 1 : 0) + static_cast<int>(set.ewma.size());
-  return channels * per_channel + (set.raw ? rows * channels : 0);
+  return channels * per_channel + (set.raw ? rows * channels : 0) + (set.age ? 1 : 0);
 }
 
 void WindowFeatures(const double* window, int rows, int channels, const FeatureSet& set,
-                    float* out) {
+                    double age, float* out) {
   const int blocks = set.blocks;
   const int per_channel = blocks + 1 + (set.std ? 1 : 0) + static_cast<int>(set.ewma.size());
   const double t_mean = (rows - 1) / 2.0;
@@ -46,10 +46,11 @@ void WindowFeatures(const double* window, int rows, int channels, const FeatureS
       f[next++] = static_cast<float>(s);
     }
   }
+  float* f = out + channels * per_channel;
   if (set.raw) {
-    float* f = out + channels * per_channel;
-    for (int i = 0; i < rows * channels; ++i) f[i] = static_cast<float>(window[i]);
+    for (int i = 0; i < rows * channels; ++i) *f++ = static_cast<float>(window[i]);
   }
+  if (set.age) *f = static_cast<float>(age);
 }
 
 }  // namespace fleettwin::model

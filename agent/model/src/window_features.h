@@ -3,7 +3,8 @@
 // (oldest first; a denoised, down-sampled copy of the window), the least-squares slope times
 // the window length (the change over the window) and, when chosen, the standard deviation
 // over the window and the last value of exponentially weighted moving averages; then, when
-// chosen, the whole window itself (row-major, oldest row first).
+// chosen, the whole window itself (row-major, oldest row first); then, when chosen, the asset's
+// age (cycles run at the window's last row).
 #ifndef FLEETTWIN_MODEL_SRC_WINDOW_FEATURES_H_
 #define FLEETTWIN_MODEL_SRC_WINDOW_FEATURES_H_
 
@@ -18,8 +19,9 @@ struct FeatureSet {
   bool std = false;           // Standard deviation per channel over the window.
   std::vector<double> ewma;   // Smoothing factors in (0, 1]: last EWMA value per channel.
   bool raw = false;           // The rows * channels normalised values themselves.
+  bool age = false;           // The asset's age in cycles at the last row.
 
-  // True for the original set (blocks and slope only), saved in the original format.
+  // True without std, EWMA and raw (blocks, slope and perhaps age), saved in the short format.
   bool basic() const { return !std && ewma.empty() && !raw; }
 };
 
@@ -27,9 +29,9 @@ struct FeatureSet {
 int FeatureCount(int rows, int channels, const FeatureSet& set);
 
 // Writes FeatureCount(rows, channels, set) values to `out`. `window` holds rows * channels
-// values, row-major, oldest row first.
+// values, row-major, oldest row first; `age` is used when set.age.
 void WindowFeatures(const double* window, int rows, int channels, const FeatureSet& set,
-                    float* out);
+                    double age, float* out);
 
 }  // namespace fleettwin::model
 

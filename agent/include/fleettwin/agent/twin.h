@@ -161,6 +161,9 @@ class Twin final {
   const model::RulModel* model_ = nullptr;
   std::vector<size_t> model_inputs_;               // Channel index per model input.
   std::deque<std::vector<double>> model_rows_;     // The last window() rows.
+  // When the asset's current life began: 0, or the time of its last maintenance record (a
+  // renewal). The failure model's age input is the sample time minus this.
+  double life_start_ = 0;
   std::deque<std::pair<double, double>> rul_history_;  // (time, predicted RUL), bounded.
 };
 

@@ -31,6 +31,8 @@ struct TrainOptions {
   bool feature_std = false;  // Adds each channel's standard deviation over the window.
   std::vector<double> feature_ewma;  // Adds each channel's last EWMA value per factor (0, 1].
   bool feature_raw = false;  // Adds the normalised window itself (window x channels values).
+  // Adds the asset's age: cycles run at the window's last row (C-MAPSS: the cycle number).
+  bool feature_age = true;
   double rul_cap = 125;    // Piecewise-linear target cap, in cycles.
   int horizon = 30;        // H of RulPrediction::p_fail, in cycles.
   std::vector<int> hidden = {64, 32};  // Hidden layer widths of each MLP (ReLU).
@@ -101,12 +103,15 @@ class RulModel final {
   absl::Status Save(const std::filesystem::path& dir) const;
 
   // The estimate after `rows`, the most recent cycles oldest first, each holding one value per
-  // input_channels() in order. Only the last window() rows are used; with fewer, the first row
-  // is repeated in front. Errors: InvalidArgument for no rows, a row of the wrong size or a
-  // non-finite value.
-  absl::StatusOr<RulPrediction> Predict(const std::vector<std::vector<double>>& rows) const;
-  // As above with a horizon other than horizon(). REQUIRES: horizon >= 0.
+  // input_channels() in order, for an asset that has run `age` cycles at the last row (since
+  // new or since its last renewal; C-MAPSS: the last row's cycle number). Only the last
+  // window() rows are used; with fewer, the first row is repeated in front. A model without
+  // the age feature (uses_age() false) ignores `age`. Errors: InvalidArgument for no rows, a
+  // row of the wrong size, a non-finite value or an age that is negative or not finite.
   absl::StatusOr<RulPrediction> Predict(const std::vector<std::vector<double>>& rows,
+                                        double age) const;
+  // As above with a horizon other than horizon(). REQUIRES: horizon >= 0.
+  absl::StatusOr<RulPrediction> Predict(const std::vector<std::vector<double>>& rows, double age,
                                         int horizon) const;
 
   // The estimated RUL after the last row of each unit of `units`, in order (the protocol's
@@ -117,6 +122,7 @@ class RulModel final {
   // Sensor names the rows of Predict hold, in order (e.g. "s2", "s3", ...).
   const std::vector<std::string>& input_channels() const;
   int window() const;
+  bool uses_age() const;  // Whether Predict's `age` is one of the model's inputs.
   double rul_cap() const;
   int horizon() const;
   void set_horizon(int horizon);  // REQUIRES: horizon >= 0. Not part of version().
