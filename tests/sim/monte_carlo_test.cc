@@ -160,5 +160,42 @@ TEST(MonteCarloTest, QuestionsOutsideTheirDomainAreRefused) {
   EXPECT_EQ(AskTurbofan(t, {}).status().code(), absl::StatusCode::kInvalidArgument);
 }
 
+TEST(MonteCarloTest, AScheduleQuestionCostsEveryStartWithTheSameDrawsAsSingleQuestions) {
+  TurbofanQuestion q;
+  q.params.rul_mean = 40;
+  q.params.rul_std = 12;
+  q.params.maintenance_at = 99;  // Ignored by the schedule question.
+  const std::vector<double> starts = {0, 10, 20, 30, 45, 60};
+  const MonteCarloOptions options{.replications = 500, .threads = 2, .seed = 5};
+  absl::StatusOr<std::vector<Estimate>> schedule = AskTurbofanSchedule(q, starts, options);
+  ASSERT_TRUE(schedule.ok()) << schedule.status();
+  ASSERT_EQ(schedule->size(), starts.size() + 1);
+  // Replication i replays stream i for every option, exactly as a single question does.
+  for (size_t k = 0; k < starts.size(); ++k) {
+    q.params.maintenance_at = starts[k];
+    EXPECT_EQ((*schedule)[k], AskTurbofan(q, options)->cost) << "start " << starts[k];
+  }
+  q.params.maintenance_at.reset();
+  EXPECT_EQ(schedule->back(), AskTurbofan(q, options)->cost);
+  // Early maintenance wastes life, late maintenance risks failure: the cheapest start is inside.
+  size_t best = 0;
+  for (size_t k = 1; k < starts.size(); ++k) {
+    if ((*schedule)[k].mean < (*schedule)[best].mean) best = k;
+  }
+  EXPECT_GT(best, 0u);
+  EXPECT_LT(best, starts.size() - 1);
+  EXPECT_LT((*schedule)[best].mean, schedule->back().mean);
+  // Bad starts are refused.
+  const std::vector<double> negative = {-1};
+  EXPECT_EQ(AskTurbofanSchedule(q, negative, options).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  const std::vector<double> nan = {std::nan("")};
+  EXPECT_EQ(AskTurbofanSchedule(q, nan, options).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  const std::vector<double> many(4097, 1.0);
+  EXPECT_EQ(AskTurbofanSchedule(q, many, options).status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
 }  // namespace
 }  // namespace fleettwin::sim

@@ -188,6 +188,25 @@ absl::StatusOr<ConveyorAnswer> AskConveyor(const ConveyorQuestion& question,
   return ConveyorAnswer{e[0], e[1], e[2], e[3], e[4]};
 }
 
+namespace {
+
+// One run of the turbofan model over the question's horizon; its outcome and cost.
+double RunTurbofanOnce(const TurbofanQuestion& question, const TurbofanParams& params,
+                       Random& rng, TurbofanOutcome& outcome) {
+  Simulation sim;
+  StartTurbofan(sim, params, outcome, rng);
+  sim.Run(question.horizon);
+  sim.RethrowProcessError();
+  double cost = question.failure_cost * outcome.failures +
+                question.preventive_cost * outcome.maintenances;
+  if (outcome.life_at_maintenance > 0) {
+    cost += question.wasted_life_cost * outcome.life_at_maintenance;
+  }
+  return cost;
+}
+
+}  // namespace
+
 absl::StatusOr<TurbofanAnswer> AskTurbofan(const TurbofanQuestion& question,
                                            const MonteCarloOptions& options) {
   if (absl::Status s = CheckTurbofan(question); !s.ok()) return s;
@@ -195,17 +214,8 @@ absl::StatusOr<TurbofanAnswer> AskTurbofan(const TurbofanQuestion& question,
       options,
       {MetricKind::kMean, MetricKind::kMean, MetricKind::kMean, MetricKind::kProportion},
       [&question](uint64_t, Random& rng, std::span<double> out) {
-        Simulation sim;
         TurbofanOutcome outcome;
-        StartTurbofan(sim, question.params, outcome, rng);
-        sim.Run(question.horizon);
-        sim.RethrowProcessError();
-        double cost = question.failure_cost * outcome.failures +
-                      question.preventive_cost * outcome.maintenances;
-        if (outcome.life_at_maintenance > 0) {
-          cost += question.wasted_life_cost * outcome.life_at_maintenance;
-        }
-        out[0] = cost;
+        out[0] = RunTurbofanOnce(question, question.params, rng, outcome);
         out[1] = outcome.DownUntil(question.horizon);
         out[2] = outcome.failures;
         out[3] = outcome.first_failure >= 0 && outcome.first_failure <= question.failure_before;
@@ -213,6 +223,31 @@ absl::StatusOr<TurbofanAnswer> AskTurbofan(const TurbofanQuestion& question,
   if (!estimates.ok()) return estimates.status();
   const std::vector<Estimate>& e = *estimates;
   return TurbofanAnswer{e[0], e[1], e[2], e[3]};
+}
+
+absl::StatusOr<std::vector<Estimate>> AskTurbofanSchedule(const TurbofanQuestion& question,
+                                                          std::span<const double> starts,
+                                                          const MonteCarloOptions& options) {
+  TurbofanQuestion base = question;
+  base.params.maintenance_at.reset();
+  if (absl::Status s = CheckTurbofan(base); !s.ok()) return s;
+  if (starts.size() > 4096) return absl::InvalidArgumentError("at most 4096 maintenance starts");
+  for (double start : starts) {
+    if (!(start >= 0 && start <= 1e7)) {
+      return absl::InvalidArgumentError("maintenance starts must be in [0, 1e7]");
+    }
+  }
+  const std::vector<MetricKind> metrics(starts.size() + 1, MetricKind::kMean);
+  return RunMonteCarlo(options, metrics, [&](uint64_t, Random& rng, std::span<double> out) {
+    const Random origin = rng;
+    for (size_t k = 0; k <= starts.size(); ++k) {
+      Random replay = origin;  // The same draws for every option.
+      TurbofanParams params = base.params;
+      if (k < starts.size()) params.maintenance_at = starts[k];
+      TurbofanOutcome outcome;
+      out[k] = RunTurbofanOnce(base, params, replay, outcome);
+    }
+  });
 }
 
 }  // namespace fleettwin::sim

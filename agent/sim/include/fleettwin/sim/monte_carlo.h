@@ -94,6 +94,15 @@ struct TurbofanAnswer {
 absl::StatusOr<TurbofanAnswer> AskTurbofan(const TurbofanQuestion& question,
                                            const MonteCarloOptions& options);
 
+// The cost of AskTurbofan for each maintenance start in `starts` (cycles from now, in order)
+// and, last, for no maintenance (question.params.maintenance_at is ignored): a maintenance
+// bid. Every option of replication i replays the same random draws (common random numbers),
+// so differences between options are not blurred by sampling noise. Errors: InvalidArgument
+// as AskTurbofan, for more than 4096 starts or a start outside [0, 1e7].
+absl::StatusOr<std::vector<Estimate>> AskTurbofanSchedule(const TurbofanQuestion& question,
+                                                          std::span<const double> starts,
+                                                          const MonteCarloOptions& options);
+
 }  // namespace fleettwin::sim
 
 #endif  // FLEETTWIN_SIM_MONTE_CARLO_H_
