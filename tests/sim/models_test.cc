@@ -79,6 +79,30 @@ TEST(ConveyorTest, LiveFeedChangesParametersAndKeepsTheRunDeterministic) {
   EXPECT_NEAR(run(9, false).second, 1 / (1 + 0.03 * 3.5), 0.01);
 }
 
+TEST(TurbofanTest, AMaintenanceAfterAFailureIsCalledOff) {
+  // Life about 10 cycles, maintenance planned at 50: the engine fails first, is repaired and
+  // renewed, and the preventive maintenance no longer happens.
+  TurbofanParams params{.rul_mean = 10, .rul_std = 0.5, .maintenance_at = 50,
+                        .renewed_life_mean = 1000, .renewed_life_std = 1};
+  Simulation sim;
+  Random rng(5);
+  TurbofanOutcome outcome;
+  StartTurbofan(sim, params, outcome, rng);
+  sim.Run(100);
+  EXPECT_EQ(outcome.failures, 1u);
+  EXPECT_EQ(outcome.maintenances, 0u);
+  EXPECT_EQ(outcome.life_at_maintenance, -1);
+  // Planned before the failure, it happens and throws the rest of the life away.
+  params.maintenance_at = 4;
+  Simulation sim2;
+  TurbofanOutcome before;
+  StartTurbofan(sim2, params, before, rng);
+  sim2.Run(100);
+  EXPECT_EQ(before.failures, 0u);
+  EXPECT_EQ(before.maintenances, 1u);
+  EXPECT_GT(before.life_at_maintenance, 4);
+}
+
 TEST(TurbofanTest, WithoutMaintenanceTheEngineFailsAtItsDrawnLife) {
   TurbofanParams params{.rul_mean = 50, .rul_std = 5};
   Random draw(3);

@@ -141,9 +141,10 @@ Process RunEngine(Simulation& sim, const TurbofanParams& params, TurbofanOutcome
   }
 }
 
-Process ScheduleMaintenance(Simulation& sim, ProcessRef engine, double at) {
+Process ScheduleMaintenance(Simulation& sim, ProcessRef engine, const TurbofanOutcome& outcome,
+                            double at) {
   co_await sim.Timeout(at);
-  sim.Interrupt(engine, kMaintenance);
+  if (outcome.failures == 0) sim.Interrupt(engine, kMaintenance);  // Preventive only.
 }
 
 }  // namespace
@@ -152,7 +153,8 @@ void StartTurbofan(Simulation& sim, const TurbofanParams& params, TurbofanOutcom
                    Random& rng) {
   const ProcessRef engine = sim.Start(RunEngine(sim, params, outcome, rng));
   if (params.maintenance_at.has_value()) {
-    sim.Start(ScheduleMaintenance(sim, engine, std::max(0.0, *params.maintenance_at)));
+    sim.Start(
+        ScheduleMaintenance(sim, engine, outcome, std::max(0.0, *params.maintenance_at)));
   }
 }
 

@@ -99,7 +99,8 @@ class ConveyorFleet final {
 // the estimate as mean and its uncertainty as standard deviation (positive, right-skewed). A
 // failure process interrupts the engine when that life is used up; an optional preventive
 // maintenance interrupts it at `maintenance_at` (cancelling the pending failure). Either way
-// the engine is down (repair or maintenance) and comes back with a fresh life.
+// the engine is down (repair or maintenance) and comes back with a fresh life. The maintenance
+// is preventive: it is called off if the engine has failed before it (the repair renewed it).
 struct TurbofanParams {
   double rul_mean = 100;          // Cycles, > 0.
   double rul_std = 20;            // Cycles, > 0.
