@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <fstream>
+#include <random>
 #include <sstream>
 
 #include "absl/strings/str_cat.h"
@@ -216,6 +217,31 @@ double PhmScore(absl::Span<const double> predicted, absl::Span<const double> tru
     score += d < 0 ? std::exp(-d / 13.0) - 1.0 : std::exp(d / 10.0) - 1.0;
   }
   return score;
+}
+
+DevelopmentSplit SplitForDevelopment(const Dataset& all) {
+  std::mt19937_64 rng(20080101);
+  std::vector<size_t> order(all.units.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+  for (size_t i = order.size(); i > 1; --i) std::swap(order[i - 1], order[rng() % i]);
+  DevelopmentSplit split{{all.channels, {}}, {all.channels, {}}, {}};
+  for (size_t i = 0; i < order.size(); ++i) {
+    const UnitSeries& unit = all.units[order[i]];
+    if (i >= 20) {
+      split.train.units.push_back(unit);
+      continue;
+    }
+    const long n = static_cast<long>(unit.rows.size());
+    const long max_rul = std::min(145L, n - 31);
+    for (int cut = 0; cut < 5 && max_rul >= 7; ++cut) {
+      const long r = 7 + static_cast<long>(rng() % static_cast<uint64_t>(max_rul - 6));
+      UnitSeries kept = unit;
+      kept.rows.resize(static_cast<size_t>(n - r));
+      split.dev.units.push_back(std::move(kept));
+      split.dev_rul.push_back(static_cast<double>(r));
+    }
+  }
+  return split;
 }
 
 }  // namespace fleettwin::model

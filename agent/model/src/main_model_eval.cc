@@ -3,9 +3,7 @@
 #include <CLI/CLI.hpp>
 #include <cmath>
 #include <cstdio>
-#include <random>
 #include <string>
-#include <tuple>
 #include <vector>
 
 #include "absl/strings/numbers.h"
@@ -36,37 +34,6 @@ double Std(const std::vector<double>& v) {
   double s = 0;
   for (double x : v) s += (x - m) * (x - m);
   return std::sqrt(s / static_cast<double>(v.size() - 1));
-}
-
-// Tuning data that leaves the test set alone: 20 training units (fixed choice) become a
-// development set, each cut 5 times like the test set (true RUL 7..145, at least 31 cycles
-// kept); the other 80 units train.
-std::tuple<fleettwin::model::Dataset, fleettwin::model::Dataset, std::vector<double>> DevSplit(
-    const fleettwin::model::Dataset& all) {
-  using fleettwin::model::Dataset;
-  std::mt19937_64 rng(20080101);
-  std::vector<size_t> order(all.units.size());
-  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
-  for (size_t i = order.size(); i > 1; --i) std::swap(order[i - 1], order[rng() % i]);
-  Dataset train{all.channels, {}}, dev{all.channels, {}};
-  std::vector<double> rul;
-  for (size_t i = 0; i < order.size(); ++i) {
-    const auto& unit = all.units[order[i]];
-    if (i >= 20) {
-      train.units.push_back(unit);
-      continue;
-    }
-    const long n = static_cast<long>(unit.rows.size());
-    const long max_rul = std::min(145L, n - 31);
-    for (int cut = 0; cut < 5 && max_rul >= 7; ++cut) {
-      const long r = 7 + static_cast<long>(rng() % static_cast<uint64_t>(max_rul - 6));
-      auto kept = unit;
-      kept.rows.resize(static_cast<size_t>(n - r));
-      dev.units.push_back(std::move(kept));
-      rul.push_back(static_cast<double>(r));
-    }
-  }
-  return {std::move(train), std::move(dev), std::move(rul)};
 }
 
 }  // namespace
@@ -151,7 +118,12 @@ int main(int argc, char** argv) {
   absl::StatusOr<Dataset> test;
   absl::StatusOr<std::vector<double>> rul;
   if (dev) {
-    if (train.ok()) std::tie(*train, test, rul) = DevSplit(*train);
+    if (train.ok()) {
+      DevelopmentSplit split = SplitForDevelopment(*train);
+      *train = std::move(split.train);
+      test = std::move(split.dev);
+      rul = std::move(split.dev_rul);
+    }
   } else {
     test = ReadCmapss(data_dir + "/test_FD001.txt");
     rul = ReadRulFile(data_dir + "/RUL_FD001.txt");

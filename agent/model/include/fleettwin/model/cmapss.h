@@ -72,6 +72,16 @@ struct ZScore {
   void Apply(std::vector<double>& row) const;
 };
 
+// Tuning data that leaves the test set alone: 20 training units (a fixed choice) become a
+// development set, each cut 5 times like the test set (true RUL 7..145 after the cut, at least
+// 31 cycles kept); the other units train. Deterministic.
+struct DevelopmentSplit {
+  Dataset train;
+  Dataset dev;                  // The cut units (up to 100), named by their training unit.
+  std::vector<double> dev_rul;  // True RUL after each dev unit's last row.
+};
+DevelopmentSplit SplitForDevelopment(const Dataset& all);
+
 // Root mean squared error. REQUIRES: equal non-zero sizes.
 double Rmse(absl::Span<const double> predicted, absl::Span<const double> truth);
 
