@@ -1,9 +1,10 @@
 // Fuzz target over the agent's decoders of outside bytes: asset kind JSON, twin update and
 // rejection records (read back from a ledger; a calibration rides inside an update), ZeroMQ
 // telemetry batches, MQTT JSON payloads, what-if questions (parsed, not run), and `.npy` arrays (the model's and
-// the federated rounds' parameters). The first input byte picks the decoder. Property: no crash;
+// the federated rounds' parameters), and the fleet protocol's envelopes (what the coordinator and
+// the agents' link receive). The first input byte picks the decoder. Property: no crash;
 // a decoded update re-encodes to a record that decodes to the same update; a decoded calibration
-// or array re-encodes to the same value.
+// or array re-encodes to the same value; so does a decoded envelope.
 #include <cstdint>
 #include <cstdlib>
 #include <string>
@@ -15,6 +16,7 @@
 #include "fleettwin/agent/what_if.h"
 #include "fleettwin/agent/zmq_source.h"
 #include "fleettwin/common/npy.h"
+#include "fleettwin/protocol/messages.h"
 
 namespace fa = fleettwin::agent;
 
@@ -41,6 +43,11 @@ std::vector<std::string> FuzzSeeds() {
       Tagged('\4', R"({"time": 3, "values": {"p": [1, {"a": null}], "q": "7"}})"),
       Tagged('\5', fa::Calibration{}.Encode()),
       Tagged('\7', R"({"capacity": 8, "horizon": 500, "replications": 200, "seed": 3})"),
+      Tagged('\10', fleettwin::protocol::Encode(
+                        {1, 2, "engine-1", 5, fleettwin::protocol::Heartbeat{3, "ok", true, 40}})),
+      Tagged('\10', fleettwin::protocol::Encode(
+                        {1, 3, "engine-1", 5,
+                         fleettwin::protocol::Bid{"n-1", false, "", {{1, 2, 3}, 4, 40, 5, 100, "v"}}})),
       Tagged('\6', fleettwin::EncodeNpy(fleettwin::MakeNpy<float>({2, 2}, std::vector<float>{1, 2, 3, 4}))),
   };
 }
@@ -48,7 +55,7 @@ std::vector<std::string> FuzzSeeds() {
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size == 0) return 0;
   const fleettwin::Bytes input(data + 1, size - 1);
-  switch (data[0] % 8) {
+  switch (data[0] % 9) {
     case 0:
       (void)fa::ParseAssetKind(std::string_view(reinterpret_cast<const char*>(data + 1), size - 1));
       break;
@@ -101,6 +108,16 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       const std::string_view q(reinterpret_cast<const char*>(data + 1), size - 1);
       (void)fa::ParseWhatIfJson(kBelt, q);
       (void)fa::ParseWhatIfJson(kEngine, q);
+      break;
+    }
+    case 8: {
+      absl::StatusOr<fleettwin::protocol::Envelope> e = fleettwin::protocol::Decode(
+          std::string_view(reinterpret_cast<const char*>(data + 1), size - 1));
+      if (e.ok()) {
+        absl::StatusOr<fleettwin::protocol::Envelope> again =
+            fleettwin::protocol::Decode(fleettwin::protocol::Encode(*e));
+        if (!again.ok() || !(*again == *e)) std::abort();
+      }
       break;
     }
     default:

@@ -1,0 +1,85 @@
+// fleet-coordinator's core: a ZeroMQ ROUTER socket (CURVE server, ZAP allow-list of agent keys)
+// and one loop thread that decodes every message, drops what is malformed, impersonated or
+// replayed (counted), and keeps the fleet's membership.
+#ifndef FLEETTWIN_COORDINATOR_COORDINATOR_H_
+#define FLEETTWIN_COORDINATOR_COORDINATOR_H_
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "fleettwin/common/clock.h"
+#include "fleettwin/common/curve.h"
+#include "fleettwin/coordinator/membership.h"
+#include "fleettwin/coordinator/negotiation.h"
+
+namespace fleettwin::coordinator {
+
+struct CoordinatorOptions {
+  // ROUTER endpoint, e.g. "tcp://127.0.0.1:5700" or "tcp://127.0.0.1:*" (a free port).
+  std::string endpoint = "tcp://127.0.0.1:5700";
+  common::CurveKeyPair keys;                          // The coordinator's CURVE keys.
+  std::vector<common::CurvePublicKey> allowed_agents;  // Key name = the agent's asset id.
+  MembershipOptions membership;
+  int64_t sweep_interval_ms = 200;  // How often lost agents are looked for.
+  int64_t max_message_bytes = 16 << 20;
+};
+
+// Counters; safe to read from any thread.
+struct CoordinatorStats {
+  std::atomic<uint64_t> received{0};      // Messages that reached the loop.
+  std::atomic<uint64_t> malformed{0};     // Not a decodable version-1 envelope.
+  std::atomic<uint64_t> impersonated{0};  // Sender differs from the CURVE key's name.
+  std::atomic<uint64_t> replayed{0};      // Duplicates, replays, older sessions.
+  std::atomic<uint64_t> unexpected{0};    // A body the coordinator does not take.
+  std::atomic<uint64_t> registrations{0};
+  std::atomic<uint64_t> heartbeats{0};
+  std::atomic<uint64_t> refused_register_first{0};
+  std::atomic<uint64_t> lost{0};          // Times an agent was marked lost.
+  std::atomic<uint64_t> bids{0};
+  std::atomic<uint64_t> replies{0};
+  std::atomic<uint64_t> plans{0};         // Negotiations committed.
+};
+
+class Coordinator final {
+ public:
+  // Starts the ZAP handler, binds and runs the loop. `clock` must outlive the coordinator.
+  // Errors: InvalidArgument (bad endpoint or allow-list), Unavailable (address in use).
+  static absl::StatusOr<std::unique_ptr<Coordinator>> Start(const CoordinatorOptions& options,
+                                                            const Clock& clock);
+  ~Coordinator();  // Stops.
+  void Stop();
+
+  const std::string& endpoint() const { return endpoint_; }
+  uint64_t session() const { return session_; }
+  const CoordinatorStats& stats() const;
+  // Connections refused by the allow-list (unknown keys, other mechanisms).
+  uint64_t unauthenticated() const;
+
+  // A copy of the membership (thread-safe).
+  std::vector<Member> Members() const;
+
+  // Negotiates a maintenance plan with every active agent (contract net) and returns it once
+  // committed; blocks the caller, never the loop. `id` names the negotiation (unique). Errors:
+  // InvalidArgument (a call out of range or an id already used), FailedPrecondition (another
+  // negotiation is running), Cancelled (the coordinator stopped).
+  absl::StatusOr<PlanRecord> NegotiateMaintenance(const std::string& id,
+                                                  const protocol::MaintenanceCall& call,
+                                                  const NegotiationOptions& options);
+  // The plans committed so far, oldest first (thread-safe copy).
+  std::vector<PlanRecord> Plans() const;
+
+ private:
+  struct Impl;
+  explicit Coordinator(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+  std::string endpoint_;
+  uint64_t session_ = 0;
+};
+
+}  // namespace fleettwin::coordinator
+
+#endif  // FLEETTWIN_COORDINATOR_COORDINATOR_H_

@@ -1,0 +1,160 @@
+// The fleet protocol's messages as plain values, and their Cap'n Proto encoding
+// (proto/fleet.capnp; docs/protocols.md). Shared by fleet-coordinator and the agents' link to
+// it, so both sides encode and check messages the same way.
+#ifndef FLEETTWIN_PROTOCOL_MESSAGES_H_
+#define FLEETTWIN_PROTOCOL_MESSAGES_H_
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <variant>
+#include <vector>
+
+#include "absl/status/statusor.h"
+
+namespace fleettwin::protocol {
+
+inline constexpr uint16_t kVersion = 1;
+inline constexpr char kCoordinatorName[] = "coordinator";
+
+struct Register {
+  std::string kind{};
+  std::string agent_version{};
+  uint32_t heartbeat_ms = 0;
+  bool operator==(const Register&) const = default;
+};
+
+struct Welcome {
+  uint64_t coordinator_session = 0;
+  uint32_t heartbeat_timeout_ms = 0;
+  bool operator==(const Welcome&) const = default;
+};
+
+struct Heartbeat {
+  uint64_t revision = 0;
+  std::string health{};  // "ok", "warning", "alarm", "unknown".
+  bool has_rul = false;
+  double rul = 0;
+  double rul_std = 0;
+  double p_fail = 0;
+  bool anomaly = false;
+  bool drift = false;
+  std::string model_version{};
+  std::string checkpoint{};  // Signed note text of the agent ledger's latest checkpoint.
+  bool operator==(const Heartbeat&) const = default;
+};
+
+struct Refused {
+  uint64_t message_id = 0;
+  std::string reason{};
+  bool operator==(const Refused&) const = default;
+};
+
+struct MaintenanceCall {
+  uint32_t horizon = 0;
+  uint32_t duration = 0;
+  uint32_t crews = 0;
+  double failure_cost = 0;
+  double preventive_cost = 0;
+  double wasted_life_cost = 0;
+  bool operator==(const MaintenanceCall&) const = default;
+};
+
+struct CallForProposals {
+  std::string negotiation{};
+  int64_t deadline_unix_ms = 0;
+  MaintenanceCall maintenance{};
+  bool operator==(const CallForProposals&) const = default;
+};
+
+struct MaintenanceBid {
+  std::vector<double> slot_cost{};
+  double none_cost = 0;
+  double rul = 0;
+  double rul_std = 0;
+  uint32_t replications = 0;
+  std::string model_version{};
+  bool operator==(const MaintenanceBid&) const = default;
+};
+
+struct Bid {
+  std::string negotiation{};
+  bool declined = false;
+  std::string decline_reason{};  // When declined.
+  MaintenanceBid maintenance{};  // When not declined.
+  bool operator==(const Bid&) const = default;
+};
+
+struct Award {
+  std::string negotiation{};
+  std::string plan_hash{};  // 32 raw bytes.
+  int32_t slot = -1;
+  int32_t start = -1;
+  int32_t crew = -1;
+  bool operator==(const Award&) const = default;
+};
+
+struct AwardReply {
+  std::string negotiation{};
+  std::string plan_hash{};
+  bool accept = false;
+  std::string reason{};
+  bool operator==(const AwardReply&) const = default;
+};
+
+struct Commit {
+  std::string negotiation{};
+  std::string plan_hash{};
+  int32_t slot = -1;
+  int32_t start = -1;
+  int32_t crew = -1;
+  uint64_t fleet_ledger_index = 0;
+  bool operator==(const Commit&) const = default;
+};
+
+using Body = std::variant<Register, Welcome, Heartbeat, Refused, CallForProposals, Bid, Award,
+                          AwardReply, Commit>;
+
+struct Envelope {
+  uint64_t session = 0;
+  uint64_t message_id = 0;
+  std::string sender{};
+  int64_t sent_unix_ms = 0;
+  Body body{};
+  bool operator==(const Envelope&) const = default;
+};
+
+// A short name of the body's type ("register", "heartbeat", ...) for logs and counters.
+std::string_view BodyName(const Body& body);
+
+// The version-1 encoding (one flat Cap'n Proto message).
+std::string Encode(const Envelope& envelope);
+
+// Errors: InvalidArgument for bytes that are not a well-formed version-1 Envelope within the
+// limits (texts up to 64 KiB, a sender of 1..128 bytes, session and message id >= 1, up to
+// 100 000 slot costs, finite numbers, a known body). Never crashes, whatever the bytes.
+absl::StatusOr<Envelope> Decode(std::string_view bytes);
+
+// Message-level duplicate and replay filter of one receiver: remembers, per sender, the latest
+// session and the highest message id accepted in it. Not thread-safe.
+class ReplayGuard final {
+ public:
+  // True (and remembered) when the message is new: the first from its sender, a later session
+  // than the sender's last (only a Register may open one), or the same session with a higher
+  // id. False for a duplicate, a replay or a message of an older session.
+  bool Accept(const Envelope& envelope);
+  // Forgets a sender (e.g. when it is removed from the fleet).
+  void Forget(const std::string& sender);
+
+ private:
+  struct Seen {
+    uint64_t session = 0;
+    uint64_t message_id = 0;
+  };
+  std::unordered_map<std::string, Seen> seen_;
+};
+
+}  // namespace fleettwin::protocol
+
+#endif  // FLEETTWIN_PROTOCOL_MESSAGES_H_

@@ -1,0 +1,324 @@
+#include "fleettwin/coordinator/coordinator.h"
+
+#include <future>
+#include <mutex>
+#include <optional>
+#include <thread>
+#include <unordered_map>
+
+#include <zmq.hpp>
+
+#include "absl/strings/str_cat.h"
+#include "fleettwin/protocol/curve_zmq.h"
+#include "fleettwin/protocol/messages.h"
+
+namespace fleettwin::coordinator {
+
+struct Coordinator::Impl {
+  Impl(const CoordinatorOptions& o, const Clock& c)
+      : options(o), clock(c), membership(c, o.membership) {}
+
+  void Run();
+  void Handle(const zmq::message_t& routing_id, const zmq::message_t& payload);
+  void Send(const zmq::message_t& routing_id, protocol::Body body);
+  void SendTo(const std::string& asset, protocol::Body body);
+  void SendAll(std::vector<Outgoing> out);
+  void StartPending();
+  void FinishIfCommitted();
+
+  struct Request {
+    std::string id;
+    protocol::MaintenanceCall call;
+    NegotiationOptions options;
+    std::promise<absl::StatusOr<PlanRecord>> done;
+  };
+
+  CoordinatorOptions options;
+  const Clock& clock;
+  uint64_t session = 0;
+  uint64_t next_message_id = 1;
+  zmq::context_t context{1};
+  std::unique_ptr<protocol::ZapAuthenticator> zap;
+  std::unique_ptr<zmq::socket_t> router;
+  std::thread thread;
+  std::atomic<bool> stop{false};
+  std::atomic<uint64_t> refused_after_stop{0};
+  CoordinatorStats stats;
+  protocol::ReplayGuard replay;
+  mutable std::mutex mutex;
+  Membership membership;  // GUARDED_BY(mutex) for readers; written by the loop only.
+  std::vector<PlanRecord> plans;              // GUARDED_BY(mutex).
+  std::vector<std::unique_ptr<Request>> requests;  // GUARDED_BY(mutex): waiting to start.
+  std::unordered_map<std::string, std::string> routes;  // Asset -> ROUTER routing id.
+  std::unique_ptr<Request> running_request;   // Loop only.
+  bool negotiation_running = false;           // GUARDED_BY(mutex): requested, not returned.
+  std::optional<MaintenanceNegotiation> negotiation;  // Loop only.
+};
+
+void Coordinator::Impl::Send(const zmq::message_t& routing_id, protocol::Body body) {
+  protocol::Envelope e;
+  e.session = session;
+  e.message_id = next_message_id++;
+  e.sender = protocol::kCoordinatorName;
+  e.sent_unix_ms = clock.NowUnixNanos() / 1'000'000;
+  e.body = std::move(body);
+  const std::string bytes = protocol::Encode(e);
+  try {
+    router->send(zmq::buffer(routing_id.data(), routing_id.size()), zmq::send_flags::sndmore);
+    router->send(zmq::buffer(bytes), zmq::send_flags::dontwait);
+  } catch (const zmq::error_t&) {
+    // The peer is gone; a later message from it will be answered.
+  }
+}
+
+void Coordinator::Impl::Handle(const zmq::message_t& routing_id, const zmq::message_t& payload) {
+  ++stats.received;
+  absl::StatusOr<protocol::Envelope> e =
+      protocol::Decode(std::string_view(static_cast<const char*>(payload.data()), payload.size()));
+  if (!e.ok()) {
+    ++stats.malformed;
+    return;
+  }
+  // The CURVE key (through ZAP) says who is speaking; the envelope must agree.
+  if (e->sender != protocol::PeerName(payload)) {
+    ++stats.impersonated;
+    return;
+  }
+  if (!replay.Accept(*e)) {
+    ++stats.replayed;
+    return;
+  }
+  routes[e->sender] = routing_id.to_string();  // Where this agent is reachable now.
+  if (const auto* reg = std::get_if<protocol::Register>(&e->body)) {
+    protocol::Welcome welcome;
+    {
+      std::lock_guard<std::mutex> lock(mutex);
+      welcome = membership.Register(e->sender, e->session, *reg, session);
+    }
+    ++stats.registrations;
+    Send(routing_id, welcome);
+    return;
+  }
+  if (const auto* hb = std::get_if<protocol::Heartbeat>(&e->body)) {
+    absl::Status s;
+    {
+      std::lock_guard<std::mutex> lock(mutex);
+      s = membership.Heartbeat(e->sender, *hb);
+    }
+    if (s.ok()) {
+      ++stats.heartbeats;
+    } else {
+      ++stats.refused_register_first;
+      Send(routing_id, protocol::Refused{e->message_id, "register first"});
+    }
+    return;
+  }
+  if (const auto* bid = std::get_if<protocol::Bid>(&e->body)) {
+    ++stats.bids;
+    {
+      std::lock_guard<std::mutex> lock(mutex);
+      membership.Seen(e->sender);
+    }
+    if (negotiation) SendAll(negotiation->OnBid(e->sender, *bid, clock.NowUnixNanos()));
+    FinishIfCommitted();
+    return;
+  }
+  if (const auto* reply = std::get_if<protocol::AwardReply>(&e->body)) {
+    ++stats.replies;
+    {
+      std::lock_guard<std::mutex> lock(mutex);
+      membership.Seen(e->sender);
+    }
+    if (negotiation) SendAll(negotiation->OnReply(e->sender, *reply, clock.NowUnixNanos()));
+    FinishIfCommitted();
+    return;
+  }
+  ++stats.unexpected;
+}
+
+void Coordinator::Impl::SendTo(const std::string& asset, protocol::Body body) {
+  auto it = routes.find(asset);
+  if (it == routes.end()) return;  // Never heard from: the negotiation's deadlines cover it.
+  zmq::message_t id(it->second.data(), it->second.size());
+  Send(id, std::move(body));
+}
+
+void Coordinator::Impl::SendAll(std::vector<Outgoing> out) {
+  for (Outgoing& o : out) SendTo(o.asset, std::move(o.body));
+}
+
+void Coordinator::Impl::StartPending() {
+  if (negotiation) return;
+  std::unique_ptr<Request> request;
+  std::vector<std::string> invited;
+  {
+    std::lock_guard<std::mutex> lock(mutex);
+    if (requests.empty()) return;
+    request = std::move(requests.front());
+    requests.erase(requests.begin());
+    for (const auto& [asset, m] : membership.members()) {
+      if (m.state == MemberState::kActive) invited.push_back(asset);
+    }
+  }
+  running_request = std::move(request);
+  negotiation.emplace(running_request->id, running_request->call, std::move(invited),
+                      clock.NowUnixNanos(), running_request->options);
+  SendAll(negotiation->Begin());
+  FinishIfCommitted();
+}
+
+void Coordinator::Impl::FinishIfCommitted() {
+  if (!negotiation || !negotiation->committed()) return;
+  PlanRecord record = negotiation->record();
+  {
+    std::lock_guard<std::mutex> lock(mutex);
+    plans.push_back(record);
+  }
+  ++stats.plans;
+  running_request->done.set_value(std::move(record));
+  running_request.reset();
+  negotiation.reset();
+}
+
+void Coordinator::Impl::Run() {
+  int64_t last_sweep = clock.NowUnixNanos();
+  while (!stop) {
+    zmq::pollitem_t item{router->handle(), 0, ZMQ_POLLIN, 0};
+    try {
+      zmq::poll(&item, 1, std::chrono::milliseconds(std::max<int64_t>(options.sweep_interval_ms / 2, 1)));
+      // Drain what is there, a bounded batch at a time, so the sweep still runs under load.
+      for (int i = 0; i < 4096 && (item.revents & ZMQ_POLLIN); ++i) {
+        zmq::message_t routing_id, payload;
+        if (!router->recv(routing_id, zmq::recv_flags::dontwait)) break;
+        if (!routing_id.more()) continue;  // ROUTER always prefixes the routing id.
+        if (!router->recv(payload, zmq::recv_flags::none)) break;
+        if (payload.more()) {  // One frame per message: a multi-part message is malformed.
+          zmq::message_t extra;
+          while (payload.more() && router->recv(extra, zmq::recv_flags::none)) {
+            payload = std::move(extra);
+          }
+          ++stats.received;
+          ++stats.malformed;
+          continue;
+        }
+        Handle(routing_id, payload);
+      }
+    } catch (const zmq::error_t&) {
+      if (stop) break;
+    }
+    StartPending();
+    if (negotiation) {
+      SendAll(negotiation->OnTick(clock.NowUnixNanos()));
+      FinishIfCommitted();
+    }
+    const int64_t now = clock.NowUnixNanos();
+    if (now - last_sweep >= options.sweep_interval_ms * 1'000'000) {
+      last_sweep = now;
+      std::lock_guard<std::mutex> lock(mutex);
+      stats.lost += membership.Sweep().size();
+    }
+  }
+}
+
+absl::StatusOr<std::unique_ptr<Coordinator>> Coordinator::Start(const CoordinatorOptions& options,
+                                                                const Clock& clock) {
+  auto impl = std::make_unique<Impl>(options, clock);
+  impl->session = static_cast<uint64_t>(std::max<int64_t>(clock.NowUnixNanos(), 1));
+  absl::StatusOr<std::unique_ptr<protocol::ZapAuthenticator>> zap =
+      protocol::ZapAuthenticator::Start(impl->context, options.allowed_agents);
+  if (!zap.ok()) return zap.status();
+  impl->zap = *std::move(zap);
+  std::string endpoint;
+  try {
+    impl->router = std::make_unique<zmq::socket_t>(impl->context, zmq::socket_type::router);
+    impl->router->set(zmq::sockopt::linger, 0);
+    impl->router->set(zmq::sockopt::maxmsgsize, options.max_message_bytes);
+    impl->router->set(zmq::sockopt::router_handover, true);  // A restarted agent takes over.
+    if (absl::Status s = protocol::MakeCurveServer(*impl->router, options.keys); !s.ok()) return s;
+    impl->router->bind(options.endpoint);
+    endpoint = impl->router->get(zmq::sockopt::last_endpoint);
+  } catch (const zmq::error_t& e) {
+    const bool in_use = e.num() == EADDRINUSE;
+    const std::string text = absl::StrCat("coordinator: bind ", options.endpoint, ": ", e.what());
+    return in_use ? absl::UnavailableError(text) : absl::InvalidArgumentError(text);
+  }
+  Impl* raw = impl.get();
+  raw->thread = std::thread([raw] { raw->Run(); });
+  auto c = std::unique_ptr<Coordinator>(new Coordinator(std::move(impl)));
+  c->endpoint_ = endpoint;
+  c->session_ = raw->session;
+  return c;
+}
+
+Coordinator::Coordinator(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+Coordinator::~Coordinator() { Stop(); }
+
+void Coordinator::Stop() {
+  if (!impl_ || impl_->stop.exchange(true)) return;
+  if (impl_->thread.joinable()) impl_->thread.join();
+  const absl::Status cancelled = absl::CancelledError("the coordinator stopped");
+  if (impl_->running_request) impl_->running_request->done.set_value(cancelled);
+  for (auto& r : impl_->requests) r->done.set_value(cancelled);
+  impl_->requests.clear();
+  impl_->router.reset();
+  impl_->refused_after_stop = impl_->zap->refused();
+  impl_->zap.reset();
+}
+
+const CoordinatorStats& Coordinator::stats() const { return impl_->stats; }
+
+uint64_t Coordinator::unauthenticated() const {
+  return impl_->zap ? impl_->zap->refused() : impl_->refused_after_stop.load();
+}
+
+std::vector<Member> Coordinator::Members() const {
+  std::lock_guard<std::mutex> lock(impl_->mutex);
+  std::vector<Member> out;
+  for (const auto& [asset, m] : impl_->membership.members()) out.push_back(m);
+  return out;
+}
+
+}  // namespace fleettwin::coordinator
+
+namespace fleettwin::coordinator {
+
+absl::StatusOr<PlanRecord> Coordinator::NegotiateMaintenance(const std::string& id,
+                                                             const protocol::MaintenanceCall& call,
+                                                             const NegotiationOptions& options) {
+  if (id.empty() || id.size() > 128) {
+    return absl::InvalidArgumentError("negotiation id must be 1..128 bytes");
+  }
+  if (call.duration < 1 || call.horizon < call.duration || call.horizon > 1'000'000 ||
+      call.crews > 1'000'000) {
+    return absl::InvalidArgumentError("maintenance call: horizon >= duration >= 1, crews <= 1e6");
+  }
+  auto request = std::make_unique<Impl::Request>();
+  request->id = id;
+  request->call = call;
+  request->options = options;
+  std::future<absl::StatusOr<PlanRecord>> done = request->done.get_future();
+  {
+    std::lock_guard<std::mutex> lock(impl_->mutex);
+    if (impl_->stop) return absl::CancelledError("the coordinator stopped");
+    for (const PlanRecord& p : impl_->plans) {
+      if (p.negotiation == id) return absl::InvalidArgumentError("negotiation id already used");
+    }
+    if (!impl_->requests.empty() || impl_->negotiation_running) {
+      return absl::FailedPreconditionError("another negotiation is running");
+    }
+    impl_->negotiation_running = true;
+    impl_->requests.push_back(std::move(request));
+  }
+  absl::StatusOr<PlanRecord> result = done.get();
+  std::lock_guard<std::mutex> lock(impl_->mutex);
+  impl_->negotiation_running = false;
+  return result;
+}
+
+std::vector<PlanRecord> Coordinator::Plans() const {
+  std::lock_guard<std::mutex> lock(impl_->mutex);
+  return impl_->plans;
+}
+
+}  // namespace fleettwin::coordinator
