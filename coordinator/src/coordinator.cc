@@ -185,7 +185,9 @@ void Coordinator::Impl::Run() {
   while (!stop) {
     zmq::pollitem_t item{router->handle(), 0, ZMQ_POLLIN, 0};
     try {
-      zmq::poll(&item, 1, std::chrono::milliseconds(std::max<int64_t>(options.sweep_interval_ms / 2, 1)));
+      // Short, so a posted negotiation and its deadlines are served promptly.
+      zmq::poll(&item, 1,
+                std::chrono::milliseconds(std::clamp<int64_t>(options.sweep_interval_ms / 2, 1, 5)));
       // Drain what is there, a bounded batch at a time, so the sweep still runs under load.
       for (int i = 0; i < 4096 && (item.revents & ZMQ_POLLIN); ++i) {
         zmq::message_t routing_id, payload;
