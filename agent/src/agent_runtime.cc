@@ -146,6 +146,35 @@ absl::StatusOr<std::unique_ptr<AgentRuntime>> AgentRuntime::Start(const AgentOpt
     agent->http_ = std::move(*http);
   }
   agent->drain_thread_ = std::thread([raw] { raw->Drain(); });
+  if (!options.coordinator.empty()) {
+    absl::StatusOr<common::CurvePublicKey> server =
+        common::ReadCurvePublicKeyFile(options.coordinator_key_file);
+    if (!server.ok()) return server.status();
+    absl::StatusOr<common::CurveSecretKey> own = common::ReadCurveSecretKeyFile(options.agent_key_file);
+    if (!own.ok()) return own.status();
+    if (own->name != options.asset) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "the agent key is named '", own->name, "', not after the asset '", options.asset, "'"));
+    }
+    agent->bid_replications_ = options.bid_replications;
+    CoordinatorLinkOptions link;
+    link.endpoint = options.coordinator;
+    link.coordinator_key = server->key;
+    link.keys = own->pair;
+    link.asset = options.asset;
+    link.kind = agent->kind_.name;
+    link.heartbeat_ms = options.heartbeat_ms;
+    CoordinatorLinkHandlers handlers;
+    handlers.summary = [raw] { return raw->Summary(); };
+    handlers.bid = [raw](const protocol::CallForProposals& call) { return raw->BidFor(call); };
+    handlers.commit = [raw](const protocol::Commit& commit) {
+      raw->RecordCommit(commit).IgnoreError();  // A failed ledger shows in /healthz.
+    };
+    absl::StatusOr<std::unique_ptr<CoordinatorLink>> started =
+        CoordinatorLink::Start(link, clock, std::move(handlers));
+    if (!started.ok()) return started.status();
+    agent->link_ = std::move(*started);
+  }
   if (agent->replay_) {
     const double speed = options.replay_speed;
     agent->replay_thread_ = std::thread([raw, speed] {
@@ -483,7 +512,9 @@ absl::Status AgentRuntime::Shutdown() {
   if (shut_down_) return drain_error_;
   shut_down_ = true;
   stopping_ = true;
-  // Sources first, so nothing new arrives; then what is queued is applied and ledgered.
+  // The coordinator link first (its handlers use the twin), then the sources, so nothing new
+  // arrives; then what is queued is applied and ledgered.
+  if (link_) link_->Stop();
   if (zmq_) zmq_->Stop();
   if (mqtt_) mqtt_->Stop();
   if (queue_) queue_->Close();  // Absent if Start failed part way.
@@ -495,6 +526,85 @@ absl::Status AgentRuntime::Shutdown() {
 }
 
 AgentRuntime::~AgentRuntime() { Shutdown().IgnoreError(); }
+
+protocol::Heartbeat AgentRuntime::Summary() {
+  protocol::Heartbeat h;
+  {
+    std::lock_guard lock(twin_mu_);
+    const TwinState& state = twin_->twin().state();
+    h.revision = state.revision;
+    HealthLevel worst = HealthLevel::kUnknown;
+    for (HealthLevel level : state.health) worst = std::max(worst, level);
+    h.health = std::string(HealthLevelName(worst));
+    if (state.rul) {
+      h.has_rul = true;
+      h.rul = state.rul->rul;
+      h.rul_std = state.rul->rul_std;
+      h.p_fail = state.rul->p_fail;
+    }
+    h.anomaly = std::find(state.anomalous.begin(), state.anomalous.end(), true) !=
+                state.anomalous.end();
+    h.drift = state.quality.drift || std::find(state.drifting.begin(), state.drifting.end(),
+                                               true) != state.drifting.end();
+    h.model_version = state.model_version;
+  }
+  absl::StatusOr<ledger::SignedCheckpoint> checkpoint = ledger_->LatestCheckpoint();
+  if (checkpoint.ok()) h.checkpoint = checkpoint->note;
+  return h;
+}
+
+protocol::Bid AgentRuntime::BidFor(const protocol::CallForProposals& call) {
+  protocol::Bid bid;
+  bid.negotiation = call.negotiation;
+  TwinState state;
+  {
+    std::lock_guard lock(twin_mu_);
+    state = twin_->twin().state();
+  }
+  const protocol::MaintenanceCall& m = call.maintenance;
+  absl::StatusOr<sim::TurbofanQuestion> question = TurbofanQuestionFor(kind_, state, {});
+  if (!question.ok() || m.duration == 0 || m.horizon / m.duration > 4096) {
+    bid.declined = true;
+    bid.decline_reason = question.ok() ? "the call has too many slots"
+                                       : std::string(question.status().message());
+    return bid;
+  }
+  question->horizon = m.horizon;
+  question->failure_cost = m.failure_cost;
+  question->preventive_cost = m.preventive_cost;
+  question->wasted_life_cost = m.wasted_life_cost;
+  question->params.maintenance_duration = m.duration;
+  std::vector<double> starts;
+  for (uint32_t k = 0; k < m.horizon / m.duration; ++k) starts.push_back(static_cast<double>(k) * m.duration);
+  absl::StatusOr<std::vector<sim::Estimate>> costs = sim::AskTurbofanSchedule(
+      *question, starts,
+      {.replications = bid_replications_, .threads = what_if_threads_, .seed = 1});
+  if (!costs.ok()) {
+    bid.declined = true;
+    bid.decline_reason = std::string(costs.status().message());
+    return bid;
+  }
+  for (size_t k = 0; k < starts.size(); ++k) bid.maintenance.slot_cost.push_back((*costs)[k].mean);
+  bid.maintenance.none_cost = costs->back().mean;
+  bid.maintenance.rul = question->params.rul_mean;
+  bid.maintenance.rul_std = question->params.rul_std;
+  bid.maintenance.replications = bid_replications_;
+  bid.maintenance.model_version = state.model_version;
+  return bid;
+}
+
+absl::Status AgentRuntime::RecordCommit(const protocol::Commit& commit) {
+  double now = 0;
+  {
+    std::lock_guard lock(twin_mu_);
+    now = twin_->twin().state().last_time.value_or(0);
+  }
+  const double start = commit.slot < 0 ? -1 : now + commit.start;
+  std::string hash;
+  for (unsigned char c : commit.plan_hash) absl::StrAppend(&hash, absl::Hex(c, absl::kZeroPad2));
+  return SetDesired("maintenance.planned_start", start,
+                    absl::StrCat("plan ", commit.negotiation, " ", hash)).status();
+}
 
 absl::StatusOr<std::string> RebuildTwinJson(const std::filesystem::path& ledger_dir,
                                             const std::filesystem::path& kind_file,

@@ -94,6 +94,20 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(1, 64))
       ->capture_default_str();
 
+  app.add_option("--coordinator", options.coordinator,
+                 "fleet-coordinator's ROUTER endpoint, e.g. tcp://127.0.0.1:5700 (docs/protocols.md)");
+  app.add_option("--coordinator-key", options.coordinator_key_file,
+                 "The coordinator's CURVE public key file (NAME.curve-public)");
+  app.add_option("--agent-key", options.agent_key_file,
+                 "This agent's CURVE secret key file, named after the asset (ASSET.curve-secret)");
+  app.add_option("--heartbeat-ms", options.heartbeat_ms, "Heartbeat period to the coordinator")
+      ->check(CLI::Range(int64_t{10}, int64_t{600000}))
+      ->capture_default_str();
+  app.add_option("--bid-replications", options.bid_replications,
+                 "Monte Carlo runs behind each maintenance bid")
+      ->check(CLI::Range(2u, 1000000u))
+      ->capture_default_str();
+
   std::string rebuild_dir;
   CLI::App* rebuild = app.add_subcommand(
       "replay-ledger", "Rebuild the twin from a ledger directory alone and print it as JSON");
@@ -149,6 +163,10 @@ int main(int argc, char** argv) {
     options.mqtt = mqtt;
   }
   options.push_timeout = std::chrono::milliseconds(push_timeout_ms);
+  if (!options.coordinator.empty() &&
+      (options.coordinator_key_file.empty() || options.agent_key_file.empty())) {
+    return Fail(absl::InvalidArgumentError("--coordinator needs --coordinator-key and --agent-key"));
+  }
 
   std::signal(SIGTERM, OnSignal);
   std::signal(SIGINT, OnSignal);
@@ -161,6 +179,7 @@ int main(int argc, char** argv) {
   if (!(*agent)->zmq_endpoint().empty()) std::cerr << ", ZeroMQ " << (*agent)->zmq_endpoint();
   if (options.mqtt) std::cerr << ", MQTT " << mqtt_broker;
   if (!(*agent)->http_endpoint().empty()) std::cerr << ", HTTP " << (*agent)->http_endpoint();
+  if (!options.coordinator.empty()) std::cerr << ", coordinator " << options.coordinator;
   std::cerr << "\n";
   while (!g_stop && !(exit_after_replay && (*agent)->replay_done())) {
     std::this_thread::sleep_for(std::chrono::milliseconds(50));

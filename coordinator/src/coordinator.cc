@@ -8,6 +8,8 @@
 
 #include <zmq.hpp>
 
+#include <nlohmann/json.hpp>
+
 #include "absl/strings/str_cat.h"
 #include "fleettwin/protocol/curve_zmq.h"
 #include "fleettwin/protocol/messages.h"
@@ -30,8 +32,11 @@ struct Coordinator::Impl {
     std::string id;
     protocol::MaintenanceCall call;
     NegotiationOptions options;
-    std::promise<absl::StatusOr<PlanRecord>> done;
+    std::function<void(absl::StatusOr<PlanRecord>)> done;  // Called on the loop's thread.
   };
+  void HandleControl(const zmq::message_t& routing_id, const zmq::message_t& payload);
+  void ReplyControl(const std::string& routing_id, const std::string& json);
+  absl::Status Enqueue(std::unique_ptr<Request> request);
 
   CoordinatorOptions options;
   const Clock& clock;
@@ -40,6 +45,7 @@ struct Coordinator::Impl {
   zmq::context_t context{1};
   std::unique_ptr<protocol::ZapAuthenticator> zap;
   std::unique_ptr<zmq::socket_t> router;
+  std::unique_ptr<zmq::socket_t> control;  // Null without a control endpoint.
   std::thread thread;
   std::atomic<bool> stop{false};
   std::atomic<uint64_t> refused_after_stop{0};
@@ -175,19 +181,149 @@ void Coordinator::Impl::FinishIfCommitted() {
     plans.push_back(record);
   }
   ++stats.plans;
-  running_request->done.set_value(std::move(record));
+  running_request->done(std::move(record));
   running_request.reset();
   negotiation.reset();
+}
+
+void Coordinator::Impl::ReplyControl(const std::string& routing_id, const std::string& json) {
+  try {
+    control->send(zmq::buffer(routing_id), zmq::send_flags::sndmore);
+    control->send(zmq::const_buffer(nullptr, 0), zmq::send_flags::sndmore);
+    control->send(zmq::buffer(json), zmq::send_flags::dontwait);
+  } catch (const zmq::error_t&) {
+    // The operator went away.
+  }
+}
+
+namespace {
+
+std::string ErrorJson(const absl::Status& s) {
+  return nlohmann::json{{"ok", false},
+                        {"code", absl::StatusCodeToString(s.code())},
+                        {"error", std::string(s.message())}}
+      .dump();
+}
+
+std::string ResultJson(const std::string& result_json) {
+  return absl::StrCat("{\"ok\":true,\"result\":", result_json, "}");
+}
+
+}  // namespace
+
+void Coordinator::Impl::HandleControl(const zmq::message_t& routing_id,
+                                      const zmq::message_t& payload) {
+  ++stats.control_requests;
+  const std::string peer = routing_id.to_string();
+  nlohmann::json request = nlohmann::json::parse(payload.to_string_view(), nullptr, false);
+  auto fail = [&](const absl::Status& s) {
+    ++stats.control_errors;
+    ReplyControl(peer, ErrorJson(s));
+  };
+  if (request.is_discarded() || !request.is_object() || !request.contains("command") ||
+      !request["command"].is_string()) {
+    return fail(absl::InvalidArgumentError("a request is a JSON object with a \"command\""));
+  }
+  const std::string command = request["command"];
+  try {
+    if (command == "agents") {
+      std::vector<Member> members;
+      {
+        std::lock_guard<std::mutex> lock(mutex);
+        for (const auto& [asset, m] : membership.members()) members.push_back(m);
+      }
+      return ReplyControl(peer, ResultJson(MembersJson(members, clock.NowUnixNanos())));
+    }
+    if (command == "plans") {
+      nlohmann::json list = nlohmann::json::array();
+      std::lock_guard<std::mutex> lock(mutex);
+      for (const PlanRecord& p : plans) list.push_back(nlohmann::json::parse(PlanRecordJson(p)));
+      return ReplyControl(peer, ResultJson(list.dump()));
+    }
+    if (command == "plan") {
+      const std::string id = request.at("id").get<std::string>();
+      std::lock_guard<std::mutex> lock(mutex);
+      for (const PlanRecord& p : plans) {
+        if (p.negotiation == id) return ReplyControl(peer, ResultJson(PlanRecordJson(p)));
+      }
+      return fail(absl::NotFoundError(absl::StrCat("no plan ", id)));
+    }
+    if (command == "plan.maintenance") {
+      auto r = std::make_unique<Request>();
+      r->id = request.at("id").get<std::string>();
+      r->call.horizon = request.value("horizon", 150u);
+      r->call.duration = request.value("duration", 5u);
+      r->call.crews = request.value("crews", 2u);
+      r->call.failure_cost = request.value("failure_cost", 100.0);
+      r->call.preventive_cost = request.value("preventive_cost", 20.0);
+      r->call.wasted_life_cost = request.value("wasted_life_cost", 0.5);
+      r->options.bid_window_ms = request.value("bid_window_ms", int64_t{5000});
+      r->options.reply_timeout_ms = request.value("reply_timeout_ms", int64_t{5000});
+      if (r->options.bid_window_ms < 1 || r->options.bid_window_ms > 3'600'000 ||
+          r->options.reply_timeout_ms < 1 || r->options.reply_timeout_ms > 3'600'000) {
+        return fail(absl::InvalidArgumentError("windows must be 1 ms .. 1 h"));
+      }
+      r->done = [this, peer](absl::StatusOr<PlanRecord> result) {
+        if (!result.ok()) {
+          ++stats.control_errors;
+          return ReplyControl(peer, ErrorJson(result.status()));
+        }
+        ReplyControl(peer, ResultJson(PlanRecordJson(*result)));
+      };
+      if (absl::Status s = Enqueue(std::move(r)); !s.ok()) return fail(s);
+      return;  // Answered when the plan commits.
+    }
+    if (command == "status") {
+      const nlohmann::json status = {
+          {"session", session},
+          {"received", stats.received.load()},
+          {"malformed", stats.malformed.load()},
+          {"impersonated", stats.impersonated.load()},
+          {"replayed", stats.replayed.load()},
+          {"unauthenticated", zap ? zap->refused() : 0},
+          {"registrations", stats.registrations.load()},
+          {"heartbeats", stats.heartbeats.load()},
+          {"lost", stats.lost.load()},
+          {"plans", stats.plans.load()}};
+      return ReplyControl(peer, ResultJson(status.dump()));
+    }
+  } catch (const nlohmann::json::exception& e) {
+    return fail(absl::InvalidArgumentError(absl::StrCat("bad request: ", e.what())));
+  }
+  fail(absl::InvalidArgumentError(absl::StrCat("unknown command '", command.substr(0, 64), "'")));
 }
 
 void Coordinator::Impl::Run() {
   int64_t last_sweep = clock.NowUnixNanos();
   while (!stop) {
-    zmq::pollitem_t item{router->handle(), 0, ZMQ_POLLIN, 0};
+    zmq::pollitem_t items[2] = {{router->handle(), 0, ZMQ_POLLIN, 0},
+                                {control ? control->handle() : nullptr, 0, ZMQ_POLLIN, 0}};
+    zmq::pollitem_t& item = items[0];
     try {
       // Short, so a posted negotiation and its deadlines are served promptly.
-      zmq::poll(&item, 1,
+      zmq::poll(items, control ? 2 : 1,
                 std::chrono::milliseconds(std::clamp<int64_t>(options.sweep_interval_ms / 2, 1, 5)));
+      for (int i = 0; i < 64 && control && (items[1].revents & ZMQ_POLLIN); ++i) {
+        zmq::message_t routing_id, payload;
+        if (!control->recv(routing_id, zmq::recv_flags::dontwait)) break;
+        std::vector<zmq::message_t> parts;
+        for (bool more = routing_id.more(); more && parts.size() < 8;) {
+          parts.emplace_back();
+          if (!control->recv(parts.back(), zmq::recv_flags::none)) break;
+          more = parts.back().more();
+        }
+        while (!parts.empty() && parts.back().more()) {  // Drain an oversized request.
+          zmq::message_t extra;
+          if (!control->recv(extra, zmq::recv_flags::none)) break;
+          parts.push_back(std::move(extra));
+        }
+        // REQ clients put an empty delimiter frame before the request.
+        if (parts.size() == 2 && parts[0].size() == 0) {
+          HandleControl(routing_id, parts[1]);
+        } else {
+          ++stats.control_errors;
+        }
+      }
       // Drain what is there, a bounded batch at a time, so the sweep still runs under load.
       for (int i = 0; i < 4096 && (item.revents & ZMQ_POLLIN); ++i) {
         zmq::message_t routing_id, payload;
@@ -230,7 +366,7 @@ absl::StatusOr<std::unique_ptr<Coordinator>> Coordinator::Start(const Coordinato
       protocol::ZapAuthenticator::Start(impl->context, options.allowed_agents);
   if (!zap.ok()) return zap.status();
   impl->zap = *std::move(zap);
-  std::string endpoint;
+  std::string endpoint, control_endpoint;
   try {
     impl->router = std::make_unique<zmq::socket_t>(impl->context, zmq::socket_type::router);
     impl->router->set(zmq::sockopt::linger, 0);
@@ -239,6 +375,22 @@ absl::StatusOr<std::unique_ptr<Coordinator>> Coordinator::Start(const Coordinato
     if (absl::Status s = protocol::MakeCurveServer(*impl->router, options.keys); !s.ok()) return s;
     impl->router->bind(options.endpoint);
     endpoint = impl->router->get(zmq::sockopt::last_endpoint);
+    if (!options.control_endpoint.empty()) {
+      if (absl::Status s = impl->zap->SetAllowed(options.operators, protocol::kControlZapDomain);
+          !s.ok()) {
+        return s;
+      }
+      impl->control = std::make_unique<zmq::socket_t>(impl->context, zmq::socket_type::router);
+      impl->control->set(zmq::sockopt::linger, 0);
+      impl->control->set(zmq::sockopt::maxmsgsize, int64_t{1} << 20);
+      if (absl::Status s = protocol::MakeCurveServer(*impl->control, options.keys,
+                                                     protocol::kControlZapDomain);
+          !s.ok()) {
+        return s;
+      }
+      impl->control->bind(options.control_endpoint);
+      control_endpoint = impl->control->get(zmq::sockopt::last_endpoint);
+    }
   } catch (const zmq::error_t& e) {
     const bool in_use = e.num() == EADDRINUSE;
     const std::string text = absl::StrCat("coordinator: bind ", options.endpoint, ": ", e.what());
@@ -248,6 +400,7 @@ absl::StatusOr<std::unique_ptr<Coordinator>> Coordinator::Start(const Coordinato
   raw->thread = std::thread([raw] { raw->Run(); });
   auto c = std::unique_ptr<Coordinator>(new Coordinator(std::move(impl)));
   c->endpoint_ = endpoint;
+  c->control_endpoint_ = control_endpoint;
   c->session_ = raw->session;
   return c;
 }
@@ -260,9 +413,14 @@ void Coordinator::Stop() {
   if (!impl_ || impl_->stop.exchange(true)) return;
   if (impl_->thread.joinable()) impl_->thread.join();
   const absl::Status cancelled = absl::CancelledError("the coordinator stopped");
-  if (impl_->running_request) impl_->running_request->done.set_value(cancelled);
-  for (auto& r : impl_->requests) r->done.set_value(cancelled);
-  impl_->requests.clear();
+  if (impl_->running_request) impl_->running_request->done(cancelled);
+  std::vector<std::unique_ptr<Impl::Request>> waiting;
+  {
+    std::lock_guard<std::mutex> lock(impl_->mutex);
+    waiting.swap(impl_->requests);
+  }
+  for (auto& r : waiting) r->done(cancelled);
+  impl_->control.reset();
   impl_->router.reset();
   impl_->refused_after_stop = impl_->zap->refused();
   impl_->zap.reset();
@@ -285,37 +443,53 @@ std::vector<Member> Coordinator::Members() const {
 
 namespace fleettwin::coordinator {
 
-absl::StatusOr<PlanRecord> Coordinator::NegotiateMaintenance(const std::string& id,
-                                                             const protocol::MaintenanceCall& call,
-                                                             const NegotiationOptions& options) {
-  if (id.empty() || id.size() > 128) {
+absl::Status Coordinator::Impl::Enqueue(std::unique_ptr<Request> request) {
+  const protocol::MaintenanceCall& call = request->call;
+  if (request->id.empty() || request->id.size() > 128) {
     return absl::InvalidArgumentError("negotiation id must be 1..128 bytes");
   }
   if (call.duration < 1 || call.horizon < call.duration || call.horizon > 1'000'000 ||
       call.crews > 1'000'000) {
     return absl::InvalidArgumentError("maintenance call: horizon >= duration >= 1, crews <= 1e6");
   }
+  for (double c : {call.failure_cost, call.preventive_cost, call.wasted_life_cost}) {
+    if (!(c >= 0 && c <= 1e9)) return absl::InvalidArgumentError("costs must be in [0, 1e9]");
+  }
+  std::lock_guard<std::mutex> lock(mutex);
+  if (stop) return absl::CancelledError("the coordinator stopped");
+  for (const PlanRecord& p : plans) {
+    if (p.negotiation == request->id) {
+      return absl::InvalidArgumentError("negotiation id already used");
+    }
+  }
+  if (!requests.empty() || negotiation_running) {
+    return absl::FailedPreconditionError("another negotiation is running");
+  }
+  negotiation_running = true;
+  auto done = std::move(request->done);
+  request->done = [this, done = std::move(done)](absl::StatusOr<PlanRecord> result) {
+    {
+      std::lock_guard<std::mutex> lock(mutex);
+      negotiation_running = false;
+    }
+    done(std::move(result));
+  };
+  requests.push_back(std::move(request));
+  return absl::OkStatus();
+}
+
+absl::StatusOr<PlanRecord> Coordinator::NegotiateMaintenance(const std::string& id,
+                                                             const protocol::MaintenanceCall& call,
+                                                             const NegotiationOptions& options) {
+  auto promise = std::make_shared<std::promise<absl::StatusOr<PlanRecord>>>();
+  std::future<absl::StatusOr<PlanRecord>> done = promise->get_future();
   auto request = std::make_unique<Impl::Request>();
   request->id = id;
   request->call = call;
   request->options = options;
-  std::future<absl::StatusOr<PlanRecord>> done = request->done.get_future();
-  {
-    std::lock_guard<std::mutex> lock(impl_->mutex);
-    if (impl_->stop) return absl::CancelledError("the coordinator stopped");
-    for (const PlanRecord& p : impl_->plans) {
-      if (p.negotiation == id) return absl::InvalidArgumentError("negotiation id already used");
-    }
-    if (!impl_->requests.empty() || impl_->negotiation_running) {
-      return absl::FailedPreconditionError("another negotiation is running");
-    }
-    impl_->negotiation_running = true;
-    impl_->requests.push_back(std::move(request));
-  }
-  absl::StatusOr<PlanRecord> result = done.get();
-  std::lock_guard<std::mutex> lock(impl_->mutex);
-  impl_->negotiation_running = false;
-  return result;
+  request->done = [promise](absl::StatusOr<PlanRecord> r) { promise->set_value(std::move(r)); };
+  if (absl::Status s = impl_->Enqueue(std::move(request)); !s.ok()) return s;
+  return done.get();
 }
 
 std::vector<PlanRecord> Coordinator::Plans() const {

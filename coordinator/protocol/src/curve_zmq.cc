@@ -35,12 +35,13 @@ absl::StatusOr<std::map<std::array<uint8_t, 32>, std::string>> AllowList(
 
 }  // namespace
 
-absl::Status MakeCurveServer(zmq::socket_t& socket, const common::CurveKeyPair& keys) {
+absl::Status MakeCurveServer(zmq::socket_t& socket, const common::CurveKeyPair& keys,
+                             const char* domain) {
   return Configure("CURVE server", [&] {
     socket.set(zmq::sockopt::curve_server, true);
     socket.set(zmq::sockopt::curve_secretkey,
                zmq::const_buffer(keys.secret_key.data(), keys.secret_key.size()));
-    socket.set(zmq::sockopt::zap_domain, kZapDomain);
+    socket.set(zmq::sockopt::zap_domain, domain);
   });
 }
 
@@ -66,7 +67,7 @@ absl::StatusOr<std::unique_ptr<ZapAuthenticator>> ZapAuthenticator::Start(
   absl::StatusOr<std::map<std::array<uint8_t, 32>, std::string>> list = AllowList(allowed);
   if (!list.ok()) return list.status();
   std::unique_ptr<ZapAuthenticator> zap(new ZapAuthenticator());
-  zap->allowed_ = *std::move(list);
+  zap->allowed_[kZapDomain] = *std::move(list);
   try {
     zap->socket_ = std::make_unique<zmq::socket_t>(context, zmq::socket_type::rep);
     zap->socket_->set(zmq::sockopt::linger, 0);
@@ -83,11 +84,12 @@ ZapAuthenticator::~ZapAuthenticator() {
   if (thread_.joinable()) thread_.join();
 }
 
-absl::Status ZapAuthenticator::SetAllowed(const std::vector<common::CurvePublicKey>& allowed) {
+absl::Status ZapAuthenticator::SetAllowed(const std::vector<common::CurvePublicKey>& allowed,
+                                          const std::string& domain) {
   absl::StatusOr<std::map<std::array<uint8_t, 32>, std::string>> list = AllowList(allowed);
   if (!list.ok()) return list.status();
   std::lock_guard<std::mutex> lock(mutex_);
-  allowed_ = *std::move(list);
+  allowed_[domain] = *std::move(list);
   return absl::OkStatus();
 }
 
@@ -113,10 +115,12 @@ void ZapAuthenticator::Run() {
         std::array<uint8_t, 32> key;
         std::memcpy(key.data(), frames[6].data(), key.size());
         std::lock_guard<std::mutex> lock(mutex_);
-        if (auto it = allowed_.find(key); it != allowed_.end()) {
-          status = "200";
-          text = "OK";
-          user = it->second;
+        if (auto domain = allowed_.find(frames[2].to_string()); domain != allowed_.end()) {
+          if (auto it = domain->second.find(key); it != domain->second.end()) {
+            status = "200";
+            text = "OK";
+            user = it->second;
+          }
         }
       }
       (status == "200" ? admitted_ : refused_)++;

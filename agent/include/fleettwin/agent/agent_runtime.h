@@ -14,6 +14,7 @@
 
 #include "absl/status/statusor.h"
 #include "fleettwin/agent/asset_kind.h"
+#include "fleettwin/agent/coordinator_link.h"
 #include "fleettwin/agent/ledgered_twin.h"
 #include "fleettwin/agent/mqtt_source.h"
 #include "fleettwin/agent/replay.h"
@@ -44,6 +45,13 @@ struct AgentOptions {
   // is ledgered, and the twin predicts RUL with it on every sample.
   std::filesystem::path model_dir;
   int what_if_threads = 2;  // Monte Carlo workers per what-if question.
+  // Optional link to fleet-coordinator (docs/protocols.md): its ROUTER endpoint, its CURVE
+  // public key file, and this agent's CURVE secret key file (named after the asset).
+  std::string coordinator;
+  std::filesystem::path coordinator_key_file;
+  std::filesystem::path agent_key_file;
+  int64_t heartbeat_ms = 1000;
+  uint32_t bid_replications = 2000;  // Monte Carlo runs behind each maintenance bid.
 };
 
 class HttpApi;
@@ -95,6 +103,16 @@ class AgentRuntime final {
   uint64_t rejected() const;
   // Samples lost to a ledger failure: in the failed write, or taken from the queue after it.
   uint64_t refused() const;
+  // The link to the coordinator, or null without one.
+  const CoordinatorLink* coordinator_link() const { return link_.get(); }
+
+  // What the coordinator link sends and does, from a snapshot of the twin (public for tests):
+  // the heartbeat's twin summary; a maintenance bid from the turbofan what-if (declined with the
+  // reason when the twin cannot answer it); a commit recorded as the desired value
+  // "maintenance.planned_start" (the absolute time of the start, -1 when not maintained).
+  protocol::Heartbeat Summary();
+  protocol::Bid BidFor(const protocol::CallForProposals& call);
+  absl::Status RecordCommit(const protocol::Commit& commit);
 
  private:
   AgentRuntime() = default;
@@ -112,6 +130,8 @@ class AgentRuntime final {
   std::unique_ptr<ZmqSource> zmq_;
   std::unique_ptr<MqttSource> mqtt_;
   std::unique_ptr<HttpApi> http_;
+  std::unique_ptr<CoordinatorLink> link_;
+  uint32_t bid_replications_ = 2000;
   std::string asset_;
   std::string origin_;
   std::atomic<uint64_t> replay_samples_{0};

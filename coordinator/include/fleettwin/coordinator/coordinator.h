@@ -26,6 +26,10 @@ struct CoordinatorOptions {
   MembershipOptions membership;
   int64_t sweep_interval_ms = 200;  // How often lost agents are looked for.
   int64_t max_message_bytes = 16 << 20;
+  // Optional control socket for operators (fleetctl): a CURVE ROUTER admitting only these
+  // keys (ZAP domain fleettwin-control). Requests and answers are JSON (docs/protocols.md).
+  std::string control_endpoint;
+  std::vector<common::CurvePublicKey> operators;
 };
 
 // Counters; safe to read from any thread.
@@ -42,7 +46,13 @@ struct CoordinatorStats {
   std::atomic<uint64_t> bids{0};
   std::atomic<uint64_t> replies{0};
   std::atomic<uint64_t> plans{0};         // Negotiations committed.
+  std::atomic<uint64_t> control_requests{0};
+  std::atomic<uint64_t> control_errors{0};  // Malformed or failed control requests.
 };
+
+// JSON views, as the control socket answers them.
+std::string MembersJson(const std::vector<Member>& members, int64_t now_unix_ns);
+std::string PlanRecordJson(const PlanRecord& record);
 
 class Coordinator final {
  public:
@@ -54,6 +64,7 @@ class Coordinator final {
   void Stop();
 
   const std::string& endpoint() const { return endpoint_; }
+  const std::string& control_endpoint() const { return control_endpoint_; }
   uint64_t session() const { return session_; }
   const CoordinatorStats& stats() const;
   // Connections refused by the allow-list (unknown keys, other mechanisms).
@@ -77,6 +88,7 @@ class Coordinator final {
   explicit Coordinator(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
   std::string endpoint_;
+  std::string control_endpoint_;
   uint64_t session_ = 0;
 };
 

@@ -1,0 +1,70 @@
+// JSON views of the membership and of plans, as the control socket answers them.
+#include <nlohmann/json.hpp>
+
+#include "fleettwin/coordinator/coordinator.h"
+
+namespace fleettwin::coordinator {
+
+std::string MembersJson(const std::vector<Member>& members, int64_t now_unix_ns) {
+  nlohmann::json out = nlohmann::json::array();
+  for (const Member& m : members) {
+    nlohmann::json j = {
+        {"asset", m.asset},
+        {"kind", m.kind},
+        {"state", m.state == MemberState::kActive ? "active" : "lost"},
+        {"last_seen_ms_ago", (now_unix_ns - m.last_seen_unix_ns) / 1'000'000},
+        {"registrations", m.registrations},
+        {"heartbeats", m.heartbeats},
+        {"times_lost", m.times_lost},
+    };
+    if (m.has_heartbeat) {
+      j["twin"] = {{"revision", m.last.revision}, {"health", m.last.health},
+                   {"anomaly", m.last.anomaly},   {"drift", m.last.drift},
+                   {"model_version", m.last.model_version},
+                   {"has_checkpoint", !m.last.checkpoint.empty()}};
+      if (m.last.has_rul) {
+        j["twin"]["rul"] = m.last.rul;
+        j["twin"]["rul_std"] = m.last.rul_std;
+        j["twin"]["p_fail"] = m.last.p_fail;
+      }
+    }
+    out.push_back(std::move(j));
+  }
+  return out.dump();
+}
+
+std::string PlanRecordJson(const PlanRecord& r) {
+  nlohmann::json assignments = nlohmann::json::array();
+  for (const plan::MaintenanceAssignment& a : r.plan.assignments) {
+    assignments.push_back({{"asset", a.asset}, {"slot", a.slot}, {"start", a.start},
+                           {"crew", a.crew}, {"cost", a.cost}});
+  }
+  nlohmann::json left = nlohmann::json::array();
+  for (const LeftOut& l : r.left_out) left.push_back({{"asset", l.asset}, {"reason", l.reason}});
+  nlohmann::json bids = nlohmann::json::array();
+  for (const plan::MaintenanceBid& b : r.bids) {
+    bids.push_back({{"asset", b.asset}, {"slot_cost", b.slot_cost}, {"none_cost", b.none_cost}});
+  }
+  return nlohmann::json{
+      {"negotiation", r.negotiation},
+      {"plan_hash", r.plan_hash},
+      {"bids_digest", r.bids_digest},
+      {"solver", r.plan.solver},
+      {"rounds", r.rounds},
+      {"call",
+       {{"horizon", r.call.horizon},
+        {"duration", r.call.duration},
+        {"crews", r.call.crews},
+        {"failure_cost", r.call.failure_cost},
+        {"preventive_cost", r.call.preventive_cost},
+        {"wasted_life_cost", r.call.wasted_life_cost}}},
+      {"cost", r.plan.cost()},
+      {"none_cost", static_cast<double>(r.plan.none_cost_milli) * plan::kCostResolution},
+      {"maintained", r.plan.maintained},
+      {"assignments", assignments},
+      {"left_out", left},
+      {"bids", bids}}
+      .dump();
+}
+
+}  // namespace fleettwin::coordinator

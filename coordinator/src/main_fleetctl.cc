@@ -1,0 +1,194 @@
+// fleetctl: the operator's command line for the fleet. Keys are made locally; everything else
+// is one JSON request on the coordinator's control socket (docs/protocols.md). Exit codes: 0
+// done, 1 the coordinator refused or failed the request, 2 bad usage or local files, 3 the
+// coordinator did not answer.
+#include <cstdio>
+#include <iostream>
+
+#include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
+
+#include "fleettwin/common/curve.h"
+#include "fleettwin/coordinator/control_client.h"
+
+namespace {
+
+using nlohmann::json;
+constexpr int kExitFailed = 1, kExitUsage = 2, kExitUnreachable = 3;
+
+int Fail(const absl::Status& s) {
+  std::cerr << "fleetctl: " << s.message() << "\n";
+  switch (s.code()) {
+    case absl::StatusCode::kDeadlineExceeded:
+    case absl::StatusCode::kUnavailable:
+      return kExitUnreachable;
+    default:
+      return kExitFailed;
+  }
+}
+
+std::string Cell(const json& j, const char* key, int precision = 1) {
+  if (!j.contains(key)) return "-";
+  const json& v = j[key];
+  if (v.is_number_float()) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.*f", precision, v.get<double>());
+    return buf;
+  }
+  if (v.is_string()) return v.get<std::string>();
+  return v.dump();
+}
+
+void PrintAgents(const json& agents) {
+  std::printf("%-20s %-8s %-9s %8s %8s %7s %7s %10s\n", "ASSET", "STATE", "HEALTH", "RUL",
+              "RUL SD", "P FAIL", "DRIFT", "SEEN MS AGO");
+  for (const json& a : agents) {
+    const json twin = a.value("twin", json::object());
+    std::printf("%-20s %-8s %-9s %8s %8s %7s %7s %10s\n", Cell(a, "asset").c_str(),
+                Cell(a, "state").c_str(), Cell(twin, "health").c_str(), Cell(twin, "rul").c_str(),
+                Cell(twin, "rul_std").c_str(), Cell(twin, "p_fail", 3).c_str(),
+                Cell(twin, "drift").c_str(), Cell(a, "last_seen_ms_ago").c_str());
+  }
+}
+
+void PrintPlan(const json& p) {
+  std::printf("plan %s: %d maintained, cost %.1f (run to failure %.1f), %d round(s), solver %s\n",
+              p.value("negotiation", "").c_str(), p.value("maintained", 0),
+              p.value("cost", 0.0), p.value("none_cost", 0.0), p.value("rounds", 0),
+              p.value("solver", "").c_str());
+  std::printf("hash %s\n", p.value("plan_hash", "").c_str());
+  std::printf("%-20s %6s %6s %5s %10s\n", "ASSET", "SLOT", "START", "CREW", "COST");
+  for (const json& a : p["assignments"]) {
+    if (a.value("slot", -1) < 0) continue;
+    std::printf("%-20s %6d %6d %5d %10.1f\n", a.value("asset", "").c_str(), a.value("slot", -1),
+                a.value("start", -1), a.value("crew", -1), a.value("cost", 0.0));
+  }
+  int none = 0;
+  for (const json& a : p["assignments"]) none += a.value("slot", -1) < 0 ? 1 : 0;
+  if (none > 0) std::printf("(%d not maintained within the horizon)\n", none);
+  for (const json& l : p["left_out"]) {
+    std::printf("left out: %s: %s\n", l.value("asset", "").c_str(), l.value("reason", "").c_str());
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"fleetctl: the operator's command line for a fleettwin fleet"};
+  app.require_subcommand(1);
+  std::string endpoint = "tcp://127.0.0.1:5701", coordinator_key, operator_key;
+  bool as_json = false;
+  int64_t timeout_ms = 10000;
+  app.add_option("--coordinator", endpoint, "The coordinator's control endpoint")
+      ->capture_default_str();
+  app.add_option("--coordinator-key", coordinator_key, "The coordinator's CURVE public key file");
+  app.add_option("--operator-key", operator_key, "Your CURVE secret key file (an allowed operator)");
+  app.add_flag("--json", as_json, "Print the coordinator's JSON instead of a table");
+  app.add_option("--timeout-ms", timeout_ms, "How long to wait for an answer")
+      ->capture_default_str();
+
+  CLI::App* keys = app.add_subcommand("keys", "CURVE key files")->require_subcommand(1);
+  CLI::App* generate = keys->add_subcommand(
+      "generate", "Write NAME.curve-public and NAME.curve-secret (0600) for each NAME");
+  std::vector<std::string> names;
+  std::string out_dir = ".";
+  bool force = false;
+  generate->add_option("NAME", names, "Key names (an agent's name is its asset id)")->required();
+  generate->add_option("--out", out_dir, "Directory for the files")->capture_default_str();
+  generate->add_flag("--force", force, "Replace existing files");
+
+  CLI::App* agents = app.add_subcommand("agents", "The fleet's members and their twins");
+  CLI::App* status = app.add_subcommand("status", "The coordinator's counters");
+  CLI::App* plan = app.add_subcommand("plan", "Fleet plans")->require_subcommand(1);
+  CLI::App* maintenance = plan->add_subcommand(
+      "maintenance", "Negotiate a maintenance plan with every active agent (contract net)");
+  std::string id;
+  uint32_t horizon = 150, duration = 5, crews = 2;
+  double failure_cost = 100, preventive_cost = 20, wasted_life_cost = 0.5;
+  int64_t bid_window_ms = 5000, reply_timeout_ms = 5000;
+  maintenance->add_option("--id", id, "Plan id (unique)")->required();
+  maintenance->add_option("--horizon", horizon, "Cycles")->capture_default_str();
+  maintenance->add_option("--duration", duration, "Cycles per maintenance")->capture_default_str();
+  maintenance->add_option("--crews", crews, "Maintenances at once")->capture_default_str();
+  maintenance->add_option("--failure-cost", failure_cost)->capture_default_str();
+  maintenance->add_option("--preventive-cost", preventive_cost)->capture_default_str();
+  maintenance->add_option("--wasted-life-cost", wasted_life_cost, "Per cycle thrown away")
+      ->capture_default_str();
+  maintenance->add_option("--bid-window-ms", bid_window_ms)->capture_default_str();
+  maintenance->add_option("--reply-timeout-ms", reply_timeout_ms)->capture_default_str();
+  CLI::App* list = plan->add_subcommand("list", "Committed plans");
+  CLI::App* show = plan->add_subcommand("show", "One committed plan");
+  std::string show_id;
+  show->add_option("ID", show_id, "Plan id")->required();
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e) == 0 ? 0 : kExitUsage;
+  }
+
+  if (*generate) {
+    for (const std::string& name : names) {
+      if (absl::Status s = fleettwin::common::WriteCurveKeyFiles(out_dir, name, force); !s.ok()) {
+        std::cerr << "fleetctl: " << s.message() << "\n";
+        return kExitUsage;
+      }
+      std::cout << out_dir << "/" << name << ".curve-public\n";
+    }
+    return 0;
+  }
+
+  if (coordinator_key.empty() || operator_key.empty()) {
+    std::cerr << "fleetctl: --coordinator-key and --operator-key are required\n";
+    return kExitUsage;
+  }
+  absl::StatusOr<fleettwin::common::CurvePublicKey> server =
+      fleettwin::common::ReadCurvePublicKeyFile(coordinator_key);
+  absl::StatusOr<fleettwin::common::CurveSecretKey> me =
+      fleettwin::common::ReadCurveSecretKeyFile(operator_key);
+  for (const absl::Status& s : {server.status(), me.status()}) {
+    if (!s.ok()) {
+      std::cerr << "fleetctl: " << s.message() << "\n";
+      return kExitUsage;
+    }
+  }
+  json request;
+  if (*agents) request = {{"command", "agents"}};
+  if (*status) request = {{"command", "status"}};
+  if (*list) request = {{"command", "plans"}};
+  if (*show) request = {{"command", "plan"}, {"id", show_id}};
+  if (*maintenance) {
+    request = {{"command", "plan.maintenance"}, {"id", id}, {"horizon", horizon},
+               {"duration", duration}, {"crews", crews}, {"failure_cost", failure_cost},
+               {"preventive_cost", preventive_cost}, {"wasted_life_cost", wasted_life_cost},
+               {"bid_window_ms", bid_window_ms}, {"reply_timeout_ms", reply_timeout_ms}};
+    // The negotiation itself takes up to both windows.
+    timeout_ms += bid_window_ms + 3 * reply_timeout_ms;
+  }
+  auto client = fleettwin::coordinator::ControlClient::Connect(endpoint, server->key, me->pair);
+  if (!client.ok()) return Fail(client.status());
+  absl::StatusOr<std::string> answer =
+      (*client)->Call(request.dump(), std::chrono::milliseconds(timeout_ms));
+  if (!answer.ok()) return Fail(answer.status());
+  if (as_json) {
+    std::cout << *answer << "\n";
+    return 0;
+  }
+  const json result = json::parse(*answer);
+  if (*agents) {
+    PrintAgents(result);
+  } else if (*status) {
+    for (const auto& [k, v] : result.items()) std::cout << k << " " << v.dump() << "\n";
+  } else if (*list) {
+    std::printf("%-20s %10s %10s %6s %9s %s\n", "PLAN", "MAINTAINED", "COST", "ROUNDS", "LEFT OUT",
+                "HASH");
+    for (const json& p : result) {
+      std::printf("%-20s %10d %10.1f %6d %9zu %s\n", p.value("negotiation", "").c_str(),
+                  p.value("maintained", 0), p.value("cost", 0.0), p.value("rounds", 0),
+                  p["left_out"].size(), p.value("plan_hash", "").substr(0, 16).c_str());
+    }
+  } else {
+    PrintPlan(result);
+  }
+  return 0;
+}

@@ -1,0 +1,195 @@
+// The fleet with real processes on loopback: fleet-coordinator, fleet-agents replaying C-MAPSS
+// engines with the failure model, and fleetctl. Keys are made with fleetctl.
+#include <signal.h>
+
+#include <filesystem>
+#include <regex>
+
+#include <nlohmann/json.hpp>
+
+#include "gtest/gtest.h"
+#include "testing/process.h"
+#include "testing/temp_dir.h"
+#include "testing/wait.h"
+
+namespace fleettwin {
+namespace {
+
+using ::fleettwin::testing::Child;
+using ::fleettwin::testing::FreePort;
+using ::fleettwin::testing::ReadAll;
+using ::fleettwin::testing::ReadUntil;
+using ::fleettwin::testing::RunTool;
+using ::fleettwin::testing::Spawn;
+using ::fleettwin::testing::Wait;
+using ::fleettwin::testing::WaitFor;
+using nlohmann::json;
+using namespace std::chrono_literals;
+
+const std::string kSource = FLEETTWIN_SOURCE_DIR;
+
+class FleetProcessTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    keys_ = dir_.path() / "keys";
+    agents_ = keys_ / "agents";
+    std::filesystem::create_directories(agents_);
+    std::filesystem::create_directories(keys_ / "operators");
+    std::filesystem::create_directories(keys_ / "strangers");
+    ASSERT_EQ(Fleetctl({"keys", "generate", "coordinator", "--out", keys_.string()}).first, 0);
+    ASSERT_EQ(Fleetctl({"keys", "generate", "engine-1", "engine-2", "engine-3", "engine-4",
+                        "--out", agents_.string()})
+                  .first,
+              0);
+    ASSERT_EQ(
+        Fleetctl({"keys", "generate", "alice", "--out", (keys_ / "operators").string()}).first, 0);
+    ASSERT_EQ(Fleetctl({"keys", "generate", "engine-9", "--out", (keys_ / "strangers").string()})
+                  .first,
+              0);
+    bind_ = "tcp://127.0.0.1:" + std::to_string(FreePort());
+    control_ = "tcp://127.0.0.1:" + std::to_string(FreePort());
+  }
+
+  void TearDown() override {
+    for (Child& c : agents_running_) Stop(c);
+    Stop(coordinator_);
+  }
+
+  static void Stop(Child& c) {
+    if (c.pid <= 0) return;
+    ::kill(c.pid, SIGTERM);
+    ReadAll(c.out);
+    ReadAll(c.err);
+    Wait(c.pid);
+    c.pid = -1;
+  }
+
+  static std::pair<int, std::string> Fleetctl(std::vector<std::string> args) {
+    args.insert(args.begin(), FLEETTWIN_FLEETCTL);
+    return RunTool(args);
+  }
+
+  std::pair<int, std::string> Control(std::vector<std::string> args) {
+    std::vector<std::string> all = {"--coordinator", control_, "--coordinator-key",
+                                    (keys_ / "coordinator.curve-public").string(),
+                                    "--operator-key",
+                                    (keys_ / "operators" / "alice.curve-secret").string()};
+    all.insert(all.end(), args.begin(), args.end());
+    return Fleetctl(all);
+  }
+
+  void StartCoordinator() {
+    coordinator_ = Spawn({FLEETTWIN_FLEET_COORDINATOR, "--bind", bind_, "--control", control_,
+                          "--key", (keys_ / "coordinator.curve-secret").string(), "--agents-dir",
+                          agents_.string(), "--operators-dir", (keys_ / "operators").string(),
+                          "--heartbeat-timeout-ms", "2000"});
+    const std::string banner = ReadUntil(coordinator_.err, std::regex("control on"), 30s);
+    ASSERT_NE(banner.find("control on"), std::string::npos) << banner;
+  }
+
+  // An agent replaying test engine `unit` as asset `asset` with the key `key_file`.
+  Child StartAgent(const std::string& asset, int unit, const std::filesystem::path& key_file) {
+    Child c = Spawn({FLEETTWIN_FLEET_AGENT, "--asset", asset, "--kind",
+                     kSource + "/kinds/cmapss-turbofan.json", "--data-dir",
+                     (dir_.path() / asset).string(), "--replay",
+                     kSource + "/data/cmapss/test_FD001.txt", "--replay-unit",
+                     std::to_string(unit), "--speed", "max", "--model",
+                     kSource + "/data/models/cmapss-fd001-mlp", "--coordinator", bind_,
+                     "--coordinator-key", (keys_ / "coordinator.curve-public").string(),
+                     "--agent-key", key_file.string(), "--heartbeat-ms", "100",
+                     "--bid-replications", "500"});
+    const std::string banner = ReadUntil(c.err, std::regex("coordinator tcp"), 30s);
+    EXPECT_NE(banner.find("running"), std::string::npos) << banner;
+    return c;
+  }
+
+  // The members as fleetctl --json agents reports them (empty on failure).
+  json Agents() {
+    auto [code, out] = Control({"--json", "agents"});
+    if (code != 0) return json::array();
+    return json::parse(out, nullptr, false);
+  }
+
+  bool ActiveWithRul(const std::vector<std::string>& assets) {
+    const json members = Agents();
+    if (!members.is_array()) return false;
+    for (const std::string& asset : assets) {
+      bool found = false;
+      for (const json& m : members) {
+        found = found || (m.value("asset", "") == asset && m.value("state", "") == "active" &&
+                          m.contains("twin") && m["twin"].contains("rul"));
+      }
+      if (!found) return false;
+    }
+    return true;
+  }
+
+  testing::TempDir dir_;
+  std::filesystem::path keys_, agents_;
+  std::string bind_, control_;
+  Child coordinator_;
+  std::vector<Child> agents_running_;
+};
+
+TEST_F(FleetProcessTest, AgentsNegotiateAPlanWithoutTheKilledOneAndSurviveACoordinatorRestart) {
+  StartCoordinator();
+  for (int i = 1; i <= 4; ++i) {
+    const std::string asset = "engine-" + std::to_string(i);
+    agents_running_.push_back(StartAgent(asset, i, agents_ / (asset + ".curve-secret")));
+  }
+  // An agent whose key the coordinator does not know.
+  agents_running_.push_back(StartAgent("engine-9", 9, keys_ / "strangers" / "engine-9.curve-secret"));
+  ASSERT_TRUE(WaitFor([&] { return ActiveWithRul({"engine-1", "engine-2", "engine-3", "engine-4"}); },
+                      60s));
+
+  // engine-4's agent dies without a word; the plan goes ahead without it.
+  ::kill(agents_running_[3].pid, SIGKILL);
+  Wait(agents_running_[3].pid);
+  ReadAll(agents_running_[3].out);
+  ReadAll(agents_running_[3].err);
+  agents_running_[3].pid = -1;
+  auto [code, out] = Control({"--json", "plan", "maintenance", "--id", "p1", "--bid-window-ms",
+                              "1500", "--reply-timeout-ms", "3000"});
+  ASSERT_EQ(code, 0) << out;
+  const json plan = json::parse(out);
+  ASSERT_EQ(plan["assignments"].size(), 3u) << out;
+  ASSERT_EQ(plan["left_out"].size(), 1u) << out;
+  EXPECT_EQ(plan["left_out"][0]["asset"], "engine-4");
+  EXPECT_EQ(plan["left_out"][0]["reason"], "no bid before the deadline");
+  EXPECT_EQ(plan["plan_hash"].get<std::string>().size(), 64u);
+  for (const json& bid : plan["bids"]) EXPECT_EQ(bid["slot_cost"].size(), 30u);
+
+  // The table view, an unknown plan (exit 1), bad usage (exit 2).
+  auto [table_code, table] = Control({"plan", "show", "p1"});
+  EXPECT_EQ(table_code, 0);
+  EXPECT_NE(table.find("left out: engine-4: no bid before the deadline"), std::string::npos)
+      << table;
+  EXPECT_EQ(Control({"plan", "show", "nope"}).first, 1);
+  EXPECT_EQ(Control({"plan", "maintenance"}).first, 2);  // --id is required.
+  // The stranger was refused at the handshake and counted.
+  auto [status_code, status] = Control({"--json", "status"});
+  ASSERT_EQ(status_code, 0);
+  EXPECT_GT(json::parse(status)["unauthenticated"].get<uint64_t>(), 0u);
+  EXPECT_EQ(json::parse(status)["plans"], 1);
+
+  // The coordinator restarts; the live agents find it again by themselves.
+  Stop(coordinator_);
+  EXPECT_EQ(Control({"--timeout-ms", "300", "agents"}).first, 3);  // Nobody answers.
+  StartCoordinator();
+  ASSERT_TRUE(WaitFor([&] { return ActiveWithRul({"engine-1", "engine-2", "engine-3"}); }, 60s));
+
+  // Each agent ledgered the committed plan as a desired value of its twin.
+  for (int i = 0; i < 3; ++i) {
+    ::kill(agents_running_[static_cast<size_t>(i)].pid, SIGTERM);
+    const std::string twin = ReadAll(agents_running_[static_cast<size_t>(i)].out);
+    ReadAll(agents_running_[static_cast<size_t>(i)].err);
+    EXPECT_EQ(Wait(agents_running_[static_cast<size_t>(i)].pid), 0);
+    agents_running_[static_cast<size_t>(i)].pid = -1;
+    const json state = json::parse(twin, nullptr, false);
+    ASSERT_TRUE(state.is_object()) << twin;
+    EXPECT_TRUE(state["desired"].contains("maintenance.planned_start")) << twin;
+  }
+}
+
+}  // namespace
+}  // namespace fleettwin
