@@ -21,47 +21,6 @@ namespace {
 
 using namespace std::chrono_literals;
 
-absl::Status WriteFile(const std::filesystem::path& path, const std::string& text, mode_t mode) {
-  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
-  if (fd < 0) {
-    return absl::UnavailableError(
-        absl::StrCat("create ", path.string(), ": ", std::strerror(errno)));
-  }
-  const bool ok = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()) &&
-                  ::fsync(fd) == 0;
-  ::close(fd);
-  if (!ok) return absl::UnavailableError(absl::StrCat("write ", path.string()));
-  return absl::OkStatus();
-}
-
-// The agent's signing key lives in its data directory; the first start creates it.
-absl::StatusOr<ledger::SignerKey> LoadOrCreateKey(const std::filesystem::path& dir,
-                                                  const std::string& name) {
-  const std::filesystem::path secret = dir / "agent.key";
-  if (std::filesystem::exists(secret)) {
-    std::ifstream in(secret);
-    std::string text;
-    std::getline(in, text);
-    absl::StatusOr<ledger::SignerKey> key = ledger::ParseSignerKey(text);
-    if (!key.ok()) {
-      return absl::InvalidArgumentError(
-          absl::StrCat(secret.string(), ": ", key.status().message()));
-    }
-    return key;
-  }
-  absl::StatusOr<ledger::SignerKey> key = ledger::GenerateSignerKey(name);
-  if (!key.ok()) return key.status();
-  if (absl::Status s = WriteFile(secret, ledger::FormatSignerKey(*key) + "\n", 0600); !s.ok()) {
-    return s;
-  }
-  if (absl::Status s =
-          WriteFile(dir / "agent.vkey", ledger::FormatVerifierKey(key->Verifier()) + "\n", 0644);
-      !s.ok()) {
-    return s;
-  }
-  return key;
-}
-
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<AgentRuntime>> AgentRuntime::Start(const AgentOptions& options,
@@ -99,7 +58,9 @@ absl::StatusOr<std::unique_ptr<AgentRuntime>> AgentRuntime::Start(const AgentOpt
   }
   const std::string origin =
       options.origin.empty() ? absl::StrCat("fleettwin/agent/", options.asset) : options.origin;
-  absl::StatusOr<ledger::SignerKey> key = LoadOrCreateKey(options.data_dir, origin);
+  // The agent's signing key lives in its data directory; the first start creates it.
+  absl::StatusOr<ledger::SignerKey> key = ledger::LoadOrCreateSignerKey(
+      options.data_dir / "agent.key", options.data_dir / "agent.vkey", origin);
   if (!key.ok()) return key.status();
   agent->verifier_key_ = key->Verifier();
   ledger::LedgerOptions ledger_options;

@@ -68,3 +68,43 @@ std::string PlanRecordJson(const PlanRecord& r) {
 }
 
 }  // namespace fleettwin::coordinator
+
+namespace fleettwin::coordinator {
+
+absl::StatusOr<PlanRecord> PlanRecordFromJson(std::string_view text) {
+  const nlohmann::json j = nlohmann::json::parse(text, nullptr, false);
+  if (j.is_discarded() || !j.is_object()) return absl::InvalidArgumentError("plan: not JSON");
+  try {
+    PlanRecord r;
+    r.negotiation = j.at("negotiation").get<std::string>();
+    r.plan_hash = j.at("plan_hash").get<std::string>();
+    r.bids_digest = j.at("bids_digest").get<std::string>();
+    r.rounds = j.at("rounds").get<int>();
+    const nlohmann::json& c = j.at("call");
+    r.call = {c.at("horizon").get<uint32_t>(),        c.at("duration").get<uint32_t>(),
+              c.at("crews").get<uint32_t>(),          c.at("failure_cost").get<double>(),
+              c.at("preventive_cost").get<double>(), c.at("wasted_life_cost").get<double>()};
+    r.plan.solver = j.at("solver").get<std::string>();
+    r.plan.maintained = j.at("maintained").get<int>();
+    r.plan.cost_milli = plan::CostMilli(j.at("cost").get<double>());
+    r.plan.none_cost_milli = plan::CostMilli(j.at("none_cost").get<double>());
+    for (const nlohmann::json& a : j.at("assignments")) {
+      r.plan.assignments.push_back({a.at("asset").get<std::string>(), a.at("slot").get<int>(),
+                                    a.at("crew").get<int>(), a.at("start").get<int>(),
+                                    a.at("cost").get<double>()});
+    }
+    for (const nlohmann::json& l : j.at("left_out")) {
+      r.left_out.push_back({l.at("asset").get<std::string>(), l.at("reason").get<std::string>()});
+    }
+    for (const nlohmann::json& b : j.at("bids")) {
+      r.bids.push_back({b.at("asset").get<std::string>(),
+                        b.at("slot_cost").get<std::vector<double>>(),
+                        b.at("none_cost").get<double>()});
+    }
+    return r;
+  } catch (const nlohmann::json::exception& e) {
+    return absl::InvalidArgumentError(std::string("plan: ") + e.what());
+  }
+}
+
+}  // namespace fleettwin::coordinator

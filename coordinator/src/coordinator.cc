@@ -11,6 +11,8 @@
 #include <nlohmann/json.hpp>
 
 #include "absl/strings/str_cat.h"
+#include "fleettwin/ledger/ledger.h"
+#include "fleettwin/ledger/note.h"
 #include "fleettwin/protocol/curve_zmq.h"
 #include "fleettwin/protocol/messages.h"
 
@@ -25,6 +27,11 @@ struct Coordinator::Impl {
   void Send(const zmq::message_t& routing_id, protocol::Body body);
   void SendTo(const std::string& asset, protocol::Body body);
   void SendAll(std::vector<Outgoing> out);
+  // Sends what the negotiation returned; when it just committed, ledgers the plan first and
+  // tells every agent where (Commit.fleet_ledger_index).
+  void Dispatch(std::vector<Outgoing> out);
+  void Anchor(const std::string& asset, const std::string& checkpoint);
+  void FlushAnchors();
   void StartPending();
   void FinishIfCommitted();
 
@@ -59,6 +66,13 @@ struct Coordinator::Impl {
   std::unique_ptr<Request> running_request;   // Loop only.
   bool negotiation_running = false;           // GUARDED_BY(mutex): requested, not returned.
   std::optional<MaintenanceNegotiation> negotiation;  // Loop only.
+  std::unique_ptr<ledger::Ledger> ledger;  // Null without a data_dir.
+  struct Anchored {
+    std::string checkpoint;
+    int64_t at_ns = 0;
+  };
+  std::unordered_map<std::string, Anchored> anchored;  // Loop only.
+  std::vector<ledger::NewEntry> pending_anchors;      // Loop only.
 };
 
 void Coordinator::Impl::Send(const zmq::message_t& routing_id, protocol::Body body) {
@@ -113,6 +127,7 @@ void Coordinator::Impl::Handle(const zmq::message_t& routing_id, const zmq::mess
     }
     if (s.ok()) {
       ++stats.heartbeats;
+      if (ledger && !hb->checkpoint.empty()) Anchor(e->sender, hb->checkpoint);
     } else {
       ++stats.refused_register_first;
       Send(routing_id, protocol::Refused{e->message_id, "register first"});
@@ -125,7 +140,7 @@ void Coordinator::Impl::Handle(const zmq::message_t& routing_id, const zmq::mess
       std::lock_guard<std::mutex> lock(mutex);
       membership.Seen(e->sender);
     }
-    if (negotiation) SendAll(negotiation->OnBid(e->sender, *bid, clock.NowUnixNanos()));
+    if (negotiation) Dispatch(negotiation->OnBid(e->sender, *bid, clock.NowUnixNanos()));
     FinishIfCommitted();
     return;
   }
@@ -135,7 +150,7 @@ void Coordinator::Impl::Handle(const zmq::message_t& routing_id, const zmq::mess
       std::lock_guard<std::mutex> lock(mutex);
       membership.Seen(e->sender);
     }
-    if (negotiation) SendAll(negotiation->OnReply(e->sender, *reply, clock.NowUnixNanos()));
+    if (negotiation) Dispatch(negotiation->OnReply(e->sender, *reply, clock.NowUnixNanos()));
     FinishIfCommitted();
     return;
   }
@@ -151,6 +166,45 @@ void Coordinator::Impl::SendTo(const std::string& asset, protocol::Body body) {
 
 void Coordinator::Impl::SendAll(std::vector<Outgoing> out) {
   for (Outgoing& o : out) SendTo(o.asset, std::move(o.body));
+}
+
+void Coordinator::Impl::Dispatch(std::vector<Outgoing> out) {
+  if (negotiation && negotiation->committed() && ledger) {
+    const PlanRecord& record = negotiation->record();
+    absl::StatusOr<uint64_t> index = ledger->Append(
+        {"plan.commit", protocol::kCoordinatorName, 0, 0, PlanRecordJson(record)});
+    if (index.ok()) {
+      for (Outgoing& o : out) {
+        if (auto* commit = std::get_if<protocol::Commit>(&o.body)) {
+          commit->fleet_ledger_index = *index;
+        }
+      }
+    } else {
+      ++stats.ledger_errors;
+    }
+  }
+  SendAll(std::move(out));
+}
+
+void Coordinator::Impl::Anchor(const std::string& asset, const std::string& checkpoint) {
+  const int64_t now = clock.NowUnixNanos();
+  Anchored& a = anchored[asset];
+  if (a.checkpoint == checkpoint || now - a.at_ns < options.anchor_interval_ms * 1'000'000) {
+    return;
+  }
+  a = {checkpoint, now};
+  pending_anchors.push_back({"agent.checkpoint", asset, 0, 0, checkpoint});
+}
+
+void Coordinator::Impl::FlushAnchors() {
+  if (pending_anchors.empty() || !ledger) return;
+  // One group commit for all of them.
+  if (ledger->AppendBatch(pending_anchors).ok()) {
+    stats.anchors += pending_anchors.size();
+  } else {
+    ++stats.ledger_errors;
+  }
+  pending_anchors.clear();
 }
 
 void Coordinator::Impl::StartPending() {
@@ -169,7 +223,7 @@ void Coordinator::Impl::StartPending() {
   running_request = std::move(request);
   negotiation.emplace(running_request->id, running_request->call, std::move(invited),
                       clock.NowUnixNanos(), running_request->options);
-  SendAll(negotiation->Begin());
+  Dispatch(negotiation->Begin());
   FinishIfCommitted();
 }
 
@@ -284,7 +338,10 @@ void Coordinator::Impl::HandleControl(const zmq::message_t& routing_id,
           {"registrations", stats.registrations.load()},
           {"heartbeats", stats.heartbeats.load()},
           {"lost", stats.lost.load()},
-          {"plans", stats.plans.load()}};
+          {"plans", stats.plans.load()},
+          {"anchors", stats.anchors.load()},
+          {"ledger_errors", stats.ledger_errors.load()},
+          {"ledger_size", ledger ? ledger->Size() : 0}};
       return ReplyControl(peer, ResultJson(status.dump()));
     }
   } catch (const nlohmann::json::exception& e) {
@@ -346,12 +403,13 @@ void Coordinator::Impl::Run() {
     }
     StartPending();
     if (negotiation) {
-      SendAll(negotiation->OnTick(clock.NowUnixNanos()));
+      Dispatch(negotiation->OnTick(clock.NowUnixNanos()));
       FinishIfCommitted();
     }
     const int64_t now = clock.NowUnixNanos();
     if (now - last_sweep >= options.sweep_interval_ms * 1'000'000) {
       last_sweep = now;
+      FlushAnchors();
       std::lock_guard<std::mutex> lock(mutex);
       stats.lost += membership.Sweep().size();
     }
@@ -362,6 +420,41 @@ absl::StatusOr<std::unique_ptr<Coordinator>> Coordinator::Start(const Coordinato
                                                                 const Clock& clock) {
   auto impl = std::make_unique<Impl>(options, clock);
   impl->session = static_cast<uint64_t>(std::max<int64_t>(clock.NowUnixNanos(), 1));
+  if (!options.data_dir.empty()) {
+    std::error_code ec;
+    std::filesystem::create_directories(options.data_dir, ec);
+    if (ec) {
+      return absl::UnavailableError(
+          absl::StrCat("cannot create ", options.data_dir.string(), ": ", ec.message()));
+    }
+    absl::StatusOr<ledger::SignerKey> key = ledger::LoadOrCreateSignerKey(
+        options.data_dir / "coordinator.key", options.data_dir / "coordinator.vkey",
+        options.origin);
+    if (!key.ok()) return key.status();
+    ledger::LedgerOptions ledger_options;
+    ledger_options.directory = options.data_dir / "ledger";
+    ledger_options.origin = options.origin;
+    absl::StatusOr<std::unique_ptr<ledger::Ledger>> opened =
+        ledger::OpenLedger(ledger_options, clock, *key);
+    if (!opened.ok()) return opened.status();
+    impl->ledger = *std::move(opened);
+    // The plans committed before a restart.
+    absl::Status bad;
+    absl::Status scanned = impl->ledger->Scan(
+        0, impl->ledger->Size(), [&](const ledger::Entry& entry, const std::string&) {
+          if (entry.kind != "plan.commit") return true;
+          absl::StatusOr<PlanRecord> record = PlanRecordFromJson(entry.payload);
+          if (!record.ok()) {
+            bad = absl::DataLossError(absl::StrCat("ledger entry ", entry.index, ": ",
+                                                   record.status().message()));
+            return false;
+          }
+          impl->plans.push_back(*std::move(record));
+          return true;
+        });
+    if (!scanned.ok()) return scanned;
+    if (!bad.ok()) return bad;
+  }
   absl::StatusOr<std::unique_ptr<protocol::ZapAuthenticator>> zap =
       protocol::ZapAuthenticator::Start(impl->context, options.allowed_agents);
   if (!zap.ok()) return zap.status();
@@ -423,6 +516,7 @@ void Coordinator::Stop() {
   impl_->control.reset();
   impl_->router.reset();
   impl_->refused_after_stop = impl_->zap->refused();
+  impl_->FlushAnchors();
   impl_->zap.reset();
 }
 
@@ -490,6 +584,10 @@ absl::StatusOr<PlanRecord> Coordinator::NegotiateMaintenance(const std::string& 
   request->done = [promise](absl::StatusOr<PlanRecord> r) { promise->set_value(std::move(r)); };
   if (absl::Status s = impl_->Enqueue(std::move(request)); !s.ok()) return s;
   return done.get();
+}
+
+uint64_t Coordinator::LedgerSize() const {
+  return impl_->ledger ? impl_->ledger->Size() : 0;
 }
 
 std::vector<PlanRecord> Coordinator::Plans() const {

@@ -44,6 +44,13 @@ int main(int argc, char** argv) {
                  "Silence after which an agent counts as lost")
       ->check(CLI::Range(int64_t{100}, int64_t{3'600'000}))
       ->capture_default_str();
+  app.add_option("--data-dir", options.data_dir,
+                 "State directory: the coordinator's ledger (plans, agents' checkpoints) and its "
+                 "signing key; without it plans are kept in memory only");
+  app.add_option("--origin", options.origin, "Ledger origin")->capture_default_str();
+  app.add_option("--anchor-interval-ms", options.anchor_interval_ms,
+                 "Least time between two anchored checkpoints of one agent")
+      ->capture_default_str();
   bool check_config = false;
   app.add_flag("--check-config", check_config, "Check the keys and directories, then exit");
   try {
@@ -75,7 +82,13 @@ int main(int argc, char** argv) {
   if (!coordinator.ok()) return Fail(coordinator.status());
   std::cerr << "fleet-coordinator: agents on " << (*coordinator)->endpoint() << ", control on "
             << (*coordinator)->control_endpoint() << "; " << options.allowed_agents.size()
-            << " agent keys, " << options.operators.size() << " operator keys\n";
+            << " agent keys, " << options.operators.size() << " operator keys";
+  if (!options.data_dir.empty()) {
+    std::cerr << "; ledger in " << options.data_dir.string() << "/ledger ("
+              << (*coordinator)->LedgerSize() << " entries, " << (*coordinator)->Plans().size()
+              << " plans)";
+  }
+  std::cerr << "\n";
   while (!g_stop) std::this_thread::sleep_for(std::chrono::milliseconds(50));
   (*coordinator)->Stop();
   const auto& s = (*coordinator)->stats();

@@ -10,6 +10,7 @@
 #include "cli_common.h"
 #include "fleettwin/common/encoding.h"
 #include "fleettwin/ledger/audit_json.h"
+#include "fleettwin/ledger/crosscheck.h"
 #include "fleettwin/ledger/ledger.h"
 #include "fleettwin/ledger/verify.h"
 
@@ -62,12 +63,35 @@ absl::StatusOr<std::unique_ptr<fl::LedgerReader>> Open(const std::string& dir) {
   return fl::OpenLedgerReadOnly(dir);
 }
 
+// fleet-audit crosscheck: 0 if every agent ledger agrees with the fleet ledger, 1 if one does
+// not (or was never anchored), 3 if a ledger cannot be opened.
+int CrossCheckAll(const std::string& fleet_dir, const std::vector<std::string>& agent_dirs) {
+  absl::StatusOr<std::unique_ptr<fl::LedgerReader>> fleet = Open(fleet_dir);
+  if (!fleet.ok()) return cli::Fail(kTool, fleet.status());
+  int code = cli::kExitOk;
+  for (const std::string& dir : agent_dirs) {
+    absl::StatusOr<std::unique_ptr<fl::LedgerReader>> agent = Open(dir);
+    if (!agent.ok()) return cli::Fail(kTool, agent.status());
+    absl::StatusOr<fl::CrossCheckReport> r = fl::CrossCheck(**fleet, **agent);
+    if (r.ok()) {
+      std::cout << "ok " << dir << ": " << r->origin << ", " << r->anchors
+                << " anchored checkpoints up to size " << r->largest_anchored
+                << ", consistent with its " << r->agent_size << " entries\n";
+    } else {
+      std::cout << "FAIL " << dir << ": " << r.status().message() << "\n";
+      code = cli::kExitVerifyFailed;
+    }
+  }
+  std::cout.flush();
+  return code;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   CLI::App app{
       "fleet-audit: verify a fleettwin ledger offline, print its checkpoint, prove single "
-      "entries and export it. Exit codes: 0 ok, 1 the ledger does not verify, 2 bad "
+      "entries, export it, and cross-check agent ledgers against the fleet ledger. Exit codes: 0 ok, 1 the ledger does not verify, 2 bad "
       "arguments, 3 cannot read."};
   app.require_subcommand(1);
   std::string dir;
@@ -119,9 +143,19 @@ int main(int argc, char** argv) {
   export_cmd->add_option("--to", to, "End index, exclusive (default: all)");
 
   list->excludes(checkpoint_size);
+  CLI::App* crosscheck = app.add_subcommand(
+      "crosscheck",
+      "Check agent ledgers against the checkpoints the fleet (coordinator) ledger anchored: same "
+      "roots at the anchored sizes, and consistency proofs to each agent's current tree");
+  std::string fleet_dir;
+  std::vector<std::string> agent_dirs;
+  crosscheck->add_option("FLEET_LEDGER", fleet_dir, "The coordinator's ledger directory")
+      ->required();
+  crosscheck->add_option("AGENT_LEDGER", agent_dirs, "Agent ledger directories")->required();
   if (int code = cli::ParseArgs(app, argc, argv); code >= 0) return code;
 
   if (*verify) return Verify(dir, key_file, threads, quiet, trusted_files);
+  if (*crosscheck) return CrossCheckAll(fleet_dir, agent_dirs);
   absl::StatusOr<std::unique_ptr<fl::LedgerReader>> ledger = Open(dir);
   if (!ledger.ok()) return cli::Fail(kTool, ledger.status());
   if (*checkpoint) {

@@ -1,5 +1,11 @@
 #include "fleettwin/ledger/note.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <fstream>
+
 #include <charconv>
 #include <cstring>
 #include <vector>
@@ -251,6 +257,51 @@ absl::StatusOr<Checkpoint> OpenCheckpoint(std::string_view note, const VerifierK
   absl::StatusOr<std::string> body = OpenNote(note, key);
   if (!body.ok()) return body.status();
   return ParseCheckpointBody(*body);
+}
+
+namespace {
+
+absl::Status WriteNewKeyFile(const std::filesystem::path& path, const std::string& text,
+                             mode_t mode) {
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
+  if (fd < 0) {
+    return absl::UnavailableError(
+        absl::StrCat("create ", path.string(), ": ", std::strerror(errno)));
+  }
+  const bool ok = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()) &&
+                  ::fsync(fd) == 0;
+  ::close(fd);
+  if (!ok) return absl::UnavailableError(absl::StrCat("write ", path.string()));
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<SignerKey> LoadOrCreateSignerKey(const std::filesystem::path& secret_file,
+                                                const std::filesystem::path& verifier_file,
+                                                std::string_view name) {
+  if (std::filesystem::exists(secret_file)) {
+    std::ifstream in(secret_file);
+    std::string text;
+    std::getline(in, text);
+    absl::StatusOr<SignerKey> key = ParseSignerKey(text);
+    if (!key.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(secret_file.string(), ": ", key.status().message()));
+    }
+    return key;
+  }
+  absl::StatusOr<SignerKey> key = GenerateSignerKey(name);
+  if (!key.ok()) return key.status();
+  if (absl::Status s = WriteNewKeyFile(secret_file, FormatSignerKey(*key) + "\n", 0600); !s.ok()) {
+    return s;
+  }
+  if (absl::Status s =
+          WriteNewKeyFile(verifier_file, FormatVerifierKey(key->Verifier()) + "\n", 0644);
+      !s.ok()) {
+    return s;
+  }
+  return key;
 }
 
 }  // namespace fleettwin::ledger

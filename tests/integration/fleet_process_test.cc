@@ -82,7 +82,8 @@ class FleetProcessTest : public ::testing::Test {
     coordinator_ = Spawn({FLEETTWIN_FLEET_COORDINATOR, "--bind", bind_, "--control", control_,
                           "--key", (keys_ / "coordinator.curve-secret").string(), "--agents-dir",
                           agents_.string(), "--operators-dir", (keys_ / "operators").string(),
-                          "--heartbeat-timeout-ms", "2000"});
+                          "--heartbeat-timeout-ms", "2000", "--data-dir",
+                          (dir_.path() / "coordinator").string(), "--anchor-interval-ms", "100"});
     const std::string banner = ReadUntil(coordinator_.err, std::regex("control on"), 30s);
     ASSERT_NE(banner.find("control on"), std::string::npos) << banner;
   }
@@ -172,11 +173,21 @@ TEST_F(FleetProcessTest, AgentsNegotiateAPlanWithoutTheKilledOneAndSurviveACoord
   EXPECT_GT(json::parse(status)["unauthenticated"].get<uint64_t>(), 0u);
   EXPECT_EQ(json::parse(status)["plans"], 1);
 
-  // The coordinator restarts; the live agents find it again by themselves.
+  // The coordinator restarts; the live agents find it again by themselves, and the plan is
+  // still there (read back from the coordinator's ledger).
   Stop(coordinator_);
   EXPECT_EQ(Control({"--timeout-ms", "300", "agents"}).first, 3);  // Nobody answers.
   StartCoordinator();
   ASSERT_TRUE(WaitFor([&] { return ActiveWithRul({"engine-1", "engine-2", "engine-3"}); }, 60s));
+  auto [again_code, again] = Control({"--json", "plan", "show", "p1"});
+  ASSERT_EQ(again_code, 0) << again;
+  EXPECT_EQ(json::parse(again)["plan_hash"], plan["plan_hash"]);
+  EXPECT_EQ(json::parse(again)["assignments"], plan["assignments"]);
+  // Agents' checkpoints have been anchored in the fleet ledger.
+  ASSERT_TRUE(WaitFor([&] {
+    auto [c, s] = Control({"--json", "status"});
+    return c == 0 && json::parse(s)["anchors"].get<uint64_t>() >= 3;
+  }, 30s));
 
   // Each agent ledgered the committed plan as a desired value of its twin.
   for (int i = 0; i < 3; ++i) {
@@ -189,6 +200,35 @@ TEST_F(FleetProcessTest, AgentsNegotiateAPlanWithoutTheKilledOneAndSurviveACoord
     ASSERT_TRUE(state.is_object()) << twin;
     EXPECT_TRUE(state["desired"].contains("maintenance.planned_start")) << twin;
   }
+  Stop(coordinator_);
+
+  // The auditor: every agent ledger agrees with what the fleet saw...
+  const std::string fleet = (dir_.path() / "coordinator" / "ledger").string();
+  auto agent_ledger = [&](int i) {
+    return (dir_.path() / ("engine-" + std::to_string(i)) / "ledger").string();
+  };
+  auto [ok_code, ok_out] = RunTool({FLEETTWIN_FLEET_AUDIT, "crosscheck", fleet, agent_ledger(1),
+                                    agent_ledger(2), agent_ledger(3)});
+  EXPECT_EQ(ok_code, 0) << ok_out;
+  EXPECT_EQ(std::count(ok_out.begin(), ok_out.end(), '\n'), 3) << ok_out;
+  EXPECT_EQ(ok_out.find("FAIL"), std::string::npos) << ok_out;
+  // ...and an agent whose history was rewritten (its ledger replaced by a fresh replay under the
+  // same origin) is caught.
+  std::filesystem::remove_all(dir_.path() / "engine-2");
+  Child rewritten = Spawn({FLEETTWIN_FLEET_AGENT, "--asset", "engine-2", "--kind",
+                           kSource + "/kinds/cmapss-turbofan.json", "--data-dir",
+                           (dir_.path() / "engine-2").string(), "--replay",
+                           kSource + "/data/cmapss/test_FD001.txt", "--replay-unit", "2",
+                           "--speed", "max", "--exit-after-replay"});
+  ReadAll(rewritten.out);
+  ReadAll(rewritten.err);
+  ASSERT_EQ(Wait(rewritten.pid), 0);
+  auto [bad_code, bad_out] =
+      RunTool({FLEETTWIN_FLEET_AUDIT, "crosscheck", fleet, agent_ledger(1), agent_ledger(2)});
+  EXPECT_EQ(bad_code, 1) << bad_out;
+  EXPECT_NE(bad_out.find("ok " + agent_ledger(1)), std::string::npos) << bad_out;
+  EXPECT_NE(bad_out.find("FAIL " + agent_ledger(2)), std::string::npos) << bad_out;
+  EXPECT_NE(bad_out.find("anchored size"), std::string::npos) << bad_out;
 }
 
 }  // namespace

@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <filesystem>
 #include <memory>
 #include <string>
 #include <vector>
@@ -30,6 +31,14 @@ struct CoordinatorOptions {
   // keys (ZAP domain fleettwin-control). Requests and answers are JSON (docs/protocols.md).
   std::string control_endpoint;
   std::vector<common::CurvePublicKey> operators;
+  // Optional state directory: the coordinator's own ledger (data_dir/ledger, signed with
+  // data_dir/coordinator.key, created on first start). Every committed plan is an entry
+  // ("plan.commit", the plan as JSON), read back on start so plans survive a restart; agents'
+  // signed checkpoints from their heartbeats are anchored in it ("agent.checkpoint") when they
+  // change, at most every anchor_interval_ms per agent. Empty: plans live in memory only.
+  std::filesystem::path data_dir;
+  std::string origin = "fleettwin/coordinator";
+  int64_t anchor_interval_ms = 10'000;
 };
 
 // Counters; safe to read from any thread.
@@ -46,6 +55,8 @@ struct CoordinatorStats {
   std::atomic<uint64_t> bids{0};
   std::atomic<uint64_t> replies{0};
   std::atomic<uint64_t> plans{0};         // Negotiations committed.
+  std::atomic<uint64_t> anchors{0};        // Agent checkpoints written to the ledger.
+  std::atomic<uint64_t> ledger_errors{0};  // Failed appends (plans then stay in memory).
   std::atomic<uint64_t> control_requests{0};
   std::atomic<uint64_t> control_errors{0};  // Malformed or failed control requests.
 };
@@ -53,6 +64,8 @@ struct CoordinatorStats {
 // JSON views, as the control socket answers them.
 std::string MembersJson(const std::vector<Member>& members, int64_t now_unix_ns);
 std::string PlanRecordJson(const PlanRecord& record);
+// The inverse of PlanRecordJson. Errors: InvalidArgument.
+absl::StatusOr<PlanRecord> PlanRecordFromJson(std::string_view json);
 
 class Coordinator final {
  public:
@@ -82,6 +95,8 @@ class Coordinator final {
                                                   const NegotiationOptions& options);
   // The plans committed so far, oldest first (thread-safe copy).
   std::vector<PlanRecord> Plans() const;
+  // Entries in the coordinator's ledger (0 without a data_dir).
+  uint64_t LedgerSize() const;
 
  private:
   struct Impl;

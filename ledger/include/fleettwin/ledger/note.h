@@ -6,6 +6,7 @@
 
 #include <array>
 #include <cstdint>
+#include <filesystem>
 #include <string>
 #include <string_view>
 
@@ -62,6 +63,13 @@ absl::StatusOr<VerifierKey> ParseVerifierKey(std::string_view text);
 // "PRIVATE+KEY+<name>+<8 hex key id>+<base64(0x01 || 32-byte seed)>".
 std::string FormatSignerKey(const SignerKey& key);
 absl::StatusOr<SignerKey> ParseSignerKey(std::string_view text);
+
+// A writer's signing key kept in `secret_file`: read if it exists, else generated under `name`
+// and written there (mode 0600, never replaced) with its verifier key in `verifier_file` (0644).
+// Errors: InvalidArgument (a malformed key file; its content is never echoed), Unavailable.
+absl::StatusOr<SignerKey> LoadOrCreateSignerKey(const std::filesystem::path& secret_file,
+                                                const std::filesystem::path& verifier_file,
+                                                std::string_view name);
 
 // A C2SP signed note of any text: `text`, a blank line, and one line
 // "— <name> <base64(4-byte key id || 64-byte Ed25519 signature of text)>\n".
