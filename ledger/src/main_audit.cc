@@ -12,6 +12,7 @@
 #include "fleettwin/ledger/audit_json.h"
 #include "fleettwin/ledger/crosscheck.h"
 #include "fleettwin/ledger/ledger.h"
+#include "fleettwin/plan/replay.h"
 #include "fleettwin/ledger/verify.h"
 
 namespace fl = fleettwin::ledger;
@@ -86,6 +87,38 @@ int CrossCheckAll(const std::string& fleet_dir, const std::vector<std::string>& 
   return code;
 }
 
+// fleet-audit replay-plan: 0 if every (chosen) plan re-solves identically, 1 if one does not
+// or none was found, 3 if the ledger cannot be read.
+int ReplayPlans(const std::string& fleet_dir, const std::string& plan_id) {
+  absl::StatusOr<std::unique_ptr<fl::LedgerReader>> fleet = Open(fleet_dir);
+  if (!fleet.ok()) return cli::Fail(kTool, fleet.status());
+  int code = cli::kExitOk, found = 0;
+  absl::Status scanned = (*fleet)->Scan(0, (*fleet)->Size(), [&](const fl::Entry& e,
+                                                                 const std::string&) {
+    if (e.kind != "plan.commit") return true;
+    absl::StatusOr<fleettwin::plan::ReplayReport> r =
+        fleettwin::plan::ReplayMaintenancePlan(e.payload);
+    if (r.ok() && !plan_id.empty() && r->negotiation != plan_id) return true;
+    ++found;
+    if (r.ok()) {
+      std::cout << "ok plan " << r->negotiation << " (entry " << e.index << "): " << r->assets
+                << " assets, " << r->maintained << " maintained, identical under " << r->solver
+                << "\n";
+    } else {
+      std::cout << "FAIL entry " << e.index << ": " << r.status().message() << "\n";
+      code = cli::kExitVerifyFailed;
+    }
+    return true;
+  });
+  if (!scanned.ok()) return cli::Fail(kTool, scanned);
+  if (found == 0) {
+    std::cout << "FAIL no plan" << (plan_id.empty() ? "" : " " + plan_id) << " in the ledger\n";
+    code = cli::kExitVerifyFailed;
+  }
+  std::cout.flush();
+  return code;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -152,10 +185,18 @@ int main(int argc, char** argv) {
   crosscheck->add_option("FLEET_LEDGER", fleet_dir, "The coordinator's ledger directory")
       ->required();
   crosscheck->add_option("AGENT_LEDGER", agent_dirs, "Agent ledger directories")->required();
+  CLI::App* replay = app.add_subcommand(
+      "replay-plan",
+      "Re-solve every committed plan (or one) of a fleet ledger from its ledgered bids and check "
+      "that the same assets get the same slots and crews");
+  std::string plan_id;
+  replay->add_option("FLEET_LEDGER", fleet_dir, "The coordinator's ledger directory")->required();
+  replay->add_option("--plan", plan_id, "Only this plan");
   if (int code = cli::ParseArgs(app, argc, argv); code >= 0) return code;
 
   if (*verify) return Verify(dir, key_file, threads, quiet, trusted_files);
   if (*crosscheck) return CrossCheckAll(fleet_dir, agent_dirs);
+  if (*replay) return ReplayPlans(fleet_dir, plan_id);
   absl::StatusOr<std::unique_ptr<fl::LedgerReader>> ledger = Open(dir);
   if (!ledger.ok()) return cli::Fail(kTool, ledger.status());
   if (*checkpoint) {

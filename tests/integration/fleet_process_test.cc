@@ -212,6 +212,11 @@ TEST_F(FleetProcessTest, AgentsNegotiateAPlanWithoutTheKilledOneAndSurviveACoord
   EXPECT_EQ(ok_code, 0) << ok_out;
   EXPECT_EQ(std::count(ok_out.begin(), ok_out.end(), '\n'), 3) << ok_out;
   EXPECT_EQ(ok_out.find("FAIL"), std::string::npos) << ok_out;
+  // The plan re-solves identically from its ledgered bids.
+  auto [replay_code, replay_out] = RunTool({FLEETTWIN_FLEET_AUDIT, "replay-plan", fleet});
+  EXPECT_EQ(replay_code, 0) << replay_out;
+  EXPECT_NE(replay_out.find("ok plan p1"), std::string::npos) << replay_out;
+  EXPECT_EQ(RunTool({FLEETTWIN_FLEET_AUDIT, "replay-plan", fleet, "--plan", "p9"}).first, 1);
   // ...and an agent whose history was rewritten (its ledger replaced by a fresh replay under the
   // same origin) is caught.
   std::filesystem::remove_all(dir_.path() / "engine-2");
