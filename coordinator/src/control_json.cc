@@ -63,7 +63,9 @@ std::string PlanRecordJson(const PlanRecord& r) {
       {"maintained", r.plan.maintained},
       {"assignments", assignments},
       {"left_out", left},
-      {"bids", bids}}
+      {"bids", bids},
+      {"cancelled", r.cancelled},
+      {"cancel_reason", r.cancel_reason}}
       .dump();
 }
 
@@ -96,6 +98,8 @@ absl::StatusOr<PlanRecord> PlanRecordFromJson(std::string_view text) {
     for (const nlohmann::json& l : j.at("left_out")) {
       r.left_out.push_back({l.at("asset").get<std::string>(), l.at("reason").get<std::string>()});
     }
+    r.cancelled = j.value("cancelled", false);
+    r.cancel_reason = j.value("cancel_reason", "");
     for (const nlohmann::json& b : j.at("bids")) {
       r.bids.push_back({b.at("asset").get<std::string>(),
                         b.at("slot_cost").get<std::vector<double>>(),

@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "absl/strings/str_cat.h"
+#include "fleettwin/common/encoding.h"
 #include "fleettwin/ledger/ledger.h"
 #include "fleettwin/ledger/note.h"
 #include "fleettwin/protocol/curve_zmq.h"
@@ -327,6 +328,85 @@ void Coordinator::Impl::HandleControl(const zmq::message_t& routing_id,
       if (absl::Status s = Enqueue(std::move(r)); !s.ok()) return fail(s);
       return;  // Answered when the plan commits.
     }
+    if (command == "twin") {
+      const std::string asset = request.at("asset").get<std::string>();
+      std::vector<Member> one;
+      {
+        std::lock_guard<std::mutex> lock(mutex);
+        if (const Member* m = membership.Find(asset)) one.push_back(*m);
+      }
+      if (one.empty()) return fail(absl::NotFoundError(absl::StrCat("no agent ", asset)));
+      const nlohmann::json list = nlohmann::json::parse(MembersJson(one, clock.NowUnixNanos()));
+      return ReplyControl(peer, ResultJson(list[0].dump()));
+    }
+    if (command == "ledger.heads") {
+      nlohmann::json heads = {{"coordinator", nullptr}, {"agents", nlohmann::json::array()}};
+      if (ledger) {
+        absl::StatusOr<ledger::SignedCheckpoint> cp = ledger->LatestCheckpoint();
+        if (cp.ok()) {
+          heads["coordinator"] = {{"origin", cp->checkpoint.origin},
+                                  {"size", cp->checkpoint.size},
+                                  {"root", HexEncode(cp->checkpoint.root)},
+                                  {"note", cp->note}};
+        }
+      }
+      std::lock_guard<std::mutex> lock(mutex);
+      for (const auto& [asset, m] : membership.members()) {
+        nlohmann::json h = {{"asset", asset}, {"anchored", anchored.contains(asset)}};
+        const size_t split = m.last.checkpoint.find("\n\n");
+        if (split != std::string::npos) {
+          absl::StatusOr<ledger::Checkpoint> cp = ledger::ParseCheckpointBody(
+              std::string_view(m.last.checkpoint).substr(0, split + 1));
+          if (cp.ok()) {
+            h["origin"] = cp->origin;
+            h["size"] = cp->size;
+            h["root"] = HexEncode(cp->root);
+          }
+        }
+        heads["agents"].push_back(h);
+      }
+      return ReplyControl(peer, ResultJson(heads.dump()));
+    }
+    if (command == "plan.cancel") {
+      const std::string id = request.at("id").get<std::string>();
+      const std::string reason = request.value("reason", "cancelled by an operator");
+      PlanRecord* target = nullptr;
+      {
+        std::lock_guard<std::mutex> lock(mutex);
+        for (PlanRecord& p : plans) {
+          if (p.negotiation == id) target = &p;
+        }
+      }
+      if (target == nullptr) return fail(absl::NotFoundError(absl::StrCat("no plan ", id)));
+      if (target->cancelled) {
+        return fail(absl::FailedPreconditionError(absl::StrCat("plan ", id, " is cancelled")));
+      }
+      uint64_t index = 0;
+      if (ledger) {
+        absl::StatusOr<uint64_t> appended = ledger->Append(
+            {"plan.cancel", protocol::kCoordinatorName, 0, 0,
+             nlohmann::json{{"negotiation", id}, {"reason", reason}}.dump()});
+        if (!appended.ok()) {
+          ++stats.ledger_errors;
+          return fail(appended.status());
+        }
+        index = *appended;
+      }
+      {
+        std::lock_guard<std::mutex> lock(mutex);
+        target->cancelled = true;
+        target->cancel_reason = reason;
+      }
+      // Every agent of the plan is told: no maintenance under this plan.
+      std::string raw_hash;
+      for (size_t i = 0; i + 1 < target->plan_hash.size(); i += 2) {
+        raw_hash.push_back(static_cast<char>(std::stoi(target->plan_hash.substr(i, 2), nullptr, 16)));
+      }
+      for (const plan::MaintenanceAssignment& a : target->plan.assignments) {
+        SendTo(a.asset, protocol::Commit{id, raw_hash, -1, -1, -1, index});
+      }
+      return ReplyControl(peer, ResultJson(PlanRecordJson(*target)));
+    }
     if (command == "status") {
       const nlohmann::json status = {
           {"session", session},
@@ -442,6 +522,16 @@ absl::StatusOr<std::unique_ptr<Coordinator>> Coordinator::Start(const Coordinato
     absl::Status bad;
     absl::Status scanned = impl->ledger->Scan(
         0, impl->ledger->Size(), [&](const ledger::Entry& entry, const std::string&) {
+          if (entry.kind == "plan.cancel") {
+            const nlohmann::json c = nlohmann::json::parse(entry.payload, nullptr, false);
+            for (PlanRecord& p : impl->plans) {
+              if (c.is_object() && p.negotiation == c.value("negotiation", "")) {
+                p.cancelled = true;
+                p.cancel_reason = c.value("reason", "");
+              }
+            }
+            return true;
+          }
           if (entry.kind != "plan.commit") return true;
           absl::StatusOr<PlanRecord> record = PlanRecordFromJson(entry.payload);
           if (!record.ok()) {

@@ -4,6 +4,7 @@
 // coordinator did not answer.
 #include <cstdio>
 #include <iostream>
+#include <map>
 
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
@@ -116,6 +117,22 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   maintenance->add_option("--bid-window-ms", bid_window_ms)->capture_default_str();
   maintenance->add_option("--reply-timeout-ms", reply_timeout_ms)->capture_default_str();
+  CLI::App* twin = app.add_subcommand("twin", "One agent's twin as its heartbeats report it");
+  std::string twin_asset;
+  twin->add_option("ASSET", twin_asset, "Asset id")->required();
+  CLI::App* ledger_cmd = app.add_subcommand("ledger", "Ledgers")->require_subcommand(1);
+  CLI::App* heads = ledger_cmd->add_subcommand(
+      "heads", "The coordinator ledger's checkpoint and each agent's latest reported one");
+  CLI::App* diff = plan->add_subcommand("diff", "What changed between two plans, per asset");
+  std::string diff_a, diff_b;
+  diff->add_option("A", diff_a, "Plan id")->required();
+  diff->add_option("B", diff_b, "Plan id")->required();
+  CLI::App* cancel = plan->add_subcommand(
+      "cancel", "Cancel a committed plan: ledgered, and every agent of it is told");
+  std::string cancel_id, cancel_reason = "cancelled by an operator";
+  cancel->add_option("ID", cancel_id, "Plan id")->required();
+  cancel->add_option("--reason", cancel_reason, "Recorded with the cancellation")
+      ->capture_default_str();
   CLI::App* list = plan->add_subcommand("list", "Committed plans");
   CLI::App* show = plan->add_subcommand("show", "One committed plan");
   std::string show_id;
@@ -157,6 +174,9 @@ int main(int argc, char** argv) {
   if (*status) request = {{"command", "status"}};
   if (*list) request = {{"command", "plans"}};
   if (*show) request = {{"command", "plan"}, {"id", show_id}};
+  if (*twin) request = {{"command", "twin"}, {"asset", twin_asset}};
+  if (*heads) request = {{"command", "ledger.heads"}};
+  if (*cancel) request = {{"command", "plan.cancel"}, {"id", cancel_id}, {"reason", cancel_reason}};
   if (*maintenance) {
     request = {{"command", "plan.maintenance"}, {"id", id}, {"horizon", horizon},
                {"duration", duration}, {"crews", crews}, {"failure_cost", failure_cost},
@@ -167,6 +187,49 @@ int main(int argc, char** argv) {
   }
   auto client = fleettwin::coordinator::ControlClient::Connect(endpoint, server->key, me->pair);
   if (!client.ok()) return Fail(client.status());
+  if (*diff) {
+    json plans[2];
+    const std::string ids[2] = {diff_a, diff_b};
+    for (int i = 0; i < 2; ++i) {
+      absl::StatusOr<std::string> p = (*client)->Call(
+          json{{"command", "plan"}, {"id", ids[i]}}.dump(), std::chrono::milliseconds(timeout_ms));
+      if (!p.ok()) return Fail(p.status());
+      plans[i] = json::parse(*p);
+    }
+    std::map<std::string, std::pair<json, json>> by_asset;
+    for (int i = 0; i < 2; ++i) {
+      for (const json& a : plans[i]["assignments"]) {
+        (i == 0 ? by_asset[a["asset"]].first : by_asset[a["asset"]].second) = a;
+      }
+    }
+    json changes = json::array();
+    for (const auto& [asset, ab] : by_asset) {
+      const int slot_a = ab.first.is_null() ? -2 : ab.first.value("slot", -1);
+      const int slot_b = ab.second.is_null() ? -2 : ab.second.value("slot", -1);
+      const int crew_a = ab.first.is_null() ? -2 : ab.first.value("crew", -1);
+      const int crew_b = ab.second.is_null() ? -2 : ab.second.value("crew", -1);
+      if (slot_a == slot_b && crew_a == crew_b) continue;
+      changes.push_back({{"asset", asset}, {"a", ab.first}, {"b", ab.second}});
+    }
+    if (as_json) {
+      std::cout << json{{"a", diff_a}, {"b", diff_b}, {"changes", changes}}.dump() << "\n";
+      return 0;
+    }
+    auto where = [](const json& a) -> std::string {
+      if (a.is_null()) return "(not in plan)";
+      if (a.value("slot", -1) < 0) return "none";
+      return "start " + std::to_string(a.value("start", -1)) + " crew " +
+             std::to_string(a.value("crew", -1));
+    };
+    std::printf("%-20s %-22s %-22s\n", "ASSET", diff_a.c_str(), diff_b.c_str());
+    for (const json& c : changes) {
+      std::printf("%-20s %-22s %-22s\n", c["asset"].get<std::string>().c_str(),
+                  where(c["a"]).c_str(), where(c["b"]).c_str());
+    }
+    std::printf("%zu of %zu assets differ; cost %.1f -> %.1f\n", changes.size(), by_asset.size(),
+                plans[0].value("cost", 0.0), plans[1].value("cost", 0.0));
+    return 0;
+  }
   absl::StatusOr<std::string> answer =
       (*client)->Call(request.dump(), std::chrono::milliseconds(timeout_ms));
   if (!answer.ok()) return Fail(answer.status());
@@ -175,20 +238,39 @@ int main(int argc, char** argv) {
     return 0;
   }
   const json result = json::parse(*answer);
-  if (*agents) {
-    PrintAgents(result);
+  if (*agents || *twin) {
+    PrintAgents(*twin ? json::array({result}) : result);
+  } else if (*heads) {
+    const json& c = result["coordinator"];
+    if (c.is_null()) {
+      std::printf("coordinator: no ledger (started without --data-dir)\n");
+    } else {
+      std::printf("coordinator: %s size %llu root %s\n", c.value("origin", "").c_str(),
+                  static_cast<unsigned long long>(c.value("size", uint64_t{0})),
+                  c.value("root", "").c_str());
+    }
+    std::printf("%-20s %-36s %8s %-10s %s\n", "ASSET", "ORIGIN", "SIZE", "ANCHORED", "ROOT");
+    for (const json& a : result["agents"]) {
+      std::printf("%-20s %-36s %8s %-10s %s\n", a.value("asset", "").c_str(),
+                  a.value("origin", "-").c_str(), Cell(a, "size").c_str(),
+                  a.value("anchored", false) ? "yes" : "no", a.value("root", "-").c_str());
+    }
   } else if (*status) {
     for (const auto& [k, v] : result.items()) std::cout << k << " " << v.dump() << "\n";
   } else if (*list) {
     std::printf("%-20s %10s %10s %6s %9s %s\n", "PLAN", "MAINTAINED", "COST", "ROUNDS", "LEFT OUT",
                 "HASH");
     for (const json& p : result) {
-      std::printf("%-20s %10d %10.1f %6d %9zu %s\n", p.value("negotiation", "").c_str(),
+      std::printf("%-20s %10d %10.1f %6d %9zu %s%s\n", p.value("negotiation", "").c_str(),
                   p.value("maintained", 0), p.value("cost", 0.0), p.value("rounds", 0),
-                  p["left_out"].size(), p.value("plan_hash", "").substr(0, 16).c_str());
+                  p["left_out"].size(), p.value("plan_hash", "").substr(0, 16).c_str(),
+                  p.value("cancelled", false) ? "  (cancelled)" : "");
     }
   } else {
     PrintPlan(result);
+    if (result.value("cancelled", false)) {
+      std::printf("CANCELLED: %s\n", result.value("cancel_reason", "").c_str());
+    }
   }
   return 0;
 }

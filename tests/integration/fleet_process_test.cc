@@ -173,8 +173,28 @@ TEST_F(FleetProcessTest, AgentsNegotiateAPlanWithoutTheKilledOneAndSurviveACoord
   EXPECT_GT(json::parse(status)["unauthenticated"].get<uint64_t>(), 0u);
   EXPECT_EQ(json::parse(status)["plans"], 1);
 
-  // The coordinator restarts; the live agents find it again by themselves, and the plan is
-  // still there (read back from the coordinator's ledger).
+  // A second plan with one crew, compared with the first and cancelled.
+  auto [p2_code, p2_out] = Control({"--json", "plan", "maintenance", "--id", "p2", "--crews", "1",
+                                    "--bid-window-ms", "1500"});
+  ASSERT_EQ(p2_code, 0) << p2_out;
+  auto [diff_code, diff] = Control({"--json", "plan", "diff", "p1", "p2"});
+  ASSERT_EQ(diff_code, 0) << diff;
+  EXPECT_TRUE(json::parse(diff)["changes"].is_array()) << diff;
+  EXPECT_EQ(Control({"plan", "diff", "p1", "nope"}).first, 1);
+  auto [cancel_code, cancel] = Control({"--json", "plan", "cancel", "p2", "--reason", "test"});
+  ASSERT_EQ(cancel_code, 0) << cancel;
+  EXPECT_EQ(json::parse(cancel)["cancelled"], true);
+  EXPECT_EQ(Control({"plan", "cancel", "p2"}).first, 1);  // Already cancelled.
+  auto [twin_code, twin_out] = Control({"--json", "twin", "engine-1"});
+  ASSERT_EQ(twin_code, 0) << twin_out;
+  EXPECT_EQ(json::parse(twin_out)["asset"], "engine-1");
+  EXPECT_EQ(Control({"twin", "engine-7"}).first, 1);
+  auto [heads_code, heads] = Control({"--json", "ledger", "heads"});
+  ASSERT_EQ(heads_code, 0) << heads;
+  EXPECT_GT(json::parse(heads)["coordinator"]["size"].get<uint64_t>(), 0u) << heads;
+
+  // The coordinator restarts; the live agents find it again by themselves, and the plans are
+  // still there (read back from the coordinator's ledger), the cancellation too.
   Stop(coordinator_);
   EXPECT_EQ(Control({"--timeout-ms", "300", "agents"}).first, 3);  // Nobody answers.
   StartCoordinator();
@@ -183,6 +203,9 @@ TEST_F(FleetProcessTest, AgentsNegotiateAPlanWithoutTheKilledOneAndSurviveACoord
   ASSERT_EQ(again_code, 0) << again;
   EXPECT_EQ(json::parse(again)["plan_hash"], plan["plan_hash"]);
   EXPECT_EQ(json::parse(again)["assignments"], plan["assignments"]);
+  auto [again2_code, again2] = Control({"--json", "plan", "show", "p2"});
+  ASSERT_EQ(again2_code, 0) << again2;
+  EXPECT_EQ(json::parse(again2)["cancelled"], true);
   // Agents' checkpoints have been anchored in the fleet ledger.
   ASSERT_TRUE(WaitFor([&] {
     auto [c, s] = Control({"--json", "status"});
@@ -216,6 +239,7 @@ TEST_F(FleetProcessTest, AgentsNegotiateAPlanWithoutTheKilledOneAndSurviveACoord
   auto [replay_code, replay_out] = RunTool({FLEETTWIN_FLEET_AUDIT, "replay-plan", fleet});
   EXPECT_EQ(replay_code, 0) << replay_out;
   EXPECT_NE(replay_out.find("ok plan p1"), std::string::npos) << replay_out;
+  EXPECT_NE(replay_out.find("ok plan p2"), std::string::npos) << replay_out;
   EXPECT_EQ(RunTool({FLEETTWIN_FLEET_AUDIT, "replay-plan", fleet, "--plan", "p9"}).first, 1);
   // ...and an agent whose history was rewritten (its ledger replaced by a fresh replay under the
   // same origin) is caught.

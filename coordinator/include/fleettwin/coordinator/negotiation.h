@@ -48,6 +48,9 @@ struct PlanRecord {
   int rounds = 0;                          // Award rounds it took.
   std::string bids_digest;                 // Hex SHA-256 of the canonical bids.
   std::string plan_hash;                   // Hex SHA-256 of CanonicalPlanJson.
+  // Set when an operator cancelled the plan (ledgered as "plan.cancel"); not hashed.
+  bool cancelled = false;
+  std::string cancel_reason;
 };
 
 // The canonical form that plan_hash covers: compact JSON with sorted keys (negotiation, call,
