@@ -5,12 +5,16 @@
 # the shipped failure model predicting its RUL every cycle, reads the twin over HTTP, asks it
 # what-if questions (Monte Carlo), stops the agent with SIGTERM, and audits its ledger as an
 # outsider would: verify with the public key, rebuild the twin from the ledger alone and
-# compare it with what the agent served, prove one entry.
+# compare it with what the agent served, prove one entry. Then a small fleet: fleet-coordinator
+# and five agents (FD001 test engines 1-5) over ZeroMQ with CURVE keys made by fleetctl, a
+# negotiated maintenance plan, and the fleet ledger audited: every agent ledger cross-checked
+# against the checkpoints the fleet anchored, and the plan re-solved from its ledgered bids.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
 cmake --preset release >/dev/null
-cmake --build --preset release -j"$(nproc)" --target fleet-agent fleet-audit >/dev/null
+cmake --build --preset release -j"$(nproc)" --target fleet-agent fleet-audit fleet-coordinator \
+  fleetctl >/dev/null
 
 out=${FLEETTWIN_DEMO_DIR:-build/demo}
 agent_bin=build/release/agent/fleet-agent
@@ -134,4 +138,58 @@ size=$($audit_bin checkpoint "$out/engine-31/ledger" | sed -n 2p)
 echo "inclusion proof of the last entry ($((size - 1))) in the signed tree of $size:"
 $audit_bin prove "$out/engine-31/ledger" $((size - 1))
 echo
-echo "demo done: ledger in $out/engine-31/ledger, verifier key $out/engine-31/agent.vkey"
+
+echo "== 8. a fleet: fleet-coordinator and five agents (FD001 test engines 1-5), CURVE keys from fleetctl"
+ctl_bin=build/release/coordinator/fleetctl
+fleet=$out/fleet
+mkdir -p "$fleet/keys/agents" "$fleet/keys/operators"
+$ctl_bin keys generate coordinator --out "$fleet/keys" >/dev/null
+$ctl_bin keys generate engine-1 engine-2 engine-3 engine-4 engine-5 --out "$fleet/keys/agents" >/dev/null
+$ctl_bin keys generate operator --out "$fleet/keys/operators" >/dev/null
+bind=tcp://127.0.0.1:$(free_port)
+control=tcp://127.0.0.1:$(free_port)
+build/release/coordinator/fleet-coordinator --bind "$bind" --control "$control" \
+  --key "$fleet/keys/coordinator.curve-secret" --agents-dir "$fleet/keys/agents" \
+  --operators-dir "$fleet/keys/operators" --data-dir "$fleet/coordinator" \
+  --anchor-interval-ms 500 2>"$fleet/coordinator.log" &
+coordinator=$!
+pids+=($coordinator)
+wait_for 10 grep -q "control on" "$fleet/coordinator.log"
+cat "$fleet/coordinator.log"
+agents=()
+for i in 1 2 3 4 5; do
+  $agent_bin --asset "engine-$i" --kind "$kind" --data-dir "$fleet/engine-$i" --model "$model" \
+    --replay data/cmapss/test_FD001.txt --replay-unit "$i" --speed max \
+    --coordinator "$bind" --coordinator-key "$fleet/keys/coordinator.curve-public" \
+    --agent-key "$fleet/keys/agents/engine-$i.curve-secret" --heartbeat-ms 200 \
+    --bid-replications 1000 >"$fleet/engine-$i.exit.json" 2>"$fleet/engine-$i.log" &
+  agents+=($!)
+  pids+=($!)
+done
+ctl() { $ctl_bin --coordinator "$control" --coordinator-key "$fleet/keys/coordinator.curve-public" \
+  --operator-key "$fleet/keys/operators/operator.curve-secret" "$@"; }
+wait_for 60 bash -c "$(declare -f ctl); ctl_bin=$ctl_bin control=$control fleet=$fleet; \
+  ctl --json agents | python3 -c 'import json,sys; a=json.load(sys.stdin); sys.exit(0 if len([m for m in a if \"rul\" in m.get(\"twin\",{})])==5 else 1)'"
+ctl agents
+echo
+
+echo "== 9. a maintenance plan negotiated with the agents (contract net: each bids from its own"
+echo "      twin's Monte Carlo; the coordinator solves exactly under 2 crews, slots of 5 cycles)"
+ctl plan maintenance --id demo-1 --horizon 150 --duration 5 --crews 2 --bid-window-ms 3000
+echo
+sleep 1  # One more heartbeat each, so the latest checkpoints are anchored.
+ctl ledger heads
+for a in "${agents[@]}"; do kill -TERM "$a"; done
+for a in "${agents[@]}"; do wait "$a"; done
+kill -TERM "$coordinator"
+wait "$coordinator"
+tail -n 1 "$fleet/coordinator.log"
+echo
+
+echo "== 10. the auditor: the fleet ledger verifies; every agent ledger agrees with what the fleet"
+echo "       anchored; the plan re-solves identically from its ledgered bids"
+$audit_bin verify "$fleet/coordinator/ledger" --key "$fleet/coordinator/coordinator.vkey" --quiet
+$audit_bin crosscheck "$fleet/coordinator/ledger" "$fleet"/engine-*/ledger
+$audit_bin replay-plan "$fleet/coordinator/ledger"
+echo
+echo "demo done: ledgers in $out/engine-31/ledger and $fleet (coordinator/ledger, engine-N/ledger)"
