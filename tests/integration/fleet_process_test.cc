@@ -6,6 +6,11 @@
 #include <regex>
 
 #include <nlohmann/json.hpp>
+#include <zmq.hpp>
+
+#include "fleettwin/common/curve.h"
+#include "fleettwin/protocol/curve_zmq.h"
+#include "fleettwin/protocol/messages.h"
 
 #include "gtest/gtest.h"
 #include "testing/process.h"
@@ -142,6 +147,32 @@ TEST_F(FleetProcessTest, AgentsNegotiateAPlanWithoutTheKilledOneAndSurviveACoord
   agents_running_.push_back(StartAgent("engine-9", 9, keys_ / "strangers" / "engine-9.curve-secret"));
   ASSERT_TRUE(WaitFor([&] { return ActiveWithRul({"engine-1", "engine-2", "engine-3", "engine-4"}); },
                       60s));
+
+  // Bytes that are not ours, and a replayed message, on a connection with an admitted key: the
+  // coordinator ignores them, counts them, and carries on.
+  {
+    absl::StatusOr<common::CurveSecretKey> key =
+        common::ReadCurveSecretKeyFile(agents_ / "engine-4.curve-secret");
+    absl::StatusOr<common::CurvePublicKey> server =
+        common::ReadCurvePublicKeyFile(keys_ / "coordinator.curve-public");
+    ASSERT_TRUE(key.ok() && server.ok());
+    zmq::context_t context(1);
+    zmq::socket_t raw(context, zmq::socket_type::dealer);
+    raw.set(zmq::sockopt::linger, 0);
+    ASSERT_TRUE(protocol::MakeCurveClient(raw, key->pair, server->key).ok());
+    raw.connect(bind_);
+    raw.send(zmq::str_buffer("garbage"), zmq::send_flags::none);
+    raw.send(zmq::buffer(std::string(4096, '\xff')), zmq::send_flags::none);
+    const std::string old = protocol::Encode({1, 1, "engine-4", 0, protocol::Register{}});
+    raw.send(zmq::buffer(old), zmq::send_flags::none);  // An older session than the agent's.
+    ASSERT_TRUE(WaitFor([&] {
+      auto [c, s] = Control({"--json", "status"});
+      if (c != 0) return false;
+      const json st = json::parse(s);
+      return st["malformed"].get<uint64_t>() >= 2 && st["replayed"].get<uint64_t>() >= 1;
+    }, 30s));
+  }
+  ASSERT_TRUE(ActiveWithRul({"engine-1", "engine-2", "engine-3", "engine-4"}));
 
   // engine-4's agent dies without a word; the plan goes ahead without it.
   ::kill(agents_running_[3].pid, SIGKILL);
