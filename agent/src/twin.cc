@@ -176,9 +176,11 @@ uint64_t Twin::Apply(const TwinChange& change) {
   } else if (const MaintenanceRecord* m = std::get_if<MaintenanceRecord>(&change)) {
     state_.maintenance.push_back(*m);
     if (m->note == kFailureNote) ScoreRulPredictions(m->time);
-    // Maintenance renews the asset: its age restarts and older rows no longer describe it.
+    // Maintenance renews the asset: its age restarts, older rows no longer describe it, and
+    // the worn estimate is void until the next sample.
     life_start_ = m->time;
     model_rows_.clear();
+    state_.rul.reset();
   } else if (const CalibrationChange* c = std::get_if<CalibrationChange>(&change)) {
     state_.calibration = c->calibration;
     ++state_.calibrations;

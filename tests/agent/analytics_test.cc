@@ -244,14 +244,16 @@ TEST_F(AnalyticsTest, TheFailureModelPredictsEveryCycleItsVersionIsLedgeredAndRe
     EXPECT_EQ(state.health[remaining_life], HealthLevel::kAlarm);
     EXPECT_EQ(state.health_values[remaining_life], state.rul->rul);
     EXPECT_GT(state.rul->p_fail, 0.5);  // Its last cycle: failure is imminent.
-    // The failure reveals the true RUL of earlier predictions: they are scored.
-    ASSERT_TRUE((*twin)->RecordMaintenance(failure_time, kFailureNote, "test").ok());
-    EXPECT_GT(state.quality.rul_errors, 10);
-    EXPECT_LT(state.quality.rul_rmse, 30);
     // What-if from the twin's own estimate.
     absl::StatusOr<sim::TurbofanQuestion> q = TurbofanQuestionFor(*turbofan, state, {});
     ASSERT_TRUE(q.ok()) << q.status();
     EXPECT_EQ(q->params.rul_mean, std::max(state.rul->rul, 0.1));
+    // The failure reveals the true RUL of earlier predictions: they are scored; the engine is
+    // renewed, so its worn estimate is void until the next cycle.
+    ASSERT_TRUE((*twin)->RecordMaintenance(failure_time, kFailureNote, "test").ok());
+    EXPECT_GT(state.quality.rul_errors, 10);
+    EXPECT_LT(state.quality.rul_rmse, 30);
+    EXPECT_FALSE(state.rul.has_value());
   }
   double squares = 0;
   for (double e : errors) squares += e * e;
@@ -287,6 +289,19 @@ TEST_F(AnalyticsTest, MaintenanceRenewsTheAssetSoTheModelsAgeRestarts) {
     ASSERT_TRUE((*twin)->Ingest(absl::MakeConstSpan(&engine[i], 1)).ok());
   }
   const double fresh = state.rul->rul;
+  // The twin gives the model the engine's age: the cycle of the latest sample (it is new at 0).
+  std::vector<std::vector<double>> rows;
+  for (size_t i = 10; i < 40; ++i) {
+    std::vector<double> row;
+    for (const std::string& channel : model->input_channels()) {
+      for (const auto& [name, value] : engine[i].fields) {
+        if (name == channel) row.push_back(std::get<double>(value));
+      }
+    }
+    rows.push_back(std::move(row));
+  }
+  EXPECT_EQ(fresh, model->Predict(rows, engine[39].time)->rul);
+  EXPECT_NE(fresh, model->Predict(rows, engine[39].time + 100)->rul);
   for (size_t i = 40; i < 150; ++i) {
     ASSERT_TRUE((*twin)->Ingest(absl::MakeConstSpan(&engine[i], 1)).ok());
   }
@@ -295,12 +310,17 @@ TEST_F(AnalyticsTest, MaintenanceRenewsTheAssetSoTheModelsAgeRestarts) {
   // A maintenance at cycle 150 renews it: the same 40 readings at cycles 151..190 describe a
   // 1..40-cycle-old engine and give exactly the estimate of the new one.
   ASSERT_TRUE((*twin)->RecordMaintenance(150, "overhaul", "test").ok());
+  EXPECT_FALSE(state.rul.has_value());  // The worn estimate no longer holds.
   for (size_t i = 0; i < 40; ++i) {
     RawSample again = engine[i];
     again.time += 150;
     ASSERT_TRUE((*twin)->Ingest(absl::MakeConstSpan(&again, 1)).ok());
   }
   EXPECT_EQ(state.rul->rul, fresh);
+  // The ledger alone rebuilds the same twin, age and all.
+  absl::StatusOr<RebuiltTwin> rebuilt = RebuildTwin(*ledger_, *turbofan, "engine-3", 10, &*model);
+  ASSERT_TRUE(rebuilt.ok()) << rebuilt.status();
+  EXPECT_EQ(rebuilt->twin->StateJson(), (*twin)->twin().StateJson());
 }
 
 TEST_F(AnalyticsTest, AModelNeedingAChannelTheKindLacksIsRefused) {

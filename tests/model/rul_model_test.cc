@@ -80,7 +80,7 @@ TEST(RulModelTest, TrainingLearnsOnASubset) {
   const UnitSeries& unit = data.units[0];
   absl::StatusOr<RulPrediction> early = model->Predict(
       LastRows(*model, UnitSeries{unit.unit, {unit.rows.begin(), unit.rows.begin() + 30}}, 30),
-      30);
+      30.0);
   absl::StatusOr<RulPrediction> late =
       model->Predict(LastRows(*model, unit, 30), static_cast<double>(unit.rows.size()));
   ASSERT_TRUE(early.ok() && late.ok());
@@ -123,7 +123,7 @@ TEST(RulModelTest, ExtendedFeaturesAndNoiseAreDeterministicAndRoundTrip) {
   ASSERT_TRUE(loaded.ok()) << loaded.status();
   EXPECT_EQ(loaded->version(), a.version());
   const auto rows = LastRows(a, data.units[1], 30);
-  EXPECT_EQ(loaded->Predict(rows, 60)->rul, a.Predict(rows, 60)->rul);
+  EXPECT_EQ(loaded->Predict(rows, 60.0)->rul, a.Predict(rows, 60.0)->rul);
   // An EWMA factor outside (0, 1] is refused, in options and in a stored spec.
   o.feature_ewma = {1.5};
   EXPECT_EQ(Train(data, o).status().code(), absl::StatusCode::kInvalidArgument);
@@ -184,8 +184,8 @@ TEST(RulModelTest, TheAgeIsAnInputOnlyOfModelsTrainedWithIt) {
   EXPECT_FALSE(ageless.uses_age());
   EXPECT_NE(aged.version(), ageless.version());
   const auto rows = LastRows(aged, data.units[2], 30);
-  EXPECT_NE(aged.Predict(rows, 40)->rul, aged.Predict(rows, 180)->rul);
-  EXPECT_EQ(ageless.Predict(rows, 40)->rul, ageless.Predict(rows, 180)->rul);
+  EXPECT_NE(aged.Predict(rows, 40.0)->rul, aged.Predict(rows, 180.0)->rul);
+  EXPECT_EQ(ageless.Predict(rows, 40.0)->rul, ageless.Predict(rows, 180.0)->rul);
   // The flag survives Save/Load in both short and extended feature descriptions.
   for (bool extended : {false, true}) {
     TrainOptions e = SmallOptions();
@@ -197,7 +197,21 @@ TEST(RulModelTest, TheAgeIsAnInputOnlyOfModelsTrainedWithIt) {
     ASSERT_TRUE(loaded.ok()) << loaded.status();
     EXPECT_TRUE(loaded->uses_age());
     EXPECT_EQ(loaded->version(), model.version());
-    EXPECT_EQ(loaded->Predict(rows, 77)->rul, model.Predict(rows, 77)->rul);
+    EXPECT_EQ(loaded->Predict(rows, 77.0)->rul, model.Predict(rows, 77.0)->rul);
+  }
+  // Training's age at a window ending at row `end` is end + 1 (the unit's cycle there): the
+  // feature's normalisation mean is the mean of those ages over every training window.
+  {
+    TempDir dir;
+    ASSERT_TRUE(aged.Save(dir.path()).ok());
+    std::ifstream in(dir.path() / "model.json");
+    const nlohmann::json doc = nlohmann::json::parse(in);
+    double sum = 0, count = 0;
+    for (const UnitSeries& u : data.units) {
+      for (size_t end = 29; end < u.rows.size(); ++end, ++count) sum += static_cast<double>(end + 1);
+    }
+    EXPECT_NEAR(doc["spec"]["feature_normalisation"]["mean"].back().get<double>(), sum / count,
+                1e-3);
   }
   // Evaluation gives each test unit its own age: the number of its rows.
   absl::StatusOr<std::vector<double>> last = aged.PredictLast(Dataset{data.channels, {data.units[2]}});
@@ -397,14 +411,14 @@ TEST(RulModelTest, PredictPadsShortInputAndRefusesBadRows) {
   const Dataset data = TrainSubset(4);
   const RulModel model = TrainSmall(data);
   const std::vector<std::vector<double>> rows = LastRows(model, data.units[1], 10);
-  absl::StatusOr<RulPrediction> short_p = model.Predict(rows, 40);
+  absl::StatusOr<RulPrediction> short_p = model.Predict(rows, 40.0);
   ASSERT_TRUE(short_p.ok()) << short_p.status();
   std::vector<std::vector<double>> padded(20, rows.front());
   padded.insert(padded.end(), rows.begin(), rows.end());
-  absl::StatusOr<RulPrediction> padded_p = model.Predict(padded, 40);
+  absl::StatusOr<RulPrediction> padded_p = model.Predict(padded, 40.0);
   ASSERT_TRUE(padded_p.ok());
   EXPECT_EQ(short_p->rul, padded_p->rul);
-  EXPECT_TRUE(model.Predict({rows.back()}, 40).ok());
+  EXPECT_TRUE(model.Predict({rows.back()}, 40.0).ok());
   EXPECT_GE(short_p->rul, 0);
   EXPECT_LE(short_p->rul, model.rul_cap());
   EXPECT_GE(short_p->rul_std, 1.0);
@@ -414,21 +428,21 @@ TEST(RulModelTest, PredictPadsShortInputAndRefusesBadRows) {
   std::vector<std::vector<double>> longer(5, std::vector<double>(rows[0].size(), NAN));
   const std::vector<std::vector<double>> full = LastRows(model, data.units[1], 30);
   longer.insert(longer.end(), full.begin(), full.end());
-  EXPECT_EQ(model.Predict(longer, 40)->rul, model.Predict(full, 40)->rul);
+  EXPECT_EQ(model.Predict(longer, 40.0)->rul, model.Predict(full, 40.0)->rul);
 
   std::vector<std::vector<double>> bad = rows;
   bad[3][2] = NAN;
-  EXPECT_EQ(model.Predict(bad, 40).status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(model.Predict(bad, 40.0).status().code(), absl::StatusCode::kInvalidArgument);
   bad[3][2] = INFINITY;
-  EXPECT_EQ(model.Predict(bad, 40).status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(model.Predict(bad, 40.0).status().code(), absl::StatusCode::kInvalidArgument);
   bad = rows;
   bad[0].pop_back();
-  EXPECT_EQ(model.Predict(bad, 40).status().code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_EQ(model.Predict({}, 40).status().code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_EQ(model.Predict(rows, -1).status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(model.Predict(bad, 40.0).status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(model.Predict({}, 40.0).status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(model.Predict(rows, -1.0).status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(model.Predict(rows, NAN).status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(model.Predict(rows, INFINITY).status().code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_EQ(RulModel().Predict(rows, 40).status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(RulModel().Predict(rows, 40.0).status().code(), absl::StatusCode::kFailedPrecondition);
 }
 
 TEST(RulModelTest, FailureProbabilityGrowsWithTheHorizon) {
@@ -437,7 +451,7 @@ TEST(RulModelTest, FailureProbabilityGrowsWithTheHorizon) {
   const auto rows = LastRows(model, data.units[0], 30);
   double last = -1;
   for (int h : {0, 10, 30, 60, 125, 500}) {
-    absl::StatusOr<RulPrediction> p = model.Predict(rows, 100, h);
+    absl::StatusOr<RulPrediction> p = model.Predict(rows, 100.0, h);
     ASSERT_TRUE(p.ok());
     EXPECT_EQ(p->horizon, h);
     EXPECT_GE(p->p_fail, last);
@@ -450,7 +464,7 @@ TEST(RulModelTest, FailureProbabilityGrowsWithTheHorizon) {
   copy.set_horizon(60);
   EXPECT_EQ(copy.horizon(), 60);
   EXPECT_EQ(copy.version(), model.version());
-  EXPECT_EQ(copy.Predict(rows, 100)->p_fail, model.Predict(rows, 100, 60)->p_fail);
+  EXPECT_EQ(copy.Predict(rows, 100.0)->p_fail, model.Predict(rows, 100, 60.0)->p_fail);
 }
 
 TEST(RulModelTest, PredictIsFast) {
@@ -460,7 +474,7 @@ TEST(RulModelTest, PredictIsFast) {
   const auto start = std::chrono::steady_clock::now();
   constexpr int kCalls = 200;
   double sum = 0;
-  for (int i = 0; i < kCalls; ++i) sum += model.Predict(rows, 100)->rul;
+  for (int i = 0; i < kCalls; ++i) sum += model.Predict(rows, 100.0)->rul;
   const double us =
       std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - start).count() /
       kCalls;
@@ -504,7 +518,7 @@ TEST(RulModelTest, ShippedModelLoadsAndScores) {
   const auto start = std::chrono::steady_clock::now();
   constexpr int kCalls = 200;
   double sum = 0;
-  for (int i = 0; i < kCalls; ++i) sum += model->Predict(rows, 100)->rul;
+  for (int i = 0; i < kCalls; ++i) sum += model->Predict(rows, 100.0)->rul;
   std::printf("shipped model Predict: %.1f us per call (sum %g)\n",
               std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - start)
                       .count() / kCalls, sum);

@@ -106,13 +106,19 @@ class RulModel final {
   // input_channels() in order, for an asset that has run `age` cycles at the last row (since
   // new or since its last renewal; C-MAPSS: the last row's cycle number). Only the last
   // window() rows are used; with fewer, the first row is repeated in front. A model without
-  // the age feature (uses_age() false) ignores `age`. Errors: InvalidArgument for no rows, a
-  // row of the wrong size, a non-finite value or an age that is negative or not finite.
+  // the age feature (uses_age() false) ignores the value of `age` (it is still checked). The
+  // shipped model was trained on ages 30..362 (FD001's training units); far outside that range
+  // its estimates are extrapolations. Errors: InvalidArgument for no rows, a row of the wrong
+  // size, a non-finite value or an age that is negative or not finite.
   absl::StatusOr<RulPrediction> Predict(const std::vector<std::vector<double>>& rows,
                                         double age) const;
   // As above with a horizon other than horizon(). REQUIRES: horizon >= 0.
   absl::StatusOr<RulPrediction> Predict(const std::vector<std::vector<double>>& rows, double age,
                                         int horizon) const;
+  // Before the age existed, the second argument was the horizon; an integer there is refused
+  // at compile time so no old call silently passes a horizon as an age.
+  absl::StatusOr<RulPrediction> Predict(const std::vector<std::vector<double>>& rows,
+                                        int horizon_or_age) const = delete;
 
   // The estimated RUL after the last row of each unit of `units`, in order (the protocol's
   // test evaluation). `units` may hold more channels; InvalidArgument if it lacks one of
