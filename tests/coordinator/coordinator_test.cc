@@ -221,8 +221,10 @@ TEST_F(CoordinatorTest, ARestartedCoordinatorGetsItsAgentsBackAndSilentAgentsAre
   // engine-3's agent stops; after the heartbeat timeout (on the coordinator's clock) it is lost
   // while the others keep beating.
   links[2].reset();
-  clock.Advance(int64_t{5} * 1'000'000'000);
+  // Time moves on the coordinator's clock while we wait, so a heartbeat of engine-3's that was
+  // still in flight when its link stopped ages out too.
   ASSERT_TRUE(WaitFor([&] {
+    clock.Advance(int64_t{5} * 1'000'000'000);
     const std::vector<Member> m = (*second)->Members();
     return FindIn(m, "engine-3")->state == MemberState::kLost;
   }));
@@ -272,7 +274,7 @@ TEST_F(CoordinatorTest, AContractNetRoundCommitsAPlanWithoutTheSilentAndTheRefus
   links[3].reset();
   const protocol::MaintenanceCall call{20, 5, 1, 100, 20, 0.5};
   absl::StatusOr<PlanRecord> record = (*coordinator)->NegotiateMaintenance(
-      "plan-1", call, {.bid_window_ms = 500, .reply_timeout_ms = 2000});
+      "plan-1", call, {.bid_window_ms = 3000, .reply_timeout_ms = 5000});
   ASSERT_TRUE(record.ok()) << record.status();
   EXPECT_EQ(record->left_out, (std::vector<LeftOut>{{"engine-3", "refused: crew unavailable"},
                                                     {"engine-4", "no bid before the deadline"}}));

@@ -181,7 +181,7 @@ TEST_F(FleetProcessTest, AgentsNegotiateAPlanWithoutTheKilledOneAndSurviveACoord
   ReadAll(agents_running_[3].err);
   agents_running_[3].pid = -1;
   auto [code, out] = Control({"--json", "plan", "maintenance", "--id", "p1", "--bid-window-ms",
-                              "1500", "--reply-timeout-ms", "3000"});
+                              "4000", "--reply-timeout-ms", "5000"});
   ASSERT_EQ(code, 0) << out;
   const json plan = json::parse(out);
   ASSERT_EQ(plan["assignments"].size(), 3u) << out;
@@ -206,7 +206,7 @@ TEST_F(FleetProcessTest, AgentsNegotiateAPlanWithoutTheKilledOneAndSurviveACoord
 
   // A second plan with one crew, compared with the first and cancelled.
   auto [p2_code, p2_out] = Control({"--json", "plan", "maintenance", "--id", "p2", "--crews", "1",
-                                    "--bid-window-ms", "1500"});
+                                    "--bid-window-ms", "4000"});
   ASSERT_EQ(p2_code, 0) << p2_out;
   auto [diff_code, diff] = Control({"--json", "plan", "diff", "p1", "p2"});
   ASSERT_EQ(diff_code, 0) << diff;
