@@ -1,6 +1,8 @@
 // JSON views of the membership and of plans, as the control socket answers them.
 #include <nlohmann/json.hpp>
 
+#include "call_json.h"
+
 #include "fleettwin/coordinator/coordinator.h"
 
 namespace fleettwin::coordinator {
@@ -51,13 +53,7 @@ std::string PlanRecordJson(const PlanRecord& r) {
       {"bids_digest", r.bids_digest},
       {"solver", r.plan.solver},
       {"rounds", r.rounds},
-      {"call",
-       {{"horizon", r.call.horizon},
-        {"duration", r.call.duration},
-        {"crews", r.call.crews},
-        {"failure_cost", r.call.failure_cost},
-        {"preventive_cost", r.call.preventive_cost},
-        {"wasted_life_cost", r.call.wasted_life_cost}}},
+      {"call", CallJson(r.call)},
       {"cost", r.plan.cost()},
       {"none_cost", static_cast<double>(r.plan.none_cost_milli) * plan::kCostResolution},
       {"maintained", r.plan.maintained},

@@ -50,7 +50,8 @@ struct Coordinator::Impl {
   const Clock& clock;
   uint64_t session = 0;
   uint64_t next_message_id = 1;
-  zmq::context_t context{1};
+  // Two I/O threads: CURVE handshakes and decryption run there, not in the loop.
+  zmq::context_t context{2};
   std::unique_ptr<protocol::ZapAuthenticator> zap;
   std::unique_ptr<zmq::socket_t> router;
   std::unique_ptr<zmq::socket_t> control;  // Null without a control endpoint.

@@ -5,6 +5,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "call_json.h"
+
 #include "absl/strings/str_cat.h"
 #include "fleettwin/common/crypto.h"
 #include "fleettwin/common/encoding.h"
@@ -56,13 +58,7 @@ std::string CanonicalPlanJson(const PlanRecord& r) {
   for (const LeftOut& l : r.left_out) left.push_back({{"asset", l.asset}, {"reason", l.reason}});
   const json doc = {
       {"negotiation", r.negotiation},
-      {"call",
-       {{"horizon", r.call.horizon},
-        {"duration", r.call.duration},
-        {"crews", r.call.crews},
-        {"failure_cost", r.call.failure_cost},
-        {"preventive_cost", r.call.preventive_cost},
-        {"wasted_life_cost", r.call.wasted_life_cost}}},
+      {"call", CallJson(r.call)},
       {"solver", r.plan.solver},
       {"bids_digest", r.bids_digest},
       {"assignments", AssignmentsJson(r.plan.assignments)},

@@ -2,7 +2,8 @@
 // rejection records (read back from a ledger; a calibration rides inside an update), ZeroMQ
 // telemetry batches, MQTT JSON payloads, what-if questions (parsed, not run), and `.npy` arrays (the model's and
 // the federated rounds' parameters), and the fleet protocol's envelopes (what the coordinator and
-// the agents' link receive). The first input byte picks the decoder. Property: no crash;
+// the agents' link receive), and CURVE key files and Z85 text. The first input byte picks the
+// decoder. Property: no crash;
 // a decoded update re-encodes to a record that decodes to the same update; a decoded calibration
 // or array re-encodes to the same value; so does a decoded envelope.
 #include <cstdint>
@@ -15,6 +16,7 @@
 #include "fleettwin/agent/twin_records.h"
 #include "fleettwin/agent/what_if.h"
 #include "fleettwin/agent/zmq_source.h"
+#include "fleettwin/common/curve.h"
 #include "fleettwin/common/npy.h"
 #include "fleettwin/protocol/messages.h"
 
@@ -48,6 +50,8 @@ std::vector<std::string> FuzzSeeds() {
       Tagged('\10', fleettwin::protocol::Encode(
                         {1, 3, "engine-1", 5,
                          fleettwin::protocol::Bid{"n-1", false, "", {{1, 2, 3}, 4, 40, 5, 100, "v"}}})),
+      Tagged('\11', "fleettwin-curve-public engine-1 rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7\n"),
+      Tagged('\11', "HelloWorld"),
       Tagged('\6', fleettwin::EncodeNpy(fleettwin::MakeNpy<float>({2, 2}, std::vector<float>{1, 2, 3, 4}))),
   };
 }
@@ -55,7 +59,7 @@ std::vector<std::string> FuzzSeeds() {
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size == 0) return 0;
   const fleettwin::Bytes input(data + 1, size - 1);
-  switch (data[0] % 9) {
+  switch (data[0] % 10) {
     case 0:
       (void)fa::ParseAssetKind(std::string_view(reinterpret_cast<const char*>(data + 1), size - 1));
       break;
@@ -117,6 +121,18 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         absl::StatusOr<fleettwin::protocol::Envelope> again =
             fleettwin::protocol::Decode(fleettwin::protocol::Encode(*e));
         if (!again.ok() || !(*again == *e)) std::abort();
+      }
+      break;
+    }
+    case 9: {
+      namespace fc = fleettwin::common;
+      const std::string_view text(reinterpret_cast<const char*>(data + 1), size - 1);
+      (void)fc::Z85Decode(text);
+      (void)fc::ParseCurveSecretKey(text);
+      absl::StatusOr<fc::CurvePublicKey> key = fc::ParseCurvePublicKey(text);
+      if (key.ok()) {
+        absl::StatusOr<fc::CurvePublicKey> again = fc::ParseCurvePublicKey(fc::FormatCurvePublicKey(*key));
+        if (!again.ok() || again->name != key->name || again->key != key->key) std::abort();
       }
       break;
     }
