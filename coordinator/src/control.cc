@@ -1,0 +1,201 @@
+// The operators' control socket: one JSON request per message, answered on the loop's
+// thread (docs/protocols.md).
+#include <nlohmann/json.hpp>
+
+#include "absl/strings/str_cat.h"
+#include "coordinator_impl.h"
+#include "fleettwin/common/encoding.h"
+#include "fleettwin/ledger/note.h"
+
+namespace fleettwin::coordinator {
+
+void Coordinator::Impl::ReplyControl(const std::string& routing_id, const std::string& json) {
+  try {
+    control->send(zmq::buffer(routing_id), zmq::send_flags::sndmore);
+    control->send(zmq::const_buffer(nullptr, 0), zmq::send_flags::sndmore);
+    control->send(zmq::buffer(json), zmq::send_flags::dontwait);
+  } catch (const zmq::error_t&) {
+    // The operator went away.
+  }
+}
+
+namespace {
+
+std::string ErrorJson(const absl::Status& s) {
+  return nlohmann::json{{"ok", false},
+                        {"code", absl::StatusCodeToString(s.code())},
+                        {"error", std::string(s.message())}}
+      .dump();
+}
+
+std::string ResultJson(const std::string& result_json) {
+  return absl::StrCat("{\"ok\":true,\"result\":", result_json, "}");
+}
+
+}  // namespace
+
+void Coordinator::Impl::HandleControl(const zmq::message_t& routing_id,
+                                      const zmq::message_t& payload) {
+  ++stats.control_requests;
+  const std::string peer = routing_id.to_string();
+  nlohmann::json request = nlohmann::json::parse(payload.to_string_view(), nullptr, false);
+  auto fail = [&](const absl::Status& s) {
+    ++stats.control_errors;
+    ReplyControl(peer, ErrorJson(s));
+  };
+  if (request.is_discarded() || !request.is_object() || !request.contains("command") ||
+      !request["command"].is_string()) {
+    return fail(absl::InvalidArgumentError("a request is a JSON object with a \"command\""));
+  }
+  const std::string command = request["command"];
+  try {
+    if (command == "agents") {
+      std::vector<Member> members;
+      {
+        std::lock_guard<std::mutex> lock(mutex);
+        for (const auto& [asset, m] : membership.members()) members.push_back(m);
+      }
+      return ReplyControl(peer, ResultJson(MembersJson(members, clock.NowUnixNanos())));
+    }
+    if (command == "plans") {
+      nlohmann::json list = nlohmann::json::array();
+      std::lock_guard<std::mutex> lock(mutex);
+      for (const PlanRecord& p : plans) list.push_back(nlohmann::json::parse(PlanRecordJson(p)));
+      return ReplyControl(peer, ResultJson(list.dump()));
+    }
+    if (command == "plan") {
+      const std::string id = request.at("id").get<std::string>();
+      std::lock_guard<std::mutex> lock(mutex);
+      for (const PlanRecord& p : plans) {
+        if (p.negotiation == id) return ReplyControl(peer, ResultJson(PlanRecordJson(p)));
+      }
+      return fail(absl::NotFoundError(absl::StrCat("no plan ", id)));
+    }
+    if (command == "plan.maintenance") {
+      auto r = std::make_unique<Request>();
+      r->id = request.at("id").get<std::string>();
+      r->call.horizon = request.value("horizon", 150u);
+      r->call.duration = request.value("duration", 5u);
+      r->call.crews = request.value("crews", 2u);
+      r->call.failure_cost = request.value("failure_cost", 100.0);
+      r->call.preventive_cost = request.value("preventive_cost", 20.0);
+      r->call.wasted_life_cost = request.value("wasted_life_cost", 0.5);
+      r->options.bid_window_ms = request.value("bid_window_ms", int64_t{5000});
+      r->options.reply_timeout_ms = request.value("reply_timeout_ms", int64_t{5000});
+      if (r->options.bid_window_ms < 1 || r->options.bid_window_ms > 3'600'000 ||
+          r->options.reply_timeout_ms < 1 || r->options.reply_timeout_ms > 3'600'000) {
+        return fail(absl::InvalidArgumentError("windows must be 1 ms .. 1 h"));
+      }
+      r->done = [this, peer](absl::StatusOr<PlanRecord> result) {
+        if (!result.ok()) {
+          ++stats.control_errors;
+          return ReplyControl(peer, ErrorJson(result.status()));
+        }
+        ReplyControl(peer, ResultJson(PlanRecordJson(*result)));
+      };
+      if (absl::Status s = Enqueue(std::move(r)); !s.ok()) return fail(s);
+      return;  // Answered when the plan commits.
+    }
+    if (command == "twin") {
+      const std::string asset = request.at("asset").get<std::string>();
+      std::vector<Member> one;
+      {
+        std::lock_guard<std::mutex> lock(mutex);
+        if (const Member* m = membership.Find(asset)) one.push_back(*m);
+      }
+      if (one.empty()) return fail(absl::NotFoundError(absl::StrCat("no agent ", asset)));
+      const nlohmann::json list = nlohmann::json::parse(MembersJson(one, clock.NowUnixNanos()));
+      return ReplyControl(peer, ResultJson(list[0].dump()));
+    }
+    if (command == "ledger.heads") {
+      nlohmann::json heads = {{"coordinator", nullptr}, {"agents", nlohmann::json::array()}};
+      if (ledger) {
+        absl::StatusOr<ledger::SignedCheckpoint> cp = ledger->LatestCheckpoint();
+        if (cp.ok()) {
+          heads["coordinator"] = {{"origin", cp->checkpoint.origin},
+                                  {"size", cp->checkpoint.size},
+                                  {"root", HexEncode(cp->checkpoint.root)},
+                                  {"note", cp->note}};
+        }
+      }
+      std::lock_guard<std::mutex> lock(mutex);
+      for (const auto& [asset, m] : membership.members()) {
+        nlohmann::json h = {{"asset", asset}, {"anchored", anchored.contains(asset)}};
+        const size_t split = m.last.checkpoint.find("\n\n");
+        if (split != std::string::npos) {
+          absl::StatusOr<ledger::Checkpoint> cp = ledger::ParseCheckpointBody(
+              std::string_view(m.last.checkpoint).substr(0, split + 1));
+          if (cp.ok()) {
+            h["origin"] = cp->origin;
+            h["size"] = cp->size;
+            h["root"] = HexEncode(cp->root);
+          }
+        }
+        heads["agents"].push_back(h);
+      }
+      return ReplyControl(peer, ResultJson(heads.dump()));
+    }
+    if (command == "plan.cancel") {
+      const std::string id = request.at("id").get<std::string>();
+      const std::string reason = request.value("reason", "cancelled by an operator");
+      PlanRecord* target = nullptr;
+      {
+        std::lock_guard<std::mutex> lock(mutex);
+        for (PlanRecord& p : plans) {
+          if (p.negotiation == id) target = &p;
+        }
+      }
+      if (target == nullptr) return fail(absl::NotFoundError(absl::StrCat("no plan ", id)));
+      if (target->cancelled) {
+        return fail(absl::FailedPreconditionError(absl::StrCat("plan ", id, " is cancelled")));
+      }
+      uint64_t index = 0;
+      if (ledger) {
+        absl::StatusOr<uint64_t> appended = ledger->Append(
+            {"plan.cancel", protocol::kCoordinatorName, 0, 0,
+             nlohmann::json{{"negotiation", id}, {"reason", reason}}.dump()});
+        if (!appended.ok()) {
+          ++stats.ledger_errors;
+          return fail(appended.status());
+        }
+        index = *appended;
+      }
+      {
+        std::lock_guard<std::mutex> lock(mutex);
+        target->cancelled = true;
+        target->cancel_reason = reason;
+      }
+      // Every agent of the plan is told: no maintenance under this plan.
+      std::string raw_hash;
+      for (size_t i = 0; i + 1 < target->plan_hash.size(); i += 2) {
+        raw_hash.push_back(static_cast<char>(std::stoi(target->plan_hash.substr(i, 2), nullptr, 16)));
+      }
+      for (const plan::MaintenanceAssignment& a : target->plan.assignments) {
+        SendTo(a.asset, protocol::Commit{id, raw_hash, -1, -1, -1, index});
+      }
+      return ReplyControl(peer, ResultJson(PlanRecordJson(*target)));
+    }
+    if (command == "status") {
+      const nlohmann::json status = {
+          {"session", session},
+          {"received", stats.received.load()},
+          {"malformed", stats.malformed.load()},
+          {"impersonated", stats.impersonated.load()},
+          {"replayed", stats.replayed.load()},
+          {"unauthenticated", zap ? zap->refused() : 0},
+          {"registrations", stats.registrations.load()},
+          {"heartbeats", stats.heartbeats.load()},
+          {"lost", stats.lost.load()},
+          {"plans", stats.plans.load()},
+          {"anchors", stats.anchors.load()},
+          {"ledger_errors", stats.ledger_errors.load()},
+          {"ledger_size", ledger ? ledger->Size() : 0}};
+      return ReplyControl(peer, ResultJson(status.dump()));
+    }
+  } catch (const nlohmann::json::exception& e) {
+    return fail(absl::InvalidArgumentError(absl::StrCat("bad request: ", e.what())));
+  }
+  fail(absl::InvalidArgumentError(absl::StrCat("unknown command '", command.substr(0, 64), "'")));
+}
+
+}  // namespace fleettwin::coordinator

@@ -1,0 +1,85 @@
+// The coordinator's private state and loop, shared by coordinator.cc (the fleet protocol,
+// negotiations, the ledger) and control.cc (the operators' control socket).
+#ifndef FLEETTWIN_COORDINATOR_SRC_COORDINATOR_IMPL_H_
+#define FLEETTWIN_COORDINATOR_SRC_COORDINATOR_IMPL_H_
+
+#include <atomic>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include <zmq.hpp>
+
+#include "fleettwin/coordinator/coordinator.h"
+#include "fleettwin/ledger/ledger.h"
+#include "fleettwin/protocol/curve_zmq.h"
+#include "fleettwin/protocol/messages.h"
+
+namespace fleettwin::coordinator {
+
+struct Coordinator::Impl {
+  Impl(const CoordinatorOptions& o, const Clock& c)
+      : options(o), clock(c), membership(c, o.membership) {}
+
+  void Run();
+  void Handle(const zmq::message_t& routing_id, const zmq::message_t& payload);
+  void Send(const zmq::message_t& routing_id, protocol::Body body);
+  void SendTo(const std::string& asset, protocol::Body body);
+  void SendAll(std::vector<Outgoing> out);
+  // Sends what the negotiation returned; when it just committed, ledgers the plan first and
+  // tells every agent where (Commit.fleet_ledger_index).
+  void Dispatch(std::vector<Outgoing> out);
+  void Anchor(const std::string& asset, const std::string& checkpoint);
+  void FlushAnchors();
+  void StartPending();
+  void FinishIfCommitted();
+
+  struct Request {
+    std::string id;
+    protocol::MaintenanceCall call;
+    NegotiationOptions options;
+    std::function<void(absl::StatusOr<PlanRecord>)> done;  // Called on the loop's thread.
+  };
+  void HandleControl(const zmq::message_t& routing_id, const zmq::message_t& payload);
+  void ReplyControl(const std::string& routing_id, const std::string& json);
+  absl::Status Enqueue(std::unique_ptr<Request> request);
+
+  CoordinatorOptions options;
+  const Clock& clock;
+  uint64_t session = 0;
+  uint64_t next_message_id = 1;
+  // Two I/O threads: CURVE handshakes and decryption run there, not in the loop.
+  zmq::context_t context{2};
+  std::unique_ptr<protocol::ZapAuthenticator> zap;
+  std::unique_ptr<zmq::socket_t> router;
+  std::unique_ptr<zmq::socket_t> control;  // Null without a control endpoint.
+  std::thread thread;
+  std::atomic<bool> stop{false};
+  std::atomic<uint64_t> refused_after_stop{0};
+  CoordinatorStats stats;
+  protocol::ReplayGuard replay;
+  mutable std::mutex mutex;
+  Membership membership;  // GUARDED_BY(mutex) for readers; written by the loop only.
+  std::vector<PlanRecord> plans;              // GUARDED_BY(mutex).
+  std::vector<std::unique_ptr<Request>> requests;  // GUARDED_BY(mutex): waiting to start.
+  std::unordered_map<std::string, std::string> routes;  // Asset -> ROUTER routing id.
+  std::unique_ptr<Request> running_request;   // Loop only.
+  bool negotiation_running = false;           // GUARDED_BY(mutex): requested, not returned.
+  std::optional<MaintenanceNegotiation> negotiation;  // Loop only.
+  std::unique_ptr<ledger::Ledger> ledger;  // Null without a data_dir.
+  struct Anchored {
+    std::string checkpoint;
+    int64_t at_ns = 0;
+  };
+  std::unordered_map<std::string, Anchored> anchored;  // Loop only.
+  std::vector<ledger::NewEntry> pending_anchors;      // Loop only.
+};
+
+}  // namespace fleettwin::coordinator
+
+#endif  // FLEETTWIN_COORDINATOR_SRC_COORDINATOR_IMPL_H_
