@@ -1,5 +1,8 @@
 // The operators' control socket: one JSON request per message, answered on the loop's
 // thread (docs/protocols.md).
+#include <algorithm>
+#include <set>
+
 #include <nlohmann/json.hpp>
 
 #include "absl/strings/str_cat.h"
@@ -33,6 +36,50 @@ std::string ResultJson(const std::string& result_json) {
 }
 
 }  // namespace
+
+absl::StatusOr<PlanRecord> Coordinator::Impl::CancelPlan(const std::string& id,
+                                                         const std::string& reason,
+                                                         const std::string& replaced_by,
+                                                         const std::set<std::string>& keep) {
+  PlanRecord* target = nullptr;  // plans only grows on this (the loop's) thread.
+  {
+    std::lock_guard<std::mutex> lock(mutex);
+    for (PlanRecord& p : plans) {
+      if (p.negotiation == id) target = &p;
+    }
+  }
+  if (target == nullptr) return absl::NotFoundError(absl::StrCat("no plan ", id));
+  if (target->cancelled) {
+    return absl::FailedPreconditionError(absl::StrCat("plan ", id, " is cancelled"));
+  }
+  uint64_t index = 0;
+  if (ledger) {
+    nlohmann::json entry{{"negotiation", id}, {"reason", reason}};
+    if (!replaced_by.empty()) entry["replaced_by"] = replaced_by;
+    absl::StatusOr<uint64_t> appended =
+        ledger->Append({"plan.cancel", protocol::kCoordinatorName, 0, 0, entry.dump()});
+    if (!appended.ok()) {
+      ++stats.ledger_errors;
+      return appended.status();
+    }
+    index = *appended;
+  }
+  {
+    std::lock_guard<std::mutex> lock(mutex);
+    target->cancelled = true;
+    target->cancel_reason = reason;
+  }
+  // Every agent of the plan is told: no maintenance under this plan.
+  std::string raw_hash;
+  for (size_t i = 0; i + 1 < target->plan_hash.size(); i += 2) {
+    raw_hash.push_back(static_cast<char>(std::stoi(target->plan_hash.substr(i, 2), nullptr, 16)));
+  }
+  for (const plan::MaintenanceAssignment& a : target->plan.assignments) {
+    if (keep.contains(a.asset)) continue;
+    SendTo(a.asset, protocol::Commit{id, raw_hash, -1, -1, -1, index});
+  }
+  return *target;
+}
 
 void Coordinator::Impl::HandleControl(const zmq::message_t& routing_id,
                                       const zmq::message_t& payload) {
@@ -86,12 +133,38 @@ void Coordinator::Impl::HandleControl(const zmq::message_t& routing_id,
           r->options.reply_timeout_ms < 1 || r->options.reply_timeout_ms > 3'600'000) {
         return fail(absl::InvalidArgumentError("windows must be 1 ms .. 1 h"));
       }
-      r->done = [this, peer](absl::StatusOr<PlanRecord> result) {
+      // Re-planning: the new plan replaces a committed one once it commits itself (a failed
+      // negotiation leaves the old plan standing).
+      const std::string replaces = request.value("replaces", "");
+      if (!replaces.empty()) {
+        std::lock_guard<std::mutex> lock(mutex);
+        auto old = std::find_if(plans.begin(), plans.end(),
+                                [&](const PlanRecord& p) { return p.negotiation == replaces; });
+        if (old == plans.end()) return fail(absl::NotFoundError(absl::StrCat("no plan ", replaces)));
+        if (old->cancelled) {
+          return fail(absl::FailedPreconditionError(
+              absl::StrCat("plan ", replaces, " is cancelled; nothing to replace")));
+        }
+      }
+      r->done = [this, peer, replaces](absl::StatusOr<PlanRecord> result) {
         if (!result.ok()) {
           ++stats.control_errors;
           return ReplyControl(peer, ErrorJson(result.status()));
         }
-        ReplyControl(peer, ResultJson(PlanRecordJson(*result)));
+        nlohmann::json reply = nlohmann::json::parse(PlanRecordJson(*result));
+        if (!replaces.empty()) {
+          std::set<std::string> keep;
+          // Every agent of the new plan got its Commit (a start or none) from it.
+          for (const plan::MaintenanceAssignment& a : result->plan.assignments) keep.insert(a.asset);
+          absl::StatusOr<PlanRecord> old = CancelPlan(
+              replaces, absl::StrCat("replaced by plan ", result->negotiation),
+              result->negotiation, keep);
+          // The new plan stands either way; the operator learns whether the old one fell.
+          reply["replaces"] = replaces;
+          reply["replaced"] = old.ok();
+          if (!old.ok()) reply["replace_error"] = std::string(old.status().message());
+        }
+        ReplyControl(peer, ResultJson(reply.dump()));
       };
       if (absl::Status s = Enqueue(std::move(r)); !s.ok()) return fail(s);
       return;  // Answered when the plan commits.
@@ -138,42 +211,9 @@ void Coordinator::Impl::HandleControl(const zmq::message_t& routing_id,
     if (command == "plan.cancel") {
       const std::string id = request.at("id").get<std::string>();
       const std::string reason = request.value("reason", "cancelled by an operator");
-      PlanRecord* target = nullptr;
-      {
-        std::lock_guard<std::mutex> lock(mutex);
-        for (PlanRecord& p : plans) {
-          if (p.negotiation == id) target = &p;
-        }
-      }
-      if (target == nullptr) return fail(absl::NotFoundError(absl::StrCat("no plan ", id)));
-      if (target->cancelled) {
-        return fail(absl::FailedPreconditionError(absl::StrCat("plan ", id, " is cancelled")));
-      }
-      uint64_t index = 0;
-      if (ledger) {
-        absl::StatusOr<uint64_t> appended = ledger->Append(
-            {"plan.cancel", protocol::kCoordinatorName, 0, 0,
-             nlohmann::json{{"negotiation", id}, {"reason", reason}}.dump()});
-        if (!appended.ok()) {
-          ++stats.ledger_errors;
-          return fail(appended.status());
-        }
-        index = *appended;
-      }
-      {
-        std::lock_guard<std::mutex> lock(mutex);
-        target->cancelled = true;
-        target->cancel_reason = reason;
-      }
-      // Every agent of the plan is told: no maintenance under this plan.
-      std::string raw_hash;
-      for (size_t i = 0; i + 1 < target->plan_hash.size(); i += 2) {
-        raw_hash.push_back(static_cast<char>(std::stoi(target->plan_hash.substr(i, 2), nullptr, 16)));
-      }
-      for (const plan::MaintenanceAssignment& a : target->plan.assignments) {
-        SendTo(a.asset, protocol::Commit{id, raw_hash, -1, -1, -1, index});
-      }
-      return ReplyControl(peer, ResultJson(PlanRecordJson(*target)));
+      absl::StatusOr<PlanRecord> cancelled = CancelPlan(id, reason, "", {});
+      if (!cancelled.ok()) return fail(cancelled.status());
+      return ReplyControl(peer, ResultJson(PlanRecordJson(*cancelled)));
     }
     if (command == "status") {
       const nlohmann::json status = {

@@ -8,6 +8,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <thread>
 #include <unordered_map>
@@ -48,6 +49,12 @@ struct Coordinator::Impl {
   void HandleControl(const zmq::message_t& routing_id, const zmq::message_t& payload);
   void ReplyControl(const std::string& routing_id, const std::string& json);
   absl::Status Enqueue(std::unique_ptr<Request> request);
+  // Cancels plan `id`: ledgers plan.cancel (with `replaced_by` when a newer plan replaces it)
+  // and tells each of its agents, except those in `keep` (a replacing plan already told them
+  // their new start). NotFound, FailedPrecondition when already cancelled, ledger errors.
+  absl::StatusOr<PlanRecord> CancelPlan(const std::string& id, const std::string& reason,
+                                        const std::string& replaced_by,
+                                        const std::set<std::string>& keep);
 
   CoordinatorOptions options;
   const Clock& clock;

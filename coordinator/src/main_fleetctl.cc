@@ -117,6 +117,10 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   maintenance->add_option("--bid-window-ms", bid_window_ms)->capture_default_str();
   maintenance->add_option("--reply-timeout-ms", reply_timeout_ms)->capture_default_str();
+  std::string replaces;
+  maintenance->add_option("--replaces", replaces,
+                          "Re-plan: once this plan commits, cancel plan ID (agents of the new "
+                          "plan keep their new start; the others are told 'none')");
   CLI::App* twin = app.add_subcommand("twin", "One agent's twin as its heartbeats report it");
   std::string twin_asset;
   twin->add_option("ASSET", twin_asset, "Asset id")->required();
@@ -182,6 +186,7 @@ int main(int argc, char** argv) {
                {"duration", duration}, {"crews", crews}, {"failure_cost", failure_cost},
                {"preventive_cost", preventive_cost}, {"wasted_life_cost", wasted_life_cost},
                {"bid_window_ms", bid_window_ms}, {"reply_timeout_ms", reply_timeout_ms}};
+    if (!replaces.empty()) request["replaces"] = replaces;
     // The negotiation itself takes up to both windows.
     timeout_ms += bid_window_ms + 3 * reply_timeout_ms;
   }
@@ -270,6 +275,17 @@ int main(int argc, char** argv) {
     PrintPlan(result);
     if (result.value("cancelled", false)) {
       std::printf("CANCELLED: %s\n", result.value("cancel_reason", "").c_str());
+    }
+    if (result.contains("replaces")) {
+      if (result.value("replaced", false)) {
+        std::printf("replaces plan %s (cancelled)\n", result.value("replaces", "").c_str());
+      } else {
+        // The new plan committed, the old one still stands: the operator must act.
+        std::fprintf(stderr, "fleetctl: plan %s committed but plan %s was not cancelled: %s\n",
+                     result.value("negotiation", "").c_str(), result.value("replaces", "").c_str(),
+                     result.value("replace_error", "").c_str());
+        return kExitFailed;
+      }
     }
   }
   return 0;

@@ -216,6 +216,18 @@ TEST_F(FleetProcessTest, AgentsNegotiateAPlanWithoutTheKilledOneAndSurviveACoord
   ASSERT_EQ(cancel_code, 0) << cancel;
   EXPECT_EQ(json::parse(cancel)["cancelled"], true);
   EXPECT_EQ(Control({"plan", "cancel", "p2"}).first, 1);  // Already cancelled.
+  // Re-planning: p3 replaces p1 once it commits; p1 is then cancelled, and nothing can replace
+  // a cancelled or unknown plan (refused before any negotiation).
+  auto [p3_code, p3_out] = Control({"--json", "plan", "maintenance", "--id", "p3", "--replaces",
+                                    "p1", "--bid-window-ms", "4000"});
+  ASSERT_EQ(p3_code, 0) << p3_out;
+  EXPECT_EQ(json::parse(p3_out)["replaced"], true) << p3_out;
+  auto [p1_code, p1_out] = Control({"--json", "plan", "show", "p1"});
+  ASSERT_EQ(p1_code, 0) << p1_out;
+  EXPECT_EQ(json::parse(p1_out)["cancelled"], true) << p1_out;
+  EXPECT_EQ(json::parse(p1_out)["cancel_reason"], "replaced by plan p3") << p1_out;
+  EXPECT_EQ(Control({"plan", "maintenance", "--id", "p4", "--replaces", "p1"}).first, 1);
+  EXPECT_EQ(Control({"plan", "maintenance", "--id", "p4", "--replaces", "nope"}).first, 1);
   auto [twin_code, twin_out] = Control({"--json", "twin", "engine-1"});
   ASSERT_EQ(twin_code, 0) << twin_out;
   EXPECT_EQ(json::parse(twin_out)["asset"], "engine-1");
@@ -271,6 +283,7 @@ TEST_F(FleetProcessTest, AgentsNegotiateAPlanWithoutTheKilledOneAndSurviveACoord
   EXPECT_EQ(replay_code, 0) << replay_out;
   EXPECT_NE(replay_out.find("ok plan p1"), std::string::npos) << replay_out;
   EXPECT_NE(replay_out.find("ok plan p2"), std::string::npos) << replay_out;
+  EXPECT_NE(replay_out.find("ok plan p3"), std::string::npos) << replay_out;
   EXPECT_EQ(RunTool({FLEETTWIN_FLEET_AUDIT, "replay-plan", fleet, "--plan", "p9"}).first, 1);
   // ...and an agent whose history was rewritten (its ledger replaced by a fresh replay under the
   // same origin) is caught.
