@@ -24,6 +24,7 @@ struct Envelope {
     award @11 :Award;                  # coordinator -> agent
     awardReply @12 :AwardReply;        # agent -> coordinator
     commit @13 :Commit;                # coordinator -> agent
+    taskReport @14 :TaskReport;        # agent -> coordinator: an awarded task ended
   }
 }
 
@@ -61,7 +62,21 @@ struct Refused {
 struct CallForProposals {
   negotiation @0 :Text;    # Unique id of this negotiation.
   deadlineUnixMs @1 :Int64;
-  maintenance @2 :MaintenanceCall;  # The only kind of call so far.
+  maintenance @2 :MaintenanceCall;  # A maintenance negotiation's call, unless task is set.
+  task @3 :TaskCall;                # A task auction's call (negotiation is the auction id).
+}
+
+# One task for one agent (a robot, a machine): work of `duration` time units of the twin's clock
+# at a location or needing a capability, wanted within `deadline` time units from now.
+struct TaskCall {
+  taskId @0 :Text;
+  duration @1 :Float64;
+  capability @2 :Text;     # Required of the agent; empty: any agent.
+  hasLocation @3 :Bool;
+  x @4 :Float64;           # Where, when hasLocation (travel at the agent's own speed).
+  y @5 :Float64;
+  deadline @6 :Float64;
+  lateCost @7 :Float64;    # Cost of finishing after the deadline, in time units.
 }
 
 struct MaintenanceCall {
@@ -78,7 +93,17 @@ struct Bid {
   union {
     maintenance @1 :MaintenanceBid;
     decline @2 :Text;      # Why the agent does not bid (e.g. "no RUL estimate").
+    task @3 :TaskBid;      # To a task call.
   }
+}
+
+# The twin's simulated completion of the task after the work it already holds: Monte Carlo
+# over its failures and repairs.
+struct TaskBid {
+  cost @0 :Float64;        # completion + lateCost * pLate: what the auction compares.
+  completion @1 :Float64;  # Mean time units from now to the task's end.
+  pLate @2 :Float64;       # P(completion > deadline).
+  replications @3 :UInt32;
 }
 
 struct MaintenanceBid {
@@ -96,6 +121,7 @@ struct Award {
   slot @2 :Int32;          # -1: not maintained within the horizon.
   start @3 :Int32;         # Cycles from now, -1 when slot is -1.
   crew @4 :Int32;
+  taskId @5 :Text;         # Set when the award is a task auction's: do this task.
 }
 
 struct AwardReply {
@@ -112,4 +138,11 @@ struct Commit {
   start @3 :Int32;
   crew @4 :Int32;
   fleetLedgerIndex @5 :UInt64;  # Where the coordinator ledgered the plan.
+}
+
+struct TaskReport {
+  taskId @0 :Text;
+  auction @1 :Text;        # The auction that awarded it.
+  done @2 :Bool;           # Finished; false: dropped (the agent cannot finish it).
+  reason @3 :Text;         # Why dropped.
 }

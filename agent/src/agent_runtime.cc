@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cmath>
 #include <cstring>
 #include <fstream>
 #include <sstream>
@@ -25,12 +26,24 @@ using namespace std::chrono_literals;
 
 absl::StatusOr<std::unique_ptr<AgentRuntime>> AgentRuntime::Start(const AgentOptions& options,
                                                                   const Clock& clock) {
+  if (!(options.travel_speed > 0 && options.travel_speed <= 1e9) ||
+      !(options.default_repair_time >= 0 && options.default_repair_time <= 1e7) ||
+      (options.location && (!std::isfinite((*options.location)[0]) ||
+                            !std::isfinite((*options.location)[1])))) {
+    return absl::InvalidArgumentError(
+        "travel speed must be in (0, 1e9], repair time in [0, 1e7], a location finite");
+  }
   if (options.asset.empty()) return absl::InvalidArgumentError("--asset is required");
   if (options.data_dir.empty()) return absl::InvalidArgumentError("--data-dir is required");
   if (options.batch_size == 0 || options.queue_capacity == 0) {
     return absl::InvalidArgumentError("batch size and queue capacity must be positive");
   }
   std::unique_ptr<AgentRuntime> agent(new AgentRuntime());
+  agent->capabilities_ = options.capabilities;
+  agent->location_ = options.location;
+  agent->travel_speed_ = options.travel_speed;
+  agent->default_repair_time_ = options.default_repair_time;
+  agent->bid_replications_ = options.bid_replications;
   std::string kind_text;
   absl::StatusOr<AssetKind> kind = LoadAssetKind(options.kind_file, &kind_text);
   if (!kind.ok()) return kind.status();
@@ -131,6 +144,8 @@ absl::StatusOr<std::unique_ptr<AgentRuntime>> AgentRuntime::Start(const AgentOpt
     handlers.commit = [raw](const protocol::Commit& commit) {
       raw->RecordCommit(commit).IgnoreError();  // A failed ledger shows in /healthz.
     };
+    handlers.award = [raw](const protocol::Award& award) { return raw->AwardFor(award); };
+    handlers.task_reports = [raw] { return raw->TaskReports(); };
     absl::StatusOr<std::unique_ptr<CoordinatorLink>> started =
         CoordinatorLink::Start(link, clock, std::move(handlers));
     if (!started.ok()) return started.status();

@@ -138,6 +138,9 @@ struct CoordinatorLink::Impl {
         // Until welcomed, keep asking to register (the first one may have been lost).
         if (owner->registered_) {
           Send(handlers.summary ? handlers.summary() : protocol::Heartbeat{});
+          if (handlers.task_reports) {
+            for (protocol::TaskReport& r : handlers.task_reports()) Send(std::move(r));
+          }
         } else {
           SendRegister();
         }

@@ -35,6 +35,7 @@ protocol::Heartbeat AgentRuntime::Summary() {
 }
 
 protocol::Bid AgentRuntime::BidFor(const protocol::CallForProposals& call) {
+  if (call.is_task) return TaskBidFor(call);
   protocol::Bid bid;
   bid.negotiation = call.negotiation;
   TwinState state;

@@ -104,8 +104,22 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(int64_t{10}, int64_t{600000}))
       ->capture_default_str();
   app.add_option("--bid-replications", options.bid_replications,
-                 "Monte Carlo runs behind each maintenance bid")
+                 "Monte Carlo runs behind each maintenance or task bid")
       ->check(CLI::Range(2u, 1000000u))
+      ->capture_default_str();
+  app.add_option("--capability", options.capabilities,
+                 "What this asset can do, for task auctions (repeat or comma-separate)")
+      ->delimiter(',');
+  std::vector<double> location;
+  app.add_option("--location", location, "Where the asset is, X,Y (tasks with a location need it)")
+      ->expected(2)
+      ->delimiter(',');
+  app.add_option("--travel-speed", options.travel_speed, "Distance units per time unit")
+      ->check(CLI::Range(1e-9, 1e9))
+      ->capture_default_str();
+  app.add_option("--repair-time", options.default_repair_time,
+                 "Mean repair time in task bids when the twin has no calibrated one")
+      ->check(CLI::Range(0.0, 1e7))
       ->capture_default_str();
 
   std::string rebuild_dir;
@@ -126,6 +140,7 @@ int main(int argc, char** argv) {
     std::cout << *json << "\n";
     return 0;
   }
+  if (location.size() == 2) options.location = std::array<double, 2>{location[0], location[1]};
   if (kind_file.empty()) return Fail(absl::InvalidArgumentError("--kind is required"));
   if (data_dir.empty()) return Fail(absl::InvalidArgumentError("--data-dir is required"));
   options.data_dir = data_dir;

@@ -169,6 +169,47 @@ void Coordinator::Impl::HandleControl(const zmq::message_t& routing_id,
       if (absl::Status s = Enqueue(std::move(r)); !s.ok()) return fail(s);
       return;  // Answered when the plan commits.
     }
+    if (command == "task.submit") {
+      protocol::TaskCall call;
+      call.task_id = request.at("id").get<std::string>();
+      call.duration = request.at("duration").get<double>();
+      call.deadline = request.at("deadline").get<double>();
+      call.capability = request.value("capability", "");
+      call.late_cost = request.value("late_cost", 100.0);
+      if (request.contains("location")) {
+        call.has_location = true;
+        call.x = request.at("location").at(0).get<double>();
+        call.y = request.at("location").at(1).get<double>();
+      }
+      NegotiationOptions options;
+      options.bid_window_ms = request.value("bid_window_ms", int64_t{2000});
+      options.reply_timeout_ms = request.value("reply_timeout_ms", int64_t{2000});
+      if (options.bid_window_ms < 1 || options.bid_window_ms > 3'600'000 ||
+          options.reply_timeout_ms < 1 || options.reply_timeout_ms > 3'600'000) {
+        return fail(absl::InvalidArgumentError("windows must be 1 ms .. 1 h"));
+      }
+      absl::Status submitted = SubmitTask(call, options, [this, peer](const std::string& task) {
+        ReplyControl(peer, ResultJson(task));
+      });
+      if (!submitted.ok()) return fail(submitted);
+      return;  // Answered when its first auction ends.
+    }
+    if (command == "tasks") {
+      nlohmann::json list = nlohmann::json::array();
+      std::lock_guard<std::mutex> lock(mutex);
+      std::vector<std::pair<uint64_t, const std::string*>> order;
+      for (const auto& [id, t] : tasks) order.emplace_back(t.order, &id);
+      std::sort(order.begin(), order.end());
+      for (const auto& [n, id] : order) list.push_back(TaskStateJson(*id, tasks.at(*id)));
+      return ReplyControl(peer, ResultJson(list.dump()));
+    }
+    if (command == "task") {
+      const std::string id = request.at("id").get<std::string>();
+      std::lock_guard<std::mutex> lock(mutex);
+      auto it = tasks.find(id);
+      if (it == tasks.end()) return fail(absl::NotFoundError(absl::StrCat("no task ", id)));
+      return ReplyControl(peer, ResultJson(TaskStateJson(id, it->second).dump()));
+    }
     if (command == "twin") {
       const std::string asset = request.at("asset").get<std::string>();
       std::vector<Member> one;
@@ -227,6 +268,9 @@ void Coordinator::Impl::HandleControl(const zmq::message_t& routing_id,
           {"heartbeats", stats.heartbeats.load()},
           {"lost", stats.lost.load()},
           {"plans", stats.plans.load()},
+          {"task_auctions", stats.task_auctions.load()},
+          {"task_reauctions", stats.task_reauctions.load()},
+          {"task_reports", stats.task_reports.load()},
           {"anchors", stats.anchors.load()},
           {"ledger_errors", stats.ledger_errors.load()},
           {"ledger_size", ledger ? ledger->Size() : 0}};

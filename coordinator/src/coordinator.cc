@@ -84,6 +84,11 @@ void Coordinator::Impl::Handle(const zmq::message_t& routing_id, const zmq::mess
       std::lock_guard<std::mutex> lock(mutex);
       membership.Seen(e->sender);
     }
+    if (auction && bid->negotiation == auction->id()) {
+      SendAll(auction->OnBid(e->sender, *bid, clock.NowUnixNanos()));
+      FinishTaskIfDone();
+      return;
+    }
     if (negotiation) Dispatch(negotiation->OnBid(e->sender, *bid, clock.NowUnixNanos()));
     FinishIfCommitted();
     return;
@@ -94,8 +99,22 @@ void Coordinator::Impl::Handle(const zmq::message_t& routing_id, const zmq::mess
       std::lock_guard<std::mutex> lock(mutex);
       membership.Seen(e->sender);
     }
+    if (auction && reply->negotiation == auction->id()) {
+      SendAll(auction->OnReply(e->sender, *reply, clock.NowUnixNanos()));
+      FinishTaskIfDone();
+      return;
+    }
     if (negotiation) Dispatch(negotiation->OnReply(e->sender, *reply, clock.NowUnixNanos()));
     FinishIfCommitted();
+    return;
+  }
+  if (const auto* report = std::get_if<protocol::TaskReport>(&e->body)) {
+    ++stats.task_reports;
+    {
+      std::lock_guard<std::mutex> lock(mutex);
+      membership.Seen(e->sender);
+    }
+    OnTaskReport(e->sender, *report);
     return;
   }
   ++stats.unexpected;
@@ -240,12 +259,22 @@ void Coordinator::Impl::Run() {
       Dispatch(negotiation->OnTick(clock.NowUnixNanos()));
       FinishIfCommitted();
     }
+    StartPendingTask();
+    if (auction) {
+      SendAll(auction->OnTick(clock.NowUnixNanos()));
+      FinishTaskIfDone();
+    }
     const int64_t now = clock.NowUnixNanos();
     if (now - last_sweep >= options.sweep_interval_ms * 1'000'000) {
       last_sweep = now;
       FlushAnchors();
-      std::lock_guard<std::mutex> lock(mutex);
-      stats.lost += membership.Sweep().size();
+      std::vector<std::string> lost;
+      {
+        std::lock_guard<std::mutex> lock(mutex);
+        lost = membership.Sweep();
+      }
+      stats.lost += lost.size();
+      for (const std::string& asset : lost) ReauctionTasksOf(asset, "lost (missed heartbeats)");
     }
   }
 }
@@ -286,6 +315,10 @@ absl::StatusOr<std::unique_ptr<Coordinator>> Coordinator::Start(const Coordinato
             }
             return true;
           }
+          if (entry.kind.starts_with("task.")) {
+            bad = impl->LoadTask(entry);
+            return bad.ok();
+          }
           if (entry.kind != "plan.commit") return true;
           absl::StatusOr<PlanRecord> record = PlanRecordFromJson(entry.payload);
           if (!record.ok()) {
@@ -298,6 +331,13 @@ absl::StatusOr<std::unique_ptr<Coordinator>> Coordinator::Start(const Coordinato
         });
     if (!scanned.ok()) return scanned;
     if (!bad.ok()) return bad;
+    // Tasks whose auction had not ended go back to auction, in submission order.
+    std::vector<std::pair<uint64_t, std::string>> queued;
+    for (const auto& [id, t] : impl->tasks) {
+      if (t.status == "queued") queued.emplace_back(t.order, id);
+    }
+    std::sort(queued.begin(), queued.end());
+    for (const auto& [order, id] : queued) impl->task_queue.push_back(id);
   }
   absl::StatusOr<std::unique_ptr<protocol::ZapAuthenticator>> zap =
       protocol::ZapAuthenticator::Start(impl->context, options.allowed_agents);

@@ -7,6 +7,8 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <deque>
+#include <map>
 #include <optional>
 #include <set>
 #include <string>
@@ -14,10 +16,15 @@
 #include <unordered_map>
 #include <vector>
 
+#include <nlohmann/json.hpp>
 #include <zmq.hpp>
 
 #include "fleettwin/coordinator/coordinator.h"
+#include "fleettwin/coordinator/task_auction.h"
 #include "fleettwin/ledger/ledger.h"
+#include <nlohmann/json.hpp>
+
+#include "fleettwin/coordinator/task_auction.h"
 #include "fleettwin/protocol/curve_zmq.h"
 #include "fleettwin/protocol/messages.h"
 
@@ -84,6 +91,38 @@ struct Coordinator::Impl {
     int64_t at_ns = 0;
   };
   std::unordered_map<std::string, Anchored> anchored;  // Loop only.
+
+  // Task allocation (tasks.cc): every submitted task and its fate; one auction at a time.
+  struct TaskState {
+    protocol::TaskCall call;
+    NegotiationOptions options;
+    uint64_t order = 0;             // Submission order.
+    std::string status = "queued";  // queued | auctioning | assigned | done | unassigned.
+    std::string winner;             // While assigned or done.
+    std::string auction;            // The latest auction's id.
+    int attempts = 0;
+    double cost = 0;                          // The winner's bid.
+    std::set<std::string> excluded;           // Winners that were lost or dropped it.
+    std::vector<std::string> history;         // What happened, oldest first.
+    std::vector<TaskAuctionRecord> auctions;  // Every auction's outcome.
+  };
+  std::map<std::string, TaskState> tasks;  // GUARDED_BY(mutex).
+  std::deque<std::string> task_queue;      // Loop only: waiting for an auction.
+  std::optional<TaskAuction> auction;      // Loop only.
+  // Control peers waiting for a task's first auction to end: task id -> reply.
+  std::map<std::string, std::function<void(const std::string&)>> task_waiters;  // Loop only.
+  absl::Status SubmitTask(const protocol::TaskCall& call, const NegotiationOptions& options,
+                          std::function<void(const std::string&)> done);
+  void StartPendingTask();
+  void FinishTaskIfDone();
+  void OnTaskReport(const std::string& asset, const protocol::TaskReport& report);
+  // A winner was lost (missed heartbeats): its assigned tasks go back to auction without it.
+  void ReauctionTasksOf(const std::string& asset, const std::string& reason);
+  void LedgerTask(const std::string& kind, const std::string& asset, const nlohmann::json& body);
+  // Rebuilds `tasks` from the ledger's task.* entries (Start, after a restart).
+  absl::Status LoadTask(const ledger::Entry& entry);
+  // The control socket's view of one task.
+  static nlohmann::json TaskStateJson(const std::string& id, const TaskState& t);
   std::vector<ledger::NewEntry> pending_anchors;      // Loop only.
 };
 

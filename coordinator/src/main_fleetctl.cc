@@ -72,6 +72,32 @@ void PrintPlan(const json& p) {
   }
 }
 
+void PrintTask(const json& t) {
+  const json& call = t["task"];
+  std::printf("task %s: %s%s%s (duration %g, deadline %g, late cost %g%s)\n",
+              t.value("id", "").c_str(), t.value("status", "").c_str(),
+              t.value("winner", "").empty() ? "" : " ",
+              t.value("winner", "").c_str(), call.value("duration", 0.0),
+              call.value("deadline", 0.0), call.value("late_cost", 0.0),
+              call.value("capability", "").empty()
+                  ? ""
+                  : (", needs " + call.value("capability", "")).c_str());
+  for (const json& a : t["auctions"]) {
+    std::printf("auction %s -> %s\n", a.value("auction", "").c_str(),
+                a.value("winner", "").empty() ? "nobody" : a.value("winner", "").c_str());
+    std::printf("  %-20s %10s %11s %7s\n", "BIDDER", "COST", "COMPLETION", "P_LATE");
+    for (const json& b : a["bids"]) {
+      std::printf("  %-20s %10.1f %11.1f %7.3f\n", b.value("asset", "").c_str(),
+                  b.value("cost", 0.0), b.value("completion", 0.0), b.value("p_late", 0.0));
+    }
+    for (const json& l : a["left_out"]) {
+      std::printf("  left out: %s: %s\n", l.value("asset", "").c_str(),
+                  l.value("reason", "").c_str());
+    }
+  }
+  for (const json& h : t["history"]) std::printf("- %s\n", h.get<std::string>().c_str());
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -142,6 +168,31 @@ int main(int argc, char** argv) {
   std::string show_id;
   show->add_option("ID", show_id, "Plan id")->required();
 
+  CLI::App* task = app.add_subcommand("task", "Tasks allocated by auction")->require_subcommand(1);
+  CLI::App* submit = task->add_subcommand(
+      "submit", "Auction a task among the active agents; waits for the first auction's end");
+  std::string task_id, capability;
+  double task_duration = 0, deadline = 0, late_cost = 100;
+  std::vector<double> at;
+  int64_t task_bid_window_ms = 2000, task_reply_timeout_ms = 2000;
+  submit->add_option("--id", task_id, "Task id (unique; [A-Za-z0-9._-])")->required();
+  submit->add_option("--duration", task_duration, "Time units of work (the twins' clock)")
+      ->required();
+  submit->add_option("--deadline", deadline, "Wanted done within, time units from now")
+      ->required();
+  submit->add_option("--capability", capability, "Required of the agent (empty: any)");
+  submit->add_option("--at", at, "Location X Y (agents travel at their own speed)")
+      ->expected(2)
+      ->delimiter(',');
+  submit->add_option("--late-cost", late_cost, "Cost of finishing after the deadline")
+      ->capture_default_str();
+  submit->add_option("--bid-window-ms", task_bid_window_ms)->capture_default_str();
+  submit->add_option("--reply-timeout-ms", task_reply_timeout_ms)->capture_default_str();
+  CLI::App* task_list = task->add_subcommand("list", "Every task and its state");
+  CLI::App* task_show = task->add_subcommand("show", "One task: its auctions and history");
+  std::string task_show_id;
+  task_show->add_option("ID", task_show_id, "Task id")->required();
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -190,6 +241,17 @@ int main(int argc, char** argv) {
     // The negotiation itself takes up to both windows.
     timeout_ms += bid_window_ms + 3 * reply_timeout_ms;
   }
+  if (*submit) {
+    request = {{"command", "task.submit"}, {"id", task_id},         {"duration", task_duration},
+               {"deadline", deadline},     {"late_cost", late_cost}, {"capability", capability},
+               {"bid_window_ms", task_bid_window_ms},
+               {"reply_timeout_ms", task_reply_timeout_ms}};
+    if (at.size() == 2) request["location"] = at;
+    // The auction (queued behind others, and a few refusals) takes up to these windows.
+    timeout_ms += 2 * task_bid_window_ms + 8 * task_reply_timeout_ms;
+  }
+  if (*task_list) request = {{"command", "tasks"}};
+  if (*task_show) request = {{"command", "task"}, {"id", task_show_id}};
   auto client = fleettwin::coordinator::ControlClient::Connect(endpoint, server->key, me->pair);
   if (!client.ok()) return Fail(client.status());
   if (*diff) {
@@ -260,6 +322,16 @@ int main(int argc, char** argv) {
                   a.value("origin", "-").c_str(), Cell(a, "size").c_str(),
                   a.value("anchored", false) ? "yes" : "no", a.value("root", "-").c_str());
     }
+  } else if (*task_list) {
+    std::printf("%-20s %-11s %-20s %8s %8s\n", "TASK", "STATUS", "WINNER", "COST", "AUCTIONS");
+    for (const json& t : result) {
+      std::printf("%-20s %-11s %-20s %8.1f %8d\n", t.value("id", "").c_str(),
+                  t.value("status", "").c_str(), t.value("winner", "").c_str(),
+                  t.value("cost", 0.0), t.value("attempts", 0));
+    }
+  } else if (*submit || *task_show) {
+    PrintTask(result);
+    if (*submit && result.value("status", "") == "unassigned") return kExitFailed;
   } else if (*status) {
     for (const auto& [k, v] : result.items()) std::cout << k << " " << v.dump() << "\n";
   } else if (*list) {

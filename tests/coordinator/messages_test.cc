@@ -27,6 +27,11 @@ TEST(MessagesTest, EveryBodyRoundTrips) {
       Award{"plan-1", std::string(32, '\x07'), 3, 15, 1},
       AwardReply{"plan-1", std::string(32, '\x07'), false, "busy"},
       Commit{"plan-1", std::string(32, '\x08'), 3, 15, 1, 1234},
+      CallForProposals{"task-7#1", 1700000001000, {}, true,
+                       {"task-7", 12.5, "weld", true, 3.25, -4, 80, 500}},
+      Bid{"task-7#1", false, "", {}, true, {61.5, 41.25, 0.04, 1000}},
+      Award{"task-7#1", "", -1, -1, -1, "task-7"},
+      TaskReport{"task-7", "task-7#1", false, "health alarm"},
   };
   std::set<std::string_view> names;
   for (const Body& body : bodies) {
@@ -36,7 +41,7 @@ TEST(MessagesTest, EveryBodyRoundTrips) {
     EXPECT_EQ(*back, e) << BodyName(body);
     names.insert(BodyName(body));
   }
-  EXPECT_EQ(names.size(), 9u);  // Every type, each with its own name.
+  EXPECT_EQ(names.size(), 10u);  // Every type, each with its own name.
 }
 
 std::string Raw(const std::function<void(proto::Envelope::Builder)>& fill) {

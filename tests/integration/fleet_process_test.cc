@@ -93,17 +93,20 @@ class FleetProcessTest : public ::testing::Test {
     ASSERT_NE(banner.find("control on"), std::string::npos) << banner;
   }
 
-  // An agent replaying test engine `unit` as asset `asset` with the key `key_file`.
-  Child StartAgent(const std::string& asset, int unit, const std::filesystem::path& key_file) {
-    Child c = Spawn({FLEETTWIN_FLEET_AGENT, "--asset", asset, "--kind",
-                     kSource + "/kinds/cmapss-turbofan.json", "--data-dir",
-                     (dir_.path() / asset).string(), "--replay",
-                     kSource + "/data/cmapss/test_FD001.txt", "--replay-unit",
-                     std::to_string(unit), "--speed", "max", "--model",
-                     kSource + "/data/models/cmapss-fd001-mlp", "--coordinator", bind_,
-                     "--coordinator-key", (keys_ / "coordinator.curve-public").string(),
-                     "--agent-key", key_file.string(), "--heartbeat-ms", "100",
-                     "--bid-replications", "500"});
+  // An agent replaying test engine `unit` as asset `asset` with the key `key_file`, at
+  // `speed`, with further flags `extra`.
+  Child StartAgent(const std::string& asset, int unit, const std::filesystem::path& key_file,
+                   const std::string& speed = "max", std::vector<std::string> extra = {}) {
+    std::vector<std::string> args = {
+        FLEETTWIN_FLEET_AGENT, "--asset", asset, "--kind",
+        kSource + "/kinds/cmapss-turbofan.json", "--data-dir", (dir_.path() / asset).string(),
+        "--replay", kSource + "/data/cmapss/test_FD001.txt", "--replay-unit",
+        std::to_string(unit), "--speed", speed, "--model",
+        kSource + "/data/models/cmapss-fd001-mlp", "--coordinator", bind_, "--coordinator-key",
+        (keys_ / "coordinator.curve-public").string(), "--agent-key", key_file.string(),
+        "--heartbeat-ms", "100", "--bid-replications", "500"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    Child c = Spawn(args);
     const std::string banner = ReadUntil(c.err, std::regex("coordinator tcp"), 30s);
     EXPECT_NE(banner.find("running"), std::string::npos) << banner;
     return c;
@@ -302,6 +305,122 @@ TEST_F(FleetProcessTest, AgentsNegotiateAPlanWithoutTheKilledOneAndSurviveACoord
   EXPECT_NE(bad_out.find("ok " + agent_ledger(1)), std::string::npos) << bad_out;
   EXPECT_NE(bad_out.find("FAIL " + agent_ledger(2)), std::string::npos) << bad_out;
   EXPECT_NE(bad_out.find("anchored size"), std::string::npos) << bad_out;
+}
+
+// Task allocation with real processes: a task needing a capability goes to the cheaper of the
+// two agents that have it; when that winner dies the task is auctioned again without it, and
+// the new winner reports it done once its twin's clock passes the task's end. A task nobody
+// can do stays unassigned (exit 1). A restarted coordinator still knows every task.
+TEST_F(FleetProcessTest, TasksGoToTheCheapestCapableAgentAndAreReauctionedWhenItDies) {
+  StartCoordinator();
+  // Long engines replayed at 5 cycles/s (over 45 s), so the twins' clocks run through the test.
+  const std::vector<std::pair<std::string, int>> fleet = {
+      {"engine-1", 49}, {"engine-2", 93}, {"engine-3", 91}};
+  for (const auto& [asset, unit] : fleet) {
+    std::vector<std::string> extra;
+    if (asset != "engine-3") extra = {"--capability", "weld,inspect"};
+    agents_running_.push_back(
+        StartAgent(asset, unit, agents_ / (asset + ".curve-secret"), "5x", extra));
+  }
+  ASSERT_TRUE(WaitFor([&] { return ActiveWithRul({"engine-1", "engine-2", "engine-3"}); }, 60s));
+
+  auto [code, out] = Control({"--json", "task", "submit", "--id", "weld-1", "--duration", "3",
+                              "--deadline", "40", "--capability", "weld", "--bid-window-ms",
+                              "4000"});
+  ASSERT_EQ(code, 0) << out;
+  const json first = json::parse(out);
+  EXPECT_EQ(first["status"], "assigned") << out;
+  const std::string winner = first["winner"];
+  ASSERT_TRUE(winner == "engine-1" || winner == "engine-2") << out;
+  const json& auction = first["auctions"][0];
+  ASSERT_EQ(auction["bids"].size(), 2u) << out;
+  EXPECT_EQ(auction["bids"][0]["asset"], winner) << out;  // The cheapest won.
+  EXPECT_LE(auction["bids"][0]["cost"].get<double>(), auction["bids"][1]["cost"].get<double>());
+  EXPECT_GE(auction["bids"][0]["completion"].get<double>(), 3.0) << out;
+  ASSERT_EQ(auction["left_out"].size(), 1u) << out;
+  EXPECT_EQ(auction["left_out"][0]["asset"], "engine-3");
+  EXPECT_EQ(auction["left_out"][0]["reason"], "declined: lacks capability 'weld'");
+
+  // Nobody can paint: unassigned, exit 1; the task is still listed.
+  auto [paint_code, paint] = Control({"task", "submit", "--id", "paint-1", "--duration", "2",
+                                      "--deadline", "10", "--capability", "paint",
+                                      "--bid-window-ms", "4000"});
+  EXPECT_EQ(paint_code, 1) << paint;
+  EXPECT_NE(paint.find("unassigned"), std::string::npos) << paint;
+  EXPECT_EQ(Control({"task", "submit", "--id", "weld-1", "--duration", "1", "--deadline", "1"})
+                .first,
+            1);  // The id is taken.
+  EXPECT_EQ(Control({"task", "submit", "--id", "bad id", "--duration", "1", "--deadline", "1"})
+                .first,
+            1);
+  EXPECT_EQ(Control({"task", "submit", "--id", "x"}).first, 2);  // --duration is required.
+
+  // The winner dies: it is marked lost and the task is auctioned again without it.
+  const size_t w = winner == "engine-1" ? 0 : 1;
+  ::kill(agents_running_[w].pid, SIGKILL);
+  Wait(agents_running_[w].pid);
+  ReadAll(agents_running_[w].out);
+  ReadAll(agents_running_[w].err);
+  agents_running_[w].pid = -1;
+  const std::string other = winner == "engine-1" ? "engine-2" : "engine-1";
+  json task;
+  ASSERT_TRUE(WaitFor([&] {
+    auto [c, s] = Control({"--json", "task", "show", "weld-1"});
+    if (c != 0) return false;
+    task = json::parse(s);
+    return task["attempts"] == 2 && task["status"] != "auctioning" && task["status"] != "queued";
+  }, 30s)) << task.dump();
+  EXPECT_EQ(task["excluded"], json::array({winner})) << task.dump();
+  ASSERT_TRUE(task["winner"] == other || task["status"] == "done") << task.dump();
+  // The new winner's twin passes the task's end: it reports the task done.
+  ASSERT_TRUE(WaitFor([&] {
+    auto [c, s] = Control({"--json", "task", "show", "weld-1"});
+    if (c != 0) return false;
+    task = json::parse(s);
+    return task["status"] == "done";
+  }, 30s)) << task.dump();
+  EXPECT_EQ(task["winner"], other);
+  const std::string history = task["history"].dump();
+  EXPECT_NE(history.find(winner + " lost (missed heartbeats)"), std::string::npos) << history;
+  EXPECT_NE(history.find("weld-1#2: done by " + other), std::string::npos) << history;
+  auto [status_code, status] = Control({"--json", "status"});
+  ASSERT_EQ(status_code, 0);
+  EXPECT_EQ(json::parse(status)["task_reauctions"], 1) << status;
+  EXPECT_GE(json::parse(status)["task_reports"].get<uint64_t>(), 1u) << status;
+
+  // A restarted coordinator rebuilds the tasks from its ledger.
+  Stop(coordinator_);
+  StartCoordinator();
+  auto [list_code, list] = Control({"--json", "task", "list"});
+  ASSERT_EQ(list_code, 0) << list;
+  const json tasks = json::parse(list);
+  ASSERT_EQ(tasks.size(), 2u) << list;
+  EXPECT_EQ(tasks[0]["id"], "weld-1");
+  EXPECT_EQ(tasks[0]["status"], "done");
+  EXPECT_EQ(tasks[0]["auctions"].size(), 2u);
+  EXPECT_EQ(tasks[0]["history"], task["history"]) << list;
+  EXPECT_EQ(tasks[1]["status"], "unassigned");
+  auto [table_code, table] = Control({"task", "show", "weld-1"});
+  EXPECT_EQ(table_code, 0);
+  EXPECT_NE(table.find("task weld-1: done " + other), std::string::npos) << table;
+  EXPECT_EQ(Control({"task", "show", "nope"}).first, 1);
+
+  // The new winner's ledger holds the task: planned, then done (desired value -1).
+  const size_t o = 1 - w;
+  Stop(coordinator_);
+  ::kill(agents_running_[o].pid, SIGTERM);
+  const std::string twin = ReadAll(agents_running_[o].out);
+  ReadAll(agents_running_[o].err);
+  EXPECT_EQ(Wait(agents_running_[o].pid), 0);
+  agents_running_[o].pid = -1;
+  const json state = json::parse(twin, nullptr, false);
+  ASSERT_TRUE(state.is_object()) << twin;
+  EXPECT_EQ(state["desired"]["task.weld-1"], -1) << twin;
+  auto [verify_code, verify] = RunTool(
+      {FLEETTWIN_FLEET_AUDIT, "verify", "--quiet", "--key",
+       (dir_.path() / "coordinator" / "coordinator.vkey").string(),
+       (dir_.path() / "coordinator" / "ledger").string()});
+  EXPECT_EQ(verify_code, 0) << verify;
 }
 
 }  // namespace

@@ -197,5 +197,55 @@ TEST(MonteCarloTest, AScheduleQuestionCostsEveryStartWithTheSameDrawsAsSingleQue
             absl::StatusCode::kInvalidArgument);
 }
 
+// Failures at rate λ only while working W units, each costing an exponential repair of mean m:
+// the number of failures is Poisson(λW), so E[completion] = W (1 + λ m) and P(completion > W)
+// = 1 - exp(-λW).
+TEST(TaskCompletionTest, IntervalsCoverTheClosedForm) {
+  TaskQuestion q;
+  q.backlog = 20;
+  q.travel = 5;
+  q.duration = 25;  // W = 50.
+  q.deadline = 50;
+  q.late_cost = 100;
+  q.failure_rate = 0.02;
+  q.repair_mean = 10;
+  absl::StatusOr<TaskAnswer> a = AskTaskCompletion(q, {.replications = 20000, .seed = 3});
+  ASSERT_TRUE(a.ok()) << a.status();
+  const double completion = 50 * (1 + 0.02 * 10), p_late = 1 - std::exp(-0.02 * 50);
+  EXPECT_LE(a->completion.ci_low, completion);
+  EXPECT_GE(a->completion.ci_high, completion);
+  EXPECT_LE(a->p_late.ci_low, p_late);
+  EXPECT_GE(a->p_late.ci_high, p_late);
+  EXPECT_LE(a->failures.ci_low, 1.0);
+  EXPECT_GE(a->failures.ci_high, 1.0);
+  EXPECT_NEAR(a->cost.mean, a->completion.mean + 100 * a->p_late.mean, 1e-6);
+}
+
+TEST(TaskCompletionTest, WithoutFailuresTheTaskEndsOnTimeAndAWornAgentBidsHigher) {
+  TaskQuestion q;
+  q.backlog = 10;
+  q.duration = 30;
+  q.deadline = 45;
+  q.late_cost = 50;
+  absl::StatusOr<TaskAnswer> healthy = AskTaskCompletion(q, {.replications = 200});
+  ASSERT_TRUE(healthy.ok());
+  EXPECT_DOUBLE_EQ(healthy->completion.mean, 40);
+  EXPECT_DOUBLE_EQ(healthy->p_late.mean, 0);
+  q.has_life = true;  // About to fail: a remaining life of 15 ± 3 units.
+  q.life_mean = 15;
+  q.life_std = 3;
+  q.repair_mean = 20;
+  absl::StatusOr<TaskAnswer> worn = AskTaskCompletion(q, {.replications = 2000});
+  ASSERT_TRUE(worn.ok());
+  EXPECT_GT(worn->failures.mean, 0.95);
+  EXPECT_GT(worn->p_late.mean, 0.5);
+  EXPECT_GT(worn->cost.mean, healthy->cost.mean + 30);
+  q.duration = -1;
+  EXPECT_EQ(AskTaskCompletion(q, {}).status().code(), absl::StatusCode::kInvalidArgument);
+  q.duration = 1;
+  q.failure_rate = -0.1;
+  EXPECT_EQ(AskTaskCompletion(q, {}).status().code(), absl::StatusCode::kInvalidArgument);
+}
+
 }  // namespace
 }  // namespace fleettwin::sim

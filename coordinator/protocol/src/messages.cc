@@ -84,11 +84,28 @@ void EncodeBody(const Body& body, proto::Envelope::Body::Builder b) {
           mc.setFailureCost(m.maintenance.failure_cost);
           mc.setPreventiveCost(m.maintenance.preventive_cost);
           mc.setWastedLifeCost(m.maintenance.wasted_life_cost);
+          if (m.is_task) {
+            auto t = c.initTask();
+            t.setTaskId(TextOf(m.task.task_id));
+            t.setDuration(m.task.duration);
+            t.setCapability(TextOf(m.task.capability));
+            t.setHasLocation(m.task.has_location);
+            t.setX(m.task.x);
+            t.setY(m.task.y);
+            t.setDeadline(m.task.deadline);
+            t.setLateCost(m.task.late_cost);
+          }
         } else if constexpr (std::is_same_v<T, Bid>) {
           auto bid = b.initBid();
           bid.setNegotiation(TextOf(m.negotiation));
           if (m.declined) {
             bid.setDecline(TextOf(m.decline_reason));
+          } else if (m.is_task) {
+            auto t = bid.initTask();
+            t.setCost(m.task.cost);
+            t.setCompletion(m.task.completion);
+            t.setPLate(m.task.p_late);
+            t.setReplications(m.task.replications);
           } else {
             auto mb = bid.initMaintenance();
             auto costs = mb.initSlotCost(static_cast<unsigned>(m.maintenance.slot_cost.size()));
@@ -108,12 +125,19 @@ void EncodeBody(const Body& body, proto::Envelope::Body::Builder b) {
           a.setSlot(m.slot);
           a.setStart(m.start);
           a.setCrew(m.crew);
+          a.setTaskId(TextOf(m.task_id));
         } else if constexpr (std::is_same_v<T, AwardReply>) {
           auto a = b.initAwardReply();
           a.setNegotiation(TextOf(m.negotiation));
           a.setPlanHash(DataOf(m.plan_hash));
           a.setAccept(m.accept);
           a.setReason(TextOf(m.reason));
+        } else if constexpr (std::is_same_v<T, TaskReport>) {
+          auto r = b.initTaskReport();
+          r.setTaskId(TextOf(m.task_id));
+          r.setAuction(TextOf(m.auction));
+          r.setDone(m.done);
+          r.setReason(TextOf(m.reason));
         } else {
           static_assert(std::is_same_v<T, Commit>);
           auto c = b.initCommit();
@@ -170,6 +194,18 @@ absl::StatusOr<Body> DecodeBody(proto::Envelope::Body::Reader b, Checker& c) {
                        c.Number(mc.getFailureCost(), "failureCost"),
                        c.Number(mc.getPreventiveCost(), "preventiveCost"),
                        c.Number(mc.getWastedLifeCost(), "wastedLifeCost")};
+      if (p.hasTask()) {
+        auto t = p.getTask();
+        m.is_task = true;
+        m.task.task_id = c.Text(t.getTaskId(), "taskId", kMaxSender);
+        m.task.duration = c.Number(t.getDuration(), "duration");
+        m.task.capability = c.Text(t.getCapability(), "capability", kMaxSender);
+        m.task.has_location = t.getHasLocation();
+        m.task.x = c.Number(t.getX(), "x");
+        m.task.y = c.Number(t.getY(), "y");
+        m.task.deadline = c.Number(t.getDeadline(), "deadline");
+        m.task.late_cost = c.Number(t.getLateCost(), "lateCost");
+      }
       return m;
     }
     case proto::Envelope::Body::BID: {
@@ -190,6 +226,15 @@ absl::StatusOr<Body> DecodeBody(proto::Envelope::Body::Reader b, Checker& c) {
           m.maintenance.model_version = c.Text(mb.getModelVersion(), "modelVersion");
           break;
         }
+        case proto::Bid::TASK: {
+          auto t = bid.getTask();
+          m.is_task = true;
+          m.task.cost = c.Number(t.getCost(), "cost");
+          m.task.completion = c.Number(t.getCompletion(), "completion");
+          m.task.p_late = c.Number(t.getPLate(), "pLate");
+          m.task.replications = t.getReplications();
+          break;
+        }
         case proto::Bid::DECLINE:
           m.declined = true;
           m.decline_reason = c.Text(bid.getDecline(), "decline");
@@ -202,7 +247,8 @@ absl::StatusOr<Body> DecodeBody(proto::Envelope::Body::Reader b, Checker& c) {
     case proto::Envelope::Body::AWARD: {
       auto a = b.getAward();
       return Award{c.Text(a.getNegotiation(), "negotiation"), c.Data(a.getPlanHash(), "planHash"),
-                   a.getSlot(), a.getStart(), a.getCrew()};
+                   a.getSlot(), a.getStart(), a.getCrew(),
+                   c.Text(a.getTaskId(), "taskId", kMaxSender)};
     }
     case proto::Envelope::Body::AWARD_REPLY: {
       auto a = b.getAwardReply();
@@ -215,6 +261,12 @@ absl::StatusOr<Body> DecodeBody(proto::Envelope::Body::Reader b, Checker& c) {
       return Commit{c.Text(m.getNegotiation(), "negotiation"), c.Data(m.getPlanHash(), "planHash"),
                     m.getSlot(), m.getStart(), m.getCrew(), m.getFleetLedgerIndex()};
     }
+    case proto::Envelope::Body::TASK_REPORT: {
+      auto r = b.getTaskReport();
+      return TaskReport{c.Text(r.getTaskId(), "taskId", kMaxSender),
+                        c.Text(r.getAuction(), "auction", kMaxSender), r.getDone(),
+                        c.Text(r.getReason(), "reason")};
+    }
   }
   return absl::InvalidArgumentError("message body of an unknown type");
 }
@@ -224,7 +276,8 @@ absl::StatusOr<Body> DecodeBody(proto::Envelope::Body::Reader b, Checker& c) {
 std::string_view BodyName(const Body& body) {
   static constexpr std::string_view kNames[] = {"register", "welcome",   "heartbeat",
                                                 "refused",  "cfp",       "bid",
-                                                "award",    "award_reply", "commit"};
+                                                "award",    "award_reply", "commit",
+                                                "task_report"};
   return kNames[body.index()];
 }
 

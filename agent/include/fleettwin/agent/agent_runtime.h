@@ -4,9 +4,11 @@
 #ifndef FLEETTWIN_AGENT_AGENT_RUNTIME_H_
 #define FLEETTWIN_AGENT_AGENT_RUNTIME_H_
 
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <filesystem>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -52,6 +54,13 @@ struct AgentOptions {
   std::filesystem::path agent_key_file;
   int64_t heartbeat_ms = 1000;
   uint32_t bid_replications = 2000;  // Monte Carlo runs behind each maintenance bid.
+  // Task allocation (docs/planning.md): what this asset can do, where it is (travel to a task's
+  // location at travel_speed distance units per time unit; without a location, tasks that have
+  // one are declined), and the repair time assumed when the twin has no calibration.
+  std::vector<std::string> capabilities;
+  std::optional<std::array<double, 2>> location;
+  double travel_speed = 1;
+  double default_repair_time = 10;
 };
 
 class HttpApi;
@@ -113,6 +122,13 @@ class AgentRuntime final {
   protocol::Heartbeat Summary();
   protocol::Bid BidFor(const protocol::CallForProposals& call);
   absl::Status RecordCommit(const protocol::Commit& commit);
+  // Tasks (agent/src/tasks.cc): a task call is bid from sim::AskTaskCompletion over the work
+  // already held; an award of a task the agent bid on is accepted and ledgered as the desired
+  // value "task.<id>" (its planned end on the twin's clock); TaskReports returns the tasks whose
+  // end the twin's clock has passed (done, desired value -1) and, while the twin's health is at
+  // alarm, drops every held task (reason "health alarm").
+  protocol::AwardReply AwardFor(const protocol::Award& award);
+  std::vector<protocol::TaskReport> TaskReports();
 
  private:
   AgentRuntime() = default;
@@ -132,6 +148,19 @@ class AgentRuntime final {
   std::unique_ptr<HttpApi> http_;
   std::unique_ptr<CoordinatorLink> link_;
   uint32_t bid_replications_ = 2000;
+  struct HeldTask {
+    protocol::TaskCall call;
+    std::string auction;
+    double end = 0;  // Planned end on the twin's clock.
+  };
+  protocol::Bid TaskBidFor(const protocol::CallForProposals& call);
+  std::mutex tasks_mu_;  // Guards the three below (the link's thread and tests).
+  std::map<std::string, protocol::TaskCall> offered_;  // Auction -> the task bid on.
+  std::vector<HeldTask> held_;                          // In order of their planned ends.
+  std::vector<std::string> capabilities_;
+  std::optional<std::array<double, 2>> location_;
+  double travel_speed_ = 1;
+  double default_repair_time_ = 10;
   std::string asset_;
   std::string origin_;
   std::atomic<uint64_t> replay_samples_{0};

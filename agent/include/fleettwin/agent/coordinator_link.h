@@ -36,6 +36,9 @@ struct CoordinatorLinkHandlers {
   std::function<protocol::Bid(const protocol::CallForProposals&)> bid;
   std::function<protocol::AwardReply(const protocol::Award&)> award;
   std::function<void(const protocol::Commit&)> commit;
+  // Polled with every heartbeat while registered: task reports to send (tasks finished or
+  // dropped since the last poll).
+  std::function<std::vector<protocol::TaskReport>()> task_reports;
 };
 
 // Counters; safe to read from any thread.

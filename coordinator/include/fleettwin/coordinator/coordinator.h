@@ -59,6 +59,9 @@ struct CoordinatorStats {
   std::atomic<uint64_t> ledger_errors{0};  // Failed appends (plans then stay in memory).
   std::atomic<uint64_t> control_requests{0};
   std::atomic<uint64_t> control_errors{0};  // Malformed or failed control requests.
+  std::atomic<uint64_t> task_auctions{0};    // Task auctions finished (assigned or not).
+  std::atomic<uint64_t> task_reauctions{0};  // Tasks sent back to auction (winner lost/dropped).
+  std::atomic<uint64_t> task_reports{0};     // Task reports received.
 };
 
 // JSON views, as the control socket answers them.

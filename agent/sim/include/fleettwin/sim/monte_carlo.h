@@ -94,6 +94,35 @@ struct TurbofanAnswer {
 absl::StatusOr<TurbofanAnswer> AskTurbofan(const TurbofanQuestion& question,
                                            const MonteCarloOptions& options);
 
+// "When would this task be finished, after the work already held, and how likely is it to be
+// late?" (a task auction's bid). The agent works `backlog`, then travels `travel`, then works
+// `duration` time units; a failure stops the work for a repair (exponential with mean
+// `repair_mean`) and the work resumes where it stopped. Failures come from the remaining life
+// (Gamma with life_mean / life_std, the twin's RUL estimate; after a repair a renewed life) when
+// has_life, else at a constant `failure_rate` per time unit (0: never).
+struct TaskQuestion {
+  double backlog = 0;
+  double travel = 0;
+  double duration = 1;
+  double deadline = 100;  // From now.
+  double late_cost = 0;   // Added to the cost times P(late).
+  bool has_life = false;
+  double life_mean = 100, life_std = 20;
+  double renewed_life_mean = 200, renewed_life_std = 40;
+  double failure_rate = 0;
+  double repair_mean = 10;
+};
+struct TaskAnswer {
+  Estimate completion;  // Time units from now to the task's end.
+  Estimate p_late;      // Completion after the deadline.
+  Estimate failures;    // Before the task's end.
+  Estimate cost;        // completion + late_cost * 1{late}: what an auction compares.
+};
+// Errors: InvalidArgument for times outside [0, 1e7], a negative cost or rate, or life
+// parameters that are not positive.
+absl::StatusOr<TaskAnswer> AskTaskCompletion(const TaskQuestion& question,
+                                             const MonteCarloOptions& options);
+
 // The cost of AskTurbofan for each maintenance start in `starts` (cycles from now, in order)
 // and, last, for no maintenance (question.params.maintenance_at is ignored): a maintenance
 // bid. Every option of replication i replays the same random draws (common random numbers),

@@ -61,11 +61,33 @@ struct MaintenanceCall {
   bool operator==(const MaintenanceCall&) const = default;
 };
 
+// A task for one agent (docs/planning.md, task allocation); times in the twin's time units.
+struct TaskCall {
+  std::string task_id{};
+  double duration = 0;
+  std::string capability{};  // Required; empty: any.
+  bool has_location = false;
+  double x = 0, y = 0;
+  double deadline = 0;  // From now.
+  double late_cost = 0;
+  bool operator==(const TaskCall&) const = default;
+};
+
 struct CallForProposals {
   std::string negotiation{};
   int64_t deadline_unix_ms = 0;
-  MaintenanceCall maintenance{};
+  MaintenanceCall maintenance{};  // Unless is_task.
+  bool is_task = false;
+  TaskCall task{};  // When is_task: a task auction (negotiation is the auction id).
   bool operator==(const CallForProposals&) const = default;
+};
+
+struct TaskBid {
+  double cost = 0;        // completion + late_cost * p_late.
+  double completion = 0;  // Mean, time units from now.
+  double p_late = 0;
+  uint32_t replications = 0;
+  bool operator==(const TaskBid&) const = default;
 };
 
 struct MaintenanceBid {
@@ -82,7 +104,9 @@ struct Bid {
   std::string negotiation{};
   bool declined = false;
   std::string decline_reason{};  // When declined.
-  MaintenanceBid maintenance{};  // When not declined.
+  MaintenanceBid maintenance{};  // When not declined and not is_task.
+  bool is_task = false;
+  TaskBid task{};  // When not declined and is_task.
   bool operator==(const Bid&) const = default;
 };
 
@@ -92,6 +116,7 @@ struct Award {
   int32_t slot = -1;
   int32_t start = -1;
   int32_t crew = -1;
+  std::string task_id{};  // Set for a task auction's award.
   bool operator==(const Award&) const = default;
 };
 
@@ -113,8 +138,17 @@ struct Commit {
   bool operator==(const Commit&) const = default;
 };
 
+// Agent -> coordinator: a task it was awarded has ended.
+struct TaskReport {
+  std::string task_id{};
+  std::string auction{};
+  bool done = false;  // False: dropped.
+  std::string reason{};
+  bool operator==(const TaskReport&) const = default;
+};
+
 using Body = std::variant<Register, Welcome, Heartbeat, Refused, CallForProposals, Bid, Award,
-                          AwardReply, Commit>;
+                          AwardReply, Commit, TaskReport>;
 
 struct Envelope {
   uint64_t session = 0;
