@@ -177,6 +177,9 @@ echo "== 9. a maintenance plan negotiated with the agents (contract net: each bi
 echo "      twin's Monte Carlo; the coordinator solves exactly under 2 crews, slots of 5 cycles)"
 ctl plan maintenance --id demo-1 --horizon 150 --duration 5 --crews 2 --bid-window-ms 3000
 echo
+echo "== 9b. a task auctioned to the agent whose twin simulates the cheapest completion"
+ctl task submit --id inspect-1 --duration 5 --deadline 20 --bid-window-ms 3000
+echo
 sleep 1  # One more heartbeat each, so the latest checkpoints are anchored.
 ctl ledger heads
 for a in "${agents[@]}"; do kill -TERM "$a"; done

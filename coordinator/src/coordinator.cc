@@ -205,6 +205,8 @@ void Coordinator::Impl::FinishIfCommitted() {
 
 void Coordinator::Impl::Run() {
   int64_t last_sweep = clock.NowUnixNanos();
+  const int64_t started_ns = last_sweep;
+  bool absent_winners_checked = false;
   while (!stop) {
     zmq::pollitem_t items[2] = {{router->handle(), 0, ZMQ_POLLIN, 0},
                                 {control ? control->handle() : nullptr, 0, ZMQ_POLLIN, 0}};
@@ -275,6 +277,23 @@ void Coordinator::Impl::Run() {
       }
       stats.lost += lost.size();
       for (const std::string& asset : lost) ReauctionTasksOf(asset, "lost (missed heartbeats)");
+      // After a restart, a winner that never comes back is as lost as one that goes silent.
+      if (!absent_winners_checked &&
+          now - started_ns > options.membership.heartbeat_timeout_ms * 1'000'000) {
+        absent_winners_checked = true;
+        std::set<std::string> absent;
+        {
+          std::lock_guard<std::mutex> lock(mutex);
+          for (const auto& [id, t] : tasks) {
+            if (t.status == "assigned" && membership.Find(t.winner) == nullptr) {
+              absent.insert(t.winner);
+            }
+          }
+        }
+        for (const std::string& asset : absent) {
+          ReauctionTasksOf(asset, "not back after the coordinator restarted");
+        }
+      }
     }
   }
 }
