@@ -18,6 +18,13 @@ inline nlohmann::json CallJson(const protocol::MaintenanceCall& call) {
           {"wasted_life_cost", call.wasted_life_cost}};
 }
 
+// The inverse; throws nlohmann::json::exception on missing keys or wrong types.
+inline protocol::MaintenanceCall CallFromJson(const nlohmann::json& c) {
+  return {c.at("horizon").get<uint32_t>(),        c.at("duration").get<uint32_t>(),
+          c.at("crews").get<uint32_t>(),          c.at("failure_cost").get<double>(),
+          c.at("preventive_cost").get<double>(), c.at("wasted_life_cost").get<double>()};
+}
+
 }  // namespace fleettwin::coordinator
 
 #endif  // FLEETTWIN_COORDINATOR_SRC_CALL_JSON_H_

@@ -146,23 +146,18 @@ void Coordinator::Impl::HandleControl(const zmq::message_t& routing_id,
               absl::StrCat("plan ", replaces, " is cancelled; nothing to replace")));
         }
       }
-      r->done = [this, peer, replaces](absl::StatusOr<PlanRecord> result) {
+      r->replaces = replaces;
+      r->done = [this, peer, replaces, replaced = r->replaced](absl::StatusOr<PlanRecord> result) {
         if (!result.ok()) {
           ++stats.control_errors;
           return ReplyControl(peer, ErrorJson(result.status()));
         }
         nlohmann::json reply = nlohmann::json::parse(PlanRecordJson(*result));
         if (!replaces.empty()) {
-          std::set<std::string> keep;
-          // Every agent of the new plan got its Commit (a start or none) from it.
-          for (const plan::MaintenanceAssignment& a : result->plan.assignments) keep.insert(a.asset);
-          absl::StatusOr<PlanRecord> old = CancelPlan(
-              replaces, absl::StrCat("replaced by plan ", result->negotiation),
-              result->negotiation, keep);
           // The new plan stands either way; the operator learns whether the old one fell.
           reply["replaces"] = replaces;
-          reply["replaced"] = old.ok();
-          if (!old.ok()) reply["replace_error"] = std::string(old.status().message());
+          reply["replaced"] = replaced->ok();
+          if (!replaced->ok()) reply["replace_error"] = std::string(replaced->message());
         }
         ReplyControl(peer, ResultJson(reply.dump()));
       };
@@ -271,6 +266,7 @@ void Coordinator::Impl::HandleControl(const zmq::message_t& routing_id,
           {"task_auctions", stats.task_auctions.load()},
           {"task_reauctions", stats.task_reauctions.load()},
           {"task_reports", stats.task_reports.load()},
+          {"resumed_negotiations", stats.resumed_negotiations.load()},
           {"anchors", stats.anchors.load()},
           {"ledger_errors", stats.ledger_errors.load()},
           {"ledger_size", ledger ? ledger->Size() : 0}};

@@ -78,10 +78,7 @@ absl::StatusOr<PlanRecord> PlanRecordFromJson(std::string_view text) {
     r.plan_hash = j.at("plan_hash").get<std::string>();
     r.bids_digest = j.at("bids_digest").get<std::string>();
     r.rounds = j.at("rounds").get<int>();
-    const nlohmann::json& c = j.at("call");
-    r.call = {c.at("horizon").get<uint32_t>(),        c.at("duration").get<uint32_t>(),
-              c.at("crews").get<uint32_t>(),          c.at("failure_cost").get<double>(),
-              c.at("preventive_cost").get<double>(), c.at("wasted_life_cost").get<double>()};
+    r.call = CallFromJson(j.at("call"));
     r.plan.solver = j.at("solver").get<std::string>();
     r.plan.maintained = j.at("maintained").get<int>();
     r.plan.cost_milli = plan::CostMilli(j.at("cost").get<double>());

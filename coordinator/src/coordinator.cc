@@ -1,5 +1,7 @@
 #include "fleettwin/coordinator/coordinator.h"
 
+#include <algorithm>
+#include <cstdio>
 #include <future>
 #include <mutex>
 #include <optional>
@@ -11,6 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include "absl/strings/str_cat.h"
+#include "call_json.h"
 #include "coordinator_impl.h"
 #include "fleettwin/ledger/ledger.h"
 #include "fleettwin/ledger/note.h"
@@ -171,7 +174,7 @@ void Coordinator::Impl::FlushAnchors() {
 }
 
 void Coordinator::Impl::StartPending() {
-  if (negotiation) return;
+  if (negotiation || clock.NowUnixNanos() < resume_not_before_ns) return;
   std::unique_ptr<Request> request;
   std::vector<std::string> invited;
   {
@@ -181,6 +184,17 @@ void Coordinator::Impl::StartPending() {
     requests.erase(requests.begin());
     for (const auto& [asset, m] : membership.members()) {
       if (m.state == MemberState::kActive) invited.push_back(asset);
+    }
+  }
+  // Ledgered before the first call goes out, so a restarted coordinator runs it again.
+  if (ledger) {
+    nlohmann::json started = {{"negotiation", request->id},
+                              {"call", CallJson(request->call)},
+                              {"bid_window_ms", request->options.bid_window_ms},
+                              {"reply_timeout_ms", request->options.reply_timeout_ms},
+                              {"replaces", request->replaces}};
+    if (!ledger->Append({"plan.request", protocol::kCoordinatorName, 0, 0, started.dump()}).ok()) {
+      ++stats.ledger_errors;
     }
   }
   running_request = std::move(request);
@@ -198,6 +212,14 @@ void Coordinator::Impl::FinishIfCommitted() {
     plans.push_back(record);
   }
   ++stats.plans;
+  if (!running_request->replaces.empty()) {
+    std::set<std::string> keep;  // Every agent of the new plan got its Commit from it.
+    for (const plan::MaintenanceAssignment& a : record.plan.assignments) keep.insert(a.asset);
+    absl::StatusOr<PlanRecord> old =
+        CancelPlan(running_request->replaces, absl::StrCat("replaced by plan ", record.negotiation),
+                   record.negotiation, keep);
+    *running_request->replaced = old.status();
+  }
   running_request->done(std::move(record));
   running_request.reset();
   negotiation.reset();
@@ -320,8 +342,9 @@ absl::StatusOr<std::unique_ptr<Coordinator>> Coordinator::Start(const Coordinato
         ledger::OpenLedger(ledger_options, clock, *key);
     if (!opened.ok()) return opened.status();
     impl->ledger = *std::move(opened);
-    // The plans committed before a restart.
+    // The plans committed before a restart, negotiations started but not committed, tasks.
     absl::Status bad;
+    std::vector<std::unique_ptr<Impl::Request>> started_requests;
     absl::Status scanned = impl->ledger->Scan(
         0, impl->ledger->Size(), [&](const ledger::Entry& entry, const std::string&) {
           if (entry.kind == "plan.cancel") {
@@ -331,6 +354,23 @@ absl::StatusOr<std::unique_ptr<Coordinator>> Coordinator::Start(const Coordinato
                 p.cancelled = true;
                 p.cancel_reason = c.value("reason", "");
               }
+            }
+            return true;
+          }
+          if (entry.kind == "plan.request") {
+            const nlohmann::json r = nlohmann::json::parse(entry.payload, nullptr, false);
+            try {
+              auto request = std::make_unique<Impl::Request>();
+              request->id = r.at("negotiation").get<std::string>();
+              request->call = CallFromJson(r.at("call"));
+              request->options.bid_window_ms = r.at("bid_window_ms").get<int64_t>();
+              request->options.reply_timeout_ms = r.at("reply_timeout_ms").get<int64_t>();
+              request->replaces = r.value("replaces", "");
+              started_requests.push_back(std::move(request));
+            } catch (const nlohmann::json::exception& e) {
+              bad = absl::DataLossError(
+                  absl::StrCat("ledger entry ", entry.index, " (plan.request): ", e.what()));
+              return false;
             }
             return true;
           }
@@ -357,6 +397,27 @@ absl::StatusOr<std::unique_ptr<Coordinator>> Coordinator::Start(const Coordinato
     }
     std::sort(queued.begin(), queued.end());
     for (const auto& [order, id] : queued) impl->task_queue.push_back(id);
+    // A negotiation the coordinator stopped in (at most one runs at a time) starts again with
+    // the same id and call; nobody waits for its answer now (fleetctl plan show finds it).
+    std::unique_ptr<Impl::Request> resumed;
+    for (auto& r : started_requests) {
+      const bool committed = std::any_of(impl->plans.begin(), impl->plans.end(),
+                                         [&](const PlanRecord& p) { return p.negotiation == r->id; });
+      if (!committed) resumed = std::move(r);
+    }
+    if (resumed) {
+      const std::string id = resumed->id;
+      resumed->done = [id](absl::StatusOr<PlanRecord> result) {
+        std::fprintf(stderr, "fleet-coordinator: resumed negotiation %s: %s\n", id.c_str(),
+                     result.ok() ? "committed" : std::string(result.status().message()).c_str());
+      };
+      if (absl::Status s = impl->Enqueue(std::move(resumed)); !s.ok()) return s;
+      ++impl->stats.resumed_negotiations;
+    }
+    if (impl->stats.resumed_negotiations > 0 || !impl->task_queue.empty()) {
+      impl->resume_not_before_ns =
+          clock.NowUnixNanos() + options.membership.heartbeat_timeout_ms * 1'000'000;
+    }
   }
   absl::StatusOr<std::unique_ptr<protocol::ZapAuthenticator>> zap =
       protocol::ZapAuthenticator::Start(impl->context, options.allowed_agents);

@@ -51,6 +51,10 @@ struct Coordinator::Impl {
     std::string id;
     protocol::MaintenanceCall call;
     NegotiationOptions options;
+    // Re-planning: once this plan commits, plan `replaces` is cancelled (replaced_by this one)
+    // before `done` runs; the outcome is left in `replaced` for whoever asked.
+    std::string replaces;
+    std::shared_ptr<absl::Status> replaced = std::make_shared<absl::Status>();
     std::function<void(absl::StatusOr<PlanRecord>)> done;  // Called on the loop's thread.
   };
   void HandleControl(const zmq::message_t& routing_id, const zmq::message_t& payload);
@@ -124,6 +128,10 @@ struct Coordinator::Impl {
   // The control socket's view of one task.
   static nlohmann::json TaskStateJson(const std::string& id, const TaskState& t);
   std::vector<ledger::NewEntry> pending_anchors;      // Loop only.
+  // After a restart with work to resume (a negotiation the ledger shows started but not
+  // committed, tasks waiting for auction), nothing starts before this time: one heartbeat
+  // timeout, so the agents have registered again before they are invited.
+  int64_t resume_not_before_ns = 0;
 };
 
 }  // namespace fleettwin::coordinator

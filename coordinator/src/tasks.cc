@@ -68,7 +68,7 @@ absl::Status Coordinator::Impl::SubmitTask(const protocol::TaskCall& call,
 }
 
 void Coordinator::Impl::StartPendingTask() {
-  if (auction || task_queue.empty()) return;
+  if (auction || task_queue.empty() || clock.NowUnixNanos() < resume_not_before_ns) return;
   const std::string id = task_queue.front();
   task_queue.pop_front();
   std::vector<std::string> invited;

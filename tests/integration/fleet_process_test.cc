@@ -4,6 +4,7 @@
 
 #include <filesystem>
 #include <regex>
+#include <thread>
 
 #include <nlohmann/json.hpp>
 #include <zmq.hpp>
@@ -258,6 +259,38 @@ TEST_F(FleetProcessTest, AgentsNegotiateAPlanWithoutTheKilledOneAndSurviveACoord
     return c == 0 && json::parse(s)["anchors"].get<uint64_t>() >= 3;
   }, 30s));
 
+  // A negotiation in flight when the coordinator dies runs again after its restart: engine-3
+  // is stopped (still a member, answering nothing), so the bidding waits for its window.
+  ::kill(agents_running_[2].pid, SIGSTOP);
+  Child pending = Spawn({FLEETTWIN_FLEETCTL, "--coordinator", control_, "--coordinator-key",
+                         (keys_ / "coordinator.curve-public").string(), "--operator-key",
+                         (keys_ / "operators" / "alice.curve-secret").string(),
+                         "--timeout-ms", "300", "plan",
+                         "maintenance", "--id", "p5", "--bid-window-ms", "3000",
+                         "--reply-timeout-ms", "500"});
+  std::this_thread::sleep_for(1s);
+  ::kill(coordinator_.pid, SIGKILL);
+  Wait(coordinator_.pid);
+  ReadAll(coordinator_.out);
+  ReadAll(coordinator_.err);
+  coordinator_.pid = -1;
+  ReadAll(pending.out);
+  ReadAll(pending.err);
+  EXPECT_EQ(Wait(pending.pid), 3);  // Its coordinator died: no answer.
+  ::kill(agents_running_[2].pid, SIGCONT);
+  StartCoordinator();
+  json p5;
+  ASSERT_TRUE(WaitFor([&] {
+    auto [c, s] = Control({"--json", "plan", "show", "p5"});
+    if (c != 0) return false;
+    p5 = json::parse(s);
+    return true;
+  }, 60s));
+  EXPECT_EQ(p5["assignments"].size(), 3u) << p5.dump();  // Everyone was back in time.
+  auto [resumed_code, resumed] = Control({"--json", "status"});
+  ASSERT_EQ(resumed_code, 0);
+  EXPECT_EQ(json::parse(resumed)["resumed_negotiations"], 1) << resumed;
+
   // Each agent ledgered the committed plan as a desired value of its twin.
   for (int i = 0; i < 3; ++i) {
     ::kill(agents_running_[static_cast<size_t>(i)].pid, SIGTERM);
@@ -287,6 +320,7 @@ TEST_F(FleetProcessTest, AgentsNegotiateAPlanWithoutTheKilledOneAndSurviveACoord
   EXPECT_NE(replay_out.find("ok plan p1"), std::string::npos) << replay_out;
   EXPECT_NE(replay_out.find("ok plan p2"), std::string::npos) << replay_out;
   EXPECT_NE(replay_out.find("ok plan p3"), std::string::npos) << replay_out;
+  EXPECT_NE(replay_out.find("ok plan p5"), std::string::npos) << replay_out;
   EXPECT_EQ(RunTool({FLEETTWIN_FLEET_AUDIT, "replay-plan", fleet, "--plan", "p9"}).first, 1);
   // ...and an agent whose history was rewritten (its ledger replaced by a fresh replay under the
   // same origin) is caught.

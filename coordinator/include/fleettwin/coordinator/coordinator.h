@@ -62,6 +62,7 @@ struct CoordinatorStats {
   std::atomic<uint64_t> task_auctions{0};    // Task auctions finished (assigned or not).
   std::atomic<uint64_t> task_reauctions{0};  // Tasks sent back to auction (winner lost/dropped).
   std::atomic<uint64_t> task_reports{0};     // Task reports received.
+  std::atomic<uint64_t> resumed_negotiations{0};  // Started again after a restart.
 };
 
 // JSON views, as the control socket answers them.
