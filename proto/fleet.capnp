@@ -25,6 +25,7 @@ struct Envelope {
     awardReply @12 :AwardReply;        # agent -> coordinator
     commit @13 :Commit;                # coordinator -> agent
     taskReport @14 :TaskReport;        # agent -> coordinator: an awarded task ended
+    taskRevoke @15 :TaskRevoke;        # coordinator -> agent: stop holding a task
   }
 }
 
@@ -52,6 +53,7 @@ struct Heartbeat {
   modelVersion @8 :Text;
   checkpoint @9 :Text;     # The agent ledger's latest signed checkpoint (C2SP signed note);
                            # empty when the agent has none yet.
+  tasks @10 :List(Text);   # The task auctions whose tasks the agent holds (at most 4096).
 }
 
 struct Refused {
@@ -145,4 +147,12 @@ struct TaskReport {
   auction @1 :Text;        # The auction that awarded it.
   done @2 :Bool;           # Finished; false: dropped (the agent cannot finish it).
   reason @3 :Text;         # Why dropped.
+}
+
+# The coordinator's answer to a heartbeat that lists a task the agent no longer has (the task
+# was auctioned again after it was lost, or its acceptance came too late).
+struct TaskRevoke {
+  taskId @0 :Text;
+  auction @1 :Text;
+  reason @2 :Text;
 }

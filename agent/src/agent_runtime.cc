@@ -119,6 +119,18 @@ absl::StatusOr<std::unique_ptr<AgentRuntime>> AgentRuntime::Start(const AgentOpt
     if (!http.ok()) return http.status();
     agent->http_ = std::move(*http);
   }
+  // Held tasks live in memory only: after a restart the agent holds none, and says so in its
+  // heartbeats (the coordinator auctions them again); its ledger says so too.
+  {
+    std::vector<std::string> held;
+    for (const auto& [name, value] : raw->twin_->twin().state().desired) {
+      if (name.starts_with("task.") && value >= 0) held.push_back(name);
+    }
+    for (const std::string& name : held) {
+      absl::StatusOr<uint64_t> s = raw->SetDesired(name, -1, "dropped: the agent restarted");
+      if (!s.ok()) return s.status();
+    }
+  }
   agent->drain_thread_ = std::thread([raw] { raw->Drain(); });
   if (!options.coordinator.empty()) {
     absl::StatusOr<common::CurvePublicKey> server =
@@ -146,6 +158,7 @@ absl::StatusOr<std::unique_ptr<AgentRuntime>> AgentRuntime::Start(const AgentOpt
     };
     handlers.award = [raw](const protocol::Award& award) { return raw->AwardFor(award); };
     handlers.task_reports = [raw] { return raw->TaskReports(); };
+    handlers.task_revoke = [raw](const protocol::TaskRevoke& r) { raw->RevokeTask(r); };
     absl::StatusOr<std::unique_ptr<CoordinatorLink>> started =
         CoordinatorLink::Start(link, clock, std::move(handlers));
     if (!started.ok()) return started.status();

@@ -101,6 +101,10 @@ struct CoordinatorLink::Impl {
       Send(std::move(reply));
       return;
     }
+    if (const auto* revoke = std::get_if<protocol::TaskRevoke>(&e->body)) {
+      if (handlers.task_revoke) handlers.task_revoke(*revoke);
+      return;
+    }
     if (const auto* commit = std::get_if<protocol::Commit>(&e->body)) {
       ++stats.commits;
       if (handlers.commit) handlers.commit(*commit);

@@ -29,6 +29,10 @@ protocol::Heartbeat AgentRuntime::Summary() {
                                                true) != state.drifting.end();
     h.model_version = state.model_version;
   }
+  {
+    std::lock_guard lock(tasks_mu_);
+    for (const HeldTask& t : held_) h.tasks.push_back(t.auction);
+  }
   absl::StatusOr<ledger::SignedCheckpoint> checkpoint = ledger_->LatestCheckpoint();
   if (checkpoint.ok()) h.checkpoint = checkpoint->note;
   return h;

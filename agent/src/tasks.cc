@@ -29,6 +29,10 @@ protocol::Bid AgentRuntime::TaskBidFor(const protocol::CallForProposals& call) {
     std::lock_guard lock(twin_mu_);
     state = twin_->twin().state();
   }
+  if (std::find(state.health.begin(), state.health.end(), HealthLevel::kAlarm) !=
+      state.health.end()) {
+    return decline("health alarm");  // It would drop the task at its next heartbeat.
+  }
   const double now = state.last_time.value_or(0);
   sim::TaskQuestion q;
   q.duration = task.duration;
@@ -45,6 +49,9 @@ protocol::Bid AgentRuntime::TaskBidFor(const protocol::CallForProposals& call) {
   }
   q.backlog = std::clamp(q.backlog, 0.0, 1e7);
   q.travel = std::min(q.travel, 1e7);
+  // The Monte Carlo's work grows with the failures per run; the link's thread must stay free
+  // to heartbeat, so an answer that would take that long is declined instead.
+  constexpr double kMaxWork = 1e5, kMaxFailures = 200;
   // Failures: the RUL estimate when the twin has one, else the calibrated failure rate.
   q.repair_mean = default_repair_time_;
   if (state.calibration) {
@@ -55,6 +62,13 @@ protocol::Bid AgentRuntime::TaskBidFor(const protocol::CallForProposals& call) {
     q.has_life = true;
     q.life_mean = std::max(state.rul->rul, 0.5);
     q.life_std = std::max(state.rul->rul_std, 1.0);
+  }
+  const double work = q.backlog + q.travel + q.duration;
+  const double failures =
+      q.has_life ? work / std::min(q.life_mean, q.renewed_life_mean) : work * q.failure_rate;
+  if (work > kMaxWork || failures > kMaxFailures) {
+    return decline(absl::StrCat("too much work to simulate (", work, " time units, about ",
+                                failures, " failures per run)"));
   }
   absl::StatusOr<sim::TaskAnswer> answer = sim::AskTaskCompletion(
       q, {.replications = std::max<uint64_t>(bid_replications_, 2),
@@ -128,6 +142,7 @@ std::vector<protocol::TaskReport> AgentRuntime::TaskReports() {
   std::vector<HeldTask> ended;
   {
     std::lock_guard lock(tasks_mu_);
+    // Finished ones are done, alarm or not; in an alarm the rest are dropped.
     auto keep = std::stable_partition(held_.begin(), held_.end(), [&](const HeldTask& h) {
       return !alarm && h.end > now;
     });
@@ -136,7 +151,7 @@ std::vector<protocol::TaskReport> AgentRuntime::TaskReports() {
   }
   std::vector<protocol::TaskReport> out;
   for (const HeldTask& h : ended) {
-    const bool done = !alarm;
+    const bool done = h.end <= now;
     const std::string reason = done ? "" : "health alarm";
     SetDesired(absl::StrCat("task.", h.call.task_id), -1,
                absl::StrCat("auction ", h.auction, done ? " done" : " dropped: health alarm"))
@@ -144,6 +159,22 @@ std::vector<protocol::TaskReport> AgentRuntime::TaskReports() {
     out.push_back({h.call.task_id, h.auction, done, reason});
   }
   return out;
+}
+
+void AgentRuntime::RevokeTask(const protocol::TaskRevoke& revoke) {
+  std::optional<HeldTask> revoked;
+  {
+    std::lock_guard lock(tasks_mu_);
+    auto it = std::find_if(held_.begin(), held_.end(),
+                           [&](const HeldTask& h) { return h.auction == revoke.auction; });
+    if (it == held_.end()) return;  // Not held (any more): nothing to do.
+    revoked = *it;
+    held_.erase(it);
+  }
+  SetDesired(absl::StrCat("task.", revoked->call.task_id), -1,
+             absl::StrCat("auction ", revoked->auction, " revoked: ",
+                          protocol::Utf8Prefix(revoke.reason, 200)))
+      .IgnoreError();  // A failed ledger shows in /healthz.
 }
 
 }  // namespace fleettwin::agent

@@ -71,9 +71,8 @@ absl::StatusOr<PlanRecord> Coordinator::Impl::CancelPlan(const std::string& id,
   }
   // Every agent of the plan is told: no maintenance under this plan.
   std::string raw_hash;
-  for (size_t i = 0; i + 1 < target->plan_hash.size(); i += 2) {
-    raw_hash.push_back(static_cast<char>(std::stoi(target->plan_hash.substr(i, 2), nullptr, 16)));
-  }
+  absl::StatusOr<std::vector<uint8_t>> hash_bytes = HexDecode(target->plan_hash);
+  if (hash_bytes.ok()) raw_hash.assign(hash_bytes->begin(), hash_bytes->end());
   for (const plan::MaintenanceAssignment& a : target->plan.assignments) {
     if (keep.contains(a.asset)) continue;
     SendTo(a.asset, protocol::Commit{id, raw_hash, -1, -1, -1, index});
@@ -266,7 +265,9 @@ void Coordinator::Impl::HandleControl(const zmq::message_t& routing_id,
           {"task_auctions", stats.task_auctions.load()},
           {"task_reauctions", stats.task_reauctions.load()},
           {"task_reports", stats.task_reports.load()},
+          {"task_revokes", stats.task_revokes.load()},
           {"resumed_negotiations", stats.resumed_negotiations.load()},
+          {"handler_errors", stats.handler_errors.load()},
           {"anchors", stats.anchors.load()},
           {"ledger_errors", stats.ledger_errors.load()},
           {"ledger_size", ledger ? ledger->Size() : 0}};

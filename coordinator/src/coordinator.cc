@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "call_json.h"
 #include "coordinator_impl.h"
 #include "fleettwin/ledger/ledger.h"
@@ -74,6 +75,7 @@ void Coordinator::Impl::Handle(const zmq::message_t& routing_id, const zmq::mess
     }
     if (s.ok()) {
       ++stats.heartbeats;
+      ReconcileTasks(e->sender, hb->tasks);
       if (ledger && !hb->checkpoint.empty()) Anchor(e->sender, hb->checkpoint);
     } else {
       ++stats.refused_register_first;
@@ -215,10 +217,28 @@ void Coordinator::Impl::FinishIfCommitted() {
   if (!running_request->replaces.empty()) {
     std::set<std::string> keep;  // Every agent of the new plan got its Commit from it.
     for (const plan::MaintenanceAssignment& a : record.plan.assignments) keep.insert(a.asset);
-    absl::StatusOr<PlanRecord> old =
-        CancelPlan(running_request->replaces, absl::StrCat("replaced by plan ", record.negotiation),
-                   record.negotiation, keep);
-    *running_request->replaced = old.status();
+    // An agent the old plan maintains but the new one left out (silent, late, declining) would
+    // lose its maintenance: then the old plan stands and the operator is told who.
+    std::vector<std::string> orphaned;
+    {
+      std::lock_guard<std::mutex> lock(mutex);
+      for (const PlanRecord& p : plans) {
+        if (p.negotiation != running_request->replaces) continue;
+        for (const plan::MaintenanceAssignment& a : p.plan.assignments) {
+          if (a.slot >= 0 && !keep.contains(a.asset)) orphaned.push_back(a.asset);
+        }
+      }
+    }
+    if (!orphaned.empty()) {
+      *running_request->replaced = absl::FailedPreconditionError(absl::StrCat(
+          "plan ", running_request->replaces, " stands: it maintains ", absl::StrJoin(orphaned, ", "),
+          ", left out of plan ", record.negotiation));
+    } else {
+      absl::StatusOr<PlanRecord> old = CancelPlan(
+          running_request->replaces, absl::StrCat("replaced by plan ", record.negotiation),
+          record.negotiation, keep);
+      *running_request->replaced = old.status();
+    }
   }
   running_request->done(std::move(record));
   running_request.reset();
@@ -253,7 +273,11 @@ void Coordinator::Impl::Run() {
         }
         // REQ clients put an empty delimiter frame before the request.
         if (parts.size() == 2 && parts[0].size() == 0) {
-          HandleControl(routing_id, parts[1]);
+          try {
+            HandleControl(routing_id, parts[1]);
+          } catch (const std::exception&) {
+            ++stats.handler_errors;
+          }
         } else {
           ++stats.control_errors;
         }
@@ -273,7 +297,12 @@ void Coordinator::Impl::Run() {
           ++stats.malformed;
           continue;
         }
-        Handle(routing_id, payload);
+        try {
+          Handle(routing_id, payload);
+        } catch (const std::exception&) {
+          // Nothing an agent sends may stop the loop; a bug that lets one through is counted.
+          ++stats.handler_errors;
+        }
       }
     } catch (const zmq::error_t&) {
       if (stop) break;
@@ -503,8 +532,10 @@ namespace fleettwin::coordinator {
 
 absl::Status Coordinator::Impl::Enqueue(std::unique_ptr<Request> request) {
   const protocol::MaintenanceCall& call = request->call;
-  if (request->id.empty() || request->id.size() > 128) {
-    return absl::InvalidArgumentError("negotiation id must be 1..128 bytes");
+  if (request->id.empty() || request->id.size() > 128 ||
+      request->id.find('#') != std::string::npos || !protocol::IsUtf8(request->id)) {
+    // '#' is kept for task auctions ("TASK#N"), so the two never share an id.
+    return absl::InvalidArgumentError("negotiation id must be 1..128 bytes of UTF-8 without '#'");
   }
   if (call.duration < 1 || call.horizon < call.duration || call.horizon > 1'000'000 ||
       call.crews > 1'000'000) {

@@ -120,6 +120,10 @@ struct Coordinator::Impl {
   void StartPendingTask();
   void FinishTaskIfDone();
   void OnTaskReport(const std::string& asset, const protocol::TaskReport& report);
+  // A heartbeat's list of held auctions against the task table: a task assigned to the agent
+  // that it no longer holds (it restarted) is auctioned again; an auction it holds that is not
+  // its current assignment (taken from it meanwhile) is revoked.
+  void ReconcileTasks(const std::string& asset, const std::vector<std::string>& held);
   // A winner was lost (missed heartbeats): its assigned tasks go back to auction without it.
   void ReauctionTasksOf(const std::string& asset, const std::string& reason);
   void LedgerTask(const std::string& kind, const std::string& asset, const nlohmann::json& body);

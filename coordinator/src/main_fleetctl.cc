@@ -300,11 +300,20 @@ int main(int argc, char** argv) {
   absl::StatusOr<std::string> answer =
       (*client)->Call(request.dump(), std::chrono::milliseconds(timeout_ms));
   if (!answer.ok()) return Fail(answer.status());
+  const json result = json::parse(*answer);
+  // Done, but not as asked: a task nobody took, a re-plan that left the old plan standing.
+  int code = 0;
+  if (*submit && result.value("status", "") == "unassigned") code = kExitFailed;
+  if (*maintenance && result.contains("replaces") && !result.value("replaced", false)) {
+    std::fprintf(stderr, "fleetctl: plan %s committed but plan %s was not cancelled: %s\n",
+                 result.value("negotiation", "").c_str(), result.value("replaces", "").c_str(),
+                 result.value("replace_error", "").c_str());
+    code = kExitFailed;
+  }
   if (as_json) {
     std::cout << *answer << "\n";
-    return 0;
+    return code;
   }
-  const json result = json::parse(*answer);
   if (*agents || *twin) {
     PrintAgents(*twin ? json::array({result}) : result);
   } else if (*heads) {
@@ -331,7 +340,6 @@ int main(int argc, char** argv) {
     }
   } else if (*submit || *task_show) {
     PrintTask(result);
-    if (*submit && result.value("status", "") == "unassigned") return kExitFailed;
   } else if (*status) {
     for (const auto& [k, v] : result.items()) std::cout << k << " " << v.dump() << "\n";
   } else if (*list) {
@@ -348,17 +356,9 @@ int main(int argc, char** argv) {
     if (result.value("cancelled", false)) {
       std::printf("CANCELLED: %s\n", result.value("cancel_reason", "").c_str());
     }
-    if (result.contains("replaces")) {
-      if (result.value("replaced", false)) {
-        std::printf("replaces plan %s (cancelled)\n", result.value("replaces", "").c_str());
-      } else {
-        // The new plan committed, the old one still stands: the operator must act.
-        std::fprintf(stderr, "fleetctl: plan %s committed but plan %s was not cancelled: %s\n",
-                     result.value("negotiation", "").c_str(), result.value("replaces", "").c_str(),
-                     result.value("replace_error", "").c_str());
-        return kExitFailed;
-      }
+    if (result.value("replaced", false)) {
+      std::printf("replaces plan %s (cancelled)\n", result.value("replaces", "").c_str());
     }
   }
-  return 0;
+  return code;
 }

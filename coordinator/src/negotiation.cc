@@ -105,7 +105,7 @@ std::vector<Outgoing> MaintenanceNegotiation::OnBid(const std::string& asset,
   if (now > bid_deadline_ns_) {
     Leave(asset, "no bid before the deadline");
   } else if (bid.declined) {
-    Leave(asset, absl::StrCat("declined: ", bid.decline_reason.substr(0, 200)));
+    Leave(asset, absl::StrCat("declined: ", protocol::Utf8Prefix(bid.decline_reason, 200)));
   } else if (std::string problem = BidProblem(call_, bid.maintenance); !problem.empty()) {
     Leave(asset, absl::StrCat("invalid bid: ", problem));
   } else {
@@ -167,7 +167,7 @@ std::vector<Outgoing> MaintenanceNegotiation::OnReply(const std::string& asset,
   if (reply.accept) {
     accepted_.insert(asset);
   } else {
-    Leave(asset, absl::StrCat("refused: ", reply.reason.substr(0, 200)));
+    Leave(asset, absl::StrCat("refused: ", protocol::Utf8Prefix(reply.reason, 200)));
     refused_this_round_ = true;
   }
   if (!pending_.empty()) return {};

@@ -68,7 +68,7 @@ std::vector<Outgoing> TaskAuction::OnBid(const std::string& asset, const protoco
   if (now > bid_deadline_ns_) {
     Leave(asset, "no bid before the deadline");
   } else if (bid.declined) {
-    Leave(asset, absl::StrCat("declined: ", bid.decline_reason.substr(0, 200)));
+    Leave(asset, absl::StrCat("declined: ", protocol::Utf8Prefix(bid.decline_reason, 200)));
   } else if (!bid.is_task || bad(bid.task.cost, 1e10) || bad(bid.task.completion, 1e8) ||
              bad(bid.task.p_late, 1)) {
     Leave(asset, "invalid bid: not a task bid with costs in range");
@@ -107,7 +107,7 @@ std::vector<Outgoing> TaskAuction::OnReply(const std::string& asset,
     record_.cost = bids_.at(asset).cost;
     return Finish();
   }
-  Leave(asset, absl::StrCat("refused: ", reply.reason.substr(0, 200)));
+  Leave(asset, absl::StrCat("refused: ", protocol::Utf8Prefix(reply.reason, 200)));
   awarded_.clear();
   return AwardNext(now);
 }

@@ -91,6 +91,9 @@ void Coordinator::Impl::StartPendingTask() {
       }
     }
   }
+  // Ledgered before the calls go out, so a restart never reuses an auction id.
+  LedgerTask("task.start", "", {{"task", id}, {"auction", absl::StrCat(id, "#", attempt)},
+                                {"attempt", attempt}, {"invited", invited}});
   auction.emplace(absl::StrCat(id, "#", attempt), attempt, call, std::move(invited),
                   clock.NowUnixNanos(), options);
   SendAll(auction->Begin());
@@ -147,7 +150,7 @@ void Coordinator::Impl::OnTaskReport(const std::string& asset, const protocol::T
       t.excluded.insert(asset);
       t.winner.clear();
       t.history.push_back(
-          absl::StrCat(r.auction, ": dropped by ", asset, " (", r.reason.substr(0, 200), ")"));
+          absl::StrCat(r.auction, ": ", asset, " dropped: ", protocol::Utf8Prefix(r.reason, 200)));
       requeue = true;
     }
   }
@@ -157,9 +160,53 @@ void Coordinator::Impl::OnTaskReport(const std::string& asset, const protocol::T
     ++stats.task_reauctions;
     LedgerTask("task.reauction", "",
                {{"task", r.task_id}, {"auction", r.auction}, {"asset", asset},
-                {"reason", absl::StrCat("dropped: ", r.reason.substr(0, 200))}});
+                {"reason", absl::StrCat("dropped: ", protocol::Utf8Prefix(r.reason, 200))}});
   }
   if (requeue) task_queue.push_back(r.task_id);
+}
+
+namespace {
+constexpr char kNotHeld[] = "no longer holds it (it restarted)";
+}  // namespace
+
+void Coordinator::Impl::ReconcileTasks(const std::string& asset,
+                                       const std::vector<std::string>& held) {
+  const std::set<std::string> holds(held.begin(), held.end());
+  std::vector<std::pair<std::string, std::string>> forgotten;  // Task, auction.
+  std::vector<protocol::TaskRevoke> revoke;
+  {
+    std::lock_guard<std::mutex> lock(mutex);
+    if (tasks.empty()) return;
+    std::set<std::string> current;  // Auctions this agent rightly holds.
+    for (auto& [id, t] : tasks) {
+      if (t.status != "assigned" || t.winner != asset) continue;
+      if (holds.contains(t.auction)) {
+        current.insert(t.auction);
+        continue;
+      }
+      forgotten.emplace_back(id, t.auction);
+      t.status = "queued";
+      t.excluded.insert(asset);
+      t.winner.clear();
+      t.history.push_back(absl::StrCat(t.auction, ": ", asset, " ", kNotHeld));
+    }
+    for (const std::string& auction : holds) {
+      if (current.contains(auction)) continue;
+      const std::string task = auction.substr(0, auction.rfind('#'));
+      revoke.push_back({task, auction, "not yours: the task was auctioned again or ended"});
+    }
+  }
+  for (const auto& [id, auction_id] : forgotten) {
+    ++stats.task_reauctions;
+    LedgerTask("task.reauction", "",
+               {{"task", id}, {"auction", auction_id}, {"asset", asset},
+                {"reason", kNotHeld}});
+    task_queue.push_back(id);
+  }
+  for (protocol::TaskRevoke& r : revoke) {
+    ++stats.task_revokes;
+    SendTo(asset, std::move(r));
+  }
 }
 
 void Coordinator::Impl::ReauctionTasksOf(const std::string& asset, const std::string& reason) {
@@ -216,6 +263,9 @@ absl::Status Coordinator::Impl::LoadTask(const ledger::Entry& entry) {
       t.history.push_back(record->winner.empty()
                               ? absl::StrCat(record->auction, ": nobody took it")
                               : absl::StrCat(record->auction, ": assigned to ", record->winner));
+    } else if (entry.kind == "task.start") {
+      t.attempts = j.at("attempt").get<int>();
+      t.auction = j.at("auction").get<std::string>();
     } else if (entry.kind == "task.done") {
       t.status = "done";
       t.history.push_back(absl::StrCat(j.at("auction").get<std::string>(), ": done by ",

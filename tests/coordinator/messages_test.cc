@@ -32,6 +32,8 @@ TEST(MessagesTest, EveryBodyRoundTrips) {
       Bid{"task-7#1", false, "", {}, true, {61.5, 41.25, 0.04, 1000}},
       Award{"task-7#1", "", -1, -1, -1, "task-7"},
       TaskReport{"task-7", "task-7#1", false, "health alarm"},
+      TaskRevoke{"task-7", "task-7#1", "auctioned again"},
+      Heartbeat{7, "ok", false, 0, 0, 0, false, false, "", "", {"task-7#2", "weld-1#1"}},
   };
   std::set<std::string_view> names;
   for (const Body& body : bodies) {
@@ -41,7 +43,7 @@ TEST(MessagesTest, EveryBodyRoundTrips) {
     EXPECT_EQ(*back, e) << BodyName(body);
     names.insert(BodyName(body));
   }
-  EXPECT_EQ(names.size(), 10u);  // Every type, each with its own name.
+  EXPECT_EQ(names.size(), 11u);  // Every type, each with its own name.
 }
 
 std::string Raw(const std::function<void(proto::Envelope::Builder)>& fill) {
@@ -99,6 +101,33 @@ TEST(ReplayGuardTest, DuplicatesReplaysAndOldSessionsAreRejected) {
   EXPECT_TRUE(guard.Accept(Make(Heartbeat{}, 1, 3, "engine-2")));
   guard.Forget("engine-1");
   EXPECT_TRUE(guard.Accept(Make(Heartbeat{}, 1, 10)));
+}
+
+}  // namespace
+}  // namespace fleettwin::protocol
+
+namespace fleettwin::protocol {
+namespace {
+
+TEST(MessagesTest, TextThatIsNotUtf8IsRefusedSoNothingDecodedBreaksJson) {
+  Bid bid{"task-1#1", true, std::string("no \xff\xfe way"), {}};
+  absl::StatusOr<Envelope> back = Decode(Encode(Make(bid)));
+  ASSERT_FALSE(back.ok());
+  EXPECT_NE(back.status().message().find("decline is not UTF-8"), std::string::npos)
+      << back.status();
+  bid.decline_reason = "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x94\xa7";  // é € 🔧
+  EXPECT_TRUE(Decode(Encode(Make(bid))).ok());
+  EXPECT_FALSE(Decode(Encode(Make(TaskReport{"t", "t#1", false, "\xc0\xaf"}))).ok());  // Overlong.
+  EXPECT_FALSE(Decode(Encode(Make(TaskReport{"t", "t#1", false, "\xed\xa0\x80"}))).ok());  // Surrogate.
+  EXPECT_FALSE(Decode(Encode(Make(Heartbeat{}, 1, 10, "engine-\xe2\x82"))).ok());  // Cut short.
+}
+
+TEST(MessagesTest, Utf8PrefixCutsBetweenCharacters) {
+  EXPECT_TRUE(IsUtf8(""));
+  EXPECT_FALSE(IsUtf8("\xf4\x90\x80\x80"));  // Above U+10FFFF.
+  EXPECT_EQ(Utf8Prefix("ab\xe2\x82\xac" "c", 4), "ab");
+  EXPECT_EQ(Utf8Prefix("ab\xe2\x82\xac" "c", 5), "ab\xe2\x82\xac");
+  EXPECT_EQ(Utf8Prefix("abc", 200), "abc");
 }
 
 }  // namespace

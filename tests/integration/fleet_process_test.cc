@@ -232,6 +232,20 @@ TEST_F(FleetProcessTest, AgentsNegotiateAPlanWithoutTheKilledOneAndSurviveACoord
   EXPECT_EQ(json::parse(p1_out)["cancel_reason"], "replaced by plan p3") << p1_out;
   EXPECT_EQ(Control({"plan", "maintenance", "--id", "p4", "--replaces", "p1"}).first, 1);
   EXPECT_EQ(Control({"plan", "maintenance", "--id", "p4", "--replaces", "nope"}).first, 1);
+  // A re-plan that leaves out an agent the old plan maintains does not replace it: engine-3 is
+  // stopped, p6 commits without it, and p3 stands (exit 1, the reason names engine-3).
+  ::kill(agents_running_[2].pid, SIGSTOP);
+  auto [p6_code, p6_out] = Control({"--json", "plan", "maintenance", "--id", "p6", "--replaces",
+                                    "p3", "--bid-window-ms", "1000", "--reply-timeout-ms", "500"});
+  ::kill(agents_running_[2].pid, SIGCONT);
+  EXPECT_EQ(p6_code, 1) << p6_out;
+  const json p6 = json::parse(p6_out, nullptr, false);
+  EXPECT_EQ(p6["replaced"], false) << p6_out;
+  EXPECT_NE(p6["replace_error"].get<std::string>().find("engine-3"), std::string::npos) << p6_out;
+  auto [p3_show_code, p3_show] = Control({"--json", "plan", "show", "p3"});
+  ASSERT_EQ(p3_show_code, 0);
+  EXPECT_EQ(json::parse(p3_show)["cancelled"], false) << p3_show;
+  ASSERT_TRUE(WaitFor([&] { return ActiveWithRul({"engine-1", "engine-2", "engine-3"}); }, 30s));
   auto [twin_code, twin_out] = Control({"--json", "twin", "engine-1"});
   ASSERT_EQ(twin_code, 0) << twin_out;
   EXPECT_EQ(json::parse(twin_out)["asset"], "engine-1");
@@ -321,6 +335,7 @@ TEST_F(FleetProcessTest, AgentsNegotiateAPlanWithoutTheKilledOneAndSurviveACoord
   EXPECT_NE(replay_out.find("ok plan p2"), std::string::npos) << replay_out;
   EXPECT_NE(replay_out.find("ok plan p3"), std::string::npos) << replay_out;
   EXPECT_NE(replay_out.find("ok plan p5"), std::string::npos) << replay_out;
+  EXPECT_NE(replay_out.find("ok plan p6"), std::string::npos) << replay_out;
   EXPECT_EQ(RunTool({FLEETTWIN_FLEET_AUDIT, "replay-plan", fleet, "--plan", "p9"}).first, 1);
   // ...and an agent whose history was rewritten (its ledger replaced by a fresh replay under the
   // same origin) is caught.
@@ -414,12 +429,36 @@ TEST_F(FleetProcessTest, TasksGoToTheCheapestCapableAgentAndAreReauctionedWhenIt
     return task["status"] == "done";
   }, 30s)) << task.dump();
   EXPECT_EQ(task["winner"], other);
+  const json weld1_history = task["history"];
   const std::string history = task["history"].dump();
   EXPECT_NE(history.find(winner + " lost (missed heartbeats)"), std::string::npos) << history;
   EXPECT_NE(history.find("weld-1#2: done by " + other), std::string::npos) << history;
+  // A winner that restarts at once (before anyone notices it was gone) holds nothing: its
+  // heartbeats say so, and the task is auctioned again without it (nobody else can weld).
+  const size_t o = 1 - w;
+  auto [w3_code, w3] = Control({"--json", "task", "submit", "--id", "weld-3", "--duration", "500",
+                                "--deadline", "600", "--capability", "weld", "--bid-window-ms",
+                                "4000"});
+  ASSERT_EQ(w3_code, 0) << w3;
+  EXPECT_EQ(json::parse(w3)["winner"], other) << w3;
+  ::kill(agents_running_[o].pid, SIGKILL);
+  Wait(agents_running_[o].pid);
+  ReadAll(agents_running_[o].out);
+  ReadAll(agents_running_[o].err);
+  agents_running_[o] =
+      StartAgent(other, other == "engine-1" ? 49 : 93, agents_ / (other + ".curve-secret"), "5x",
+                 {"--capability", "weld,inspect"});
+  ASSERT_TRUE(WaitFor([&] {
+    auto [c, s] = Control({"--json", "task", "show", "weld-3"});
+    if (c != 0) return false;
+    task = json::parse(s);
+    return task["status"] == "unassigned";
+  }, 30s)) << task.dump();
+  EXPECT_NE(task["history"].dump().find(other + " no longer holds it"), std::string::npos)
+      << task.dump();
   auto [status_code, status] = Control({"--json", "status"});
   ASSERT_EQ(status_code, 0);
-  EXPECT_EQ(json::parse(status)["task_reauctions"], 1) << status;
+  EXPECT_EQ(json::parse(status)["task_reauctions"], 2) << status;
   EXPECT_GE(json::parse(status)["task_reports"].get<uint64_t>(), 1u) << status;
 
   // A restarted coordinator rebuilds the tasks from its ledger.
@@ -428,19 +467,22 @@ TEST_F(FleetProcessTest, TasksGoToTheCheapestCapableAgentAndAreReauctionedWhenIt
   auto [list_code, list] = Control({"--json", "task", "list"});
   ASSERT_EQ(list_code, 0) << list;
   const json tasks = json::parse(list);
-  ASSERT_EQ(tasks.size(), 2u) << list;
+  ASSERT_EQ(tasks.size(), 3u) << list;
   EXPECT_EQ(tasks[0]["id"], "weld-1");
   EXPECT_EQ(tasks[0]["status"], "done");
   EXPECT_EQ(tasks[0]["auctions"].size(), 2u);
-  EXPECT_EQ(tasks[0]["history"], task["history"]) << list;
+  EXPECT_EQ(tasks[0]["history"], weld1_history) << list;
+
   EXPECT_EQ(tasks[1]["status"], "unassigned");
+  EXPECT_EQ(tasks[2]["status"], "unassigned");
+  EXPECT_EQ(tasks[2]["history"], task["history"]) << list;
   auto [table_code, table] = Control({"task", "show", "weld-1"});
   EXPECT_EQ(table_code, 0);
   EXPECT_NE(table.find("task weld-1: done " + other), std::string::npos) << table;
   EXPECT_EQ(Control({"task", "show", "nope"}).first, 1);
 
-  // The new winner's ledger holds the task: planned, then done (desired value -1).
-  const size_t o = 1 - w;
+  // The new winner's ledger holds both tasks, ended: weld-1 done, weld-3 dropped at its restart
+  // (desired value -1 each).
   Stop(coordinator_);
   ::kill(agents_running_[o].pid, SIGTERM);
   const std::string twin = ReadAll(agents_running_[o].out);
@@ -450,6 +492,7 @@ TEST_F(FleetProcessTest, TasksGoToTheCheapestCapableAgentAndAreReauctionedWhenIt
   const json state = json::parse(twin, nullptr, false);
   ASSERT_TRUE(state.is_object()) << twin;
   EXPECT_EQ(state["desired"]["task.weld-1"], -1) << twin;
+  EXPECT_EQ(state["desired"]["task.weld-3"], -1) << twin;
   auto [verify_code, verify] = RunTool(
       {FLEETTWIN_FLEET_AUDIT, "verify", "--quiet", "--key",
        (dir_.path() / "coordinator" / "coordinator.vkey").string(),

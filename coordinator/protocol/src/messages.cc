@@ -15,6 +15,7 @@ namespace {
 constexpr size_t kMaxText = 64 << 10;
 constexpr size_t kMaxSender = 128;
 constexpr size_t kMaxSlots = 100'000;
+constexpr size_t kMaxTasks = 4096;
 
 capnp::Text::Reader TextOf(const std::string& s) { return {s.data(), s.size()}; }
 capnp::Data::Reader DataOf(const std::string& s) {
@@ -28,7 +29,11 @@ struct Checker {
     if (t.size() > limit && status.ok()) {
       status = absl::InvalidArgumentError(absl::StrCat(field, " is longer than ", limit));
     }
-    return std::string(t.begin(), std::min(t.size(), limit));
+    std::string out(t.begin(), std::min(t.size(), limit));
+    if (status.ok() && !IsUtf8(out)) {
+      status = absl::InvalidArgumentError(absl::StrCat(field, " is not UTF-8"));
+    }
+    return out;
   }
   std::string Data(capnp::Data::Reader d, const char* field) {
     if (d.size() > kMaxText && status.ok()) {
@@ -69,6 +74,10 @@ void EncodeBody(const Body& body, proto::Envelope::Body::Builder b) {
           h.setDrift(m.drift);
           h.setModelVersion(TextOf(m.model_version));
           h.setCheckpoint(TextOf(m.checkpoint));
+          auto tasks = h.initTasks(static_cast<unsigned>(m.tasks.size()));
+          for (size_t i = 0; i < m.tasks.size(); ++i) {
+            tasks.set(static_cast<unsigned>(i), TextOf(m.tasks[i]));
+          }
         } else if constexpr (std::is_same_v<T, Refused>) {
           auto r = b.initRefused();
           r.setMessageId(m.message_id);
@@ -132,6 +141,11 @@ void EncodeBody(const Body& body, proto::Envelope::Body::Builder b) {
           a.setPlanHash(DataOf(m.plan_hash));
           a.setAccept(m.accept);
           a.setReason(TextOf(m.reason));
+        } else if constexpr (std::is_same_v<T, TaskRevoke>) {
+          auto r = b.initTaskRevoke();
+          r.setTaskId(TextOf(m.task_id));
+          r.setAuction(TextOf(m.auction));
+          r.setReason(TextOf(m.reason));
         } else if constexpr (std::is_same_v<T, TaskReport>) {
           auto r = b.initTaskReport();
           r.setTaskId(TextOf(m.task_id));
@@ -176,6 +190,8 @@ absl::StatusOr<Body> DecodeBody(proto::Envelope::Body::Reader b, Checker& c) {
       m.drift = h.getDrift();
       m.model_version = c.Text(h.getModelVersion(), "modelVersion");
       m.checkpoint = c.Text(h.getCheckpoint(), "checkpoint");
+      if (h.getTasks().size() > kMaxTasks) return absl::InvalidArgumentError("too many tasks");
+      for (capnp::Text::Reader t : h.getTasks()) m.tasks.push_back(c.Text(t, "tasks", kMaxSender));
       return m;
     }
     case proto::Envelope::Body::REFUSED: {
@@ -261,6 +277,12 @@ absl::StatusOr<Body> DecodeBody(proto::Envelope::Body::Reader b, Checker& c) {
       return Commit{c.Text(m.getNegotiation(), "negotiation"), c.Data(m.getPlanHash(), "planHash"),
                     m.getSlot(), m.getStart(), m.getCrew(), m.getFleetLedgerIndex()};
     }
+    case proto::Envelope::Body::TASK_REVOKE: {
+      auto r = b.getTaskRevoke();
+      return TaskRevoke{c.Text(r.getTaskId(), "taskId", kMaxSender),
+                        c.Text(r.getAuction(), "auction", kMaxSender),
+                        c.Text(r.getReason(), "reason")};
+    }
     case proto::Envelope::Body::TASK_REPORT: {
       auto r = b.getTaskReport();
       return TaskReport{c.Text(r.getTaskId(), "taskId", kMaxSender),
@@ -271,13 +293,55 @@ absl::StatusOr<Body> DecodeBody(proto::Envelope::Body::Reader b, Checker& c) {
   return absl::InvalidArgumentError("message body of an unknown type");
 }
 
+// The length of the well-formed UTF-8 character at the start of `s`, 0 if there is none.
+size_t Utf8CharLength(std::string_view s) {
+  const auto b = [&](size_t i) { return static_cast<unsigned char>(s[i]); };
+  const auto cont = [&](size_t i) { return i < s.size() && (b(i) & 0xC0) == 0x80; };
+  if (s.empty()) return 0;
+  const unsigned char c = b(0);
+  if (c < 0x80) return 1;
+  if (c >= 0xC2 && c <= 0xDF) return cont(1) ? 2 : 0;
+  if (c >= 0xE0 && c <= 0xEF) {
+    if (!cont(1) || !cont(2)) return 0;
+    if (c == 0xE0 && b(1) < 0xA0) return 0;  // Overlong.
+    if (c == 0xED && b(1) > 0x9F) return 0;  // Surrogates.
+    return 3;
+  }
+  if (c >= 0xF0 && c <= 0xF4) {
+    if (!cont(1) || !cont(2) || !cont(3)) return 0;
+    if (c == 0xF0 && b(1) < 0x90) return 0;  // Overlong.
+    if (c == 0xF4 && b(1) > 0x8F) return 0;  // Above U+10FFFF.
+    return 4;
+  }
+  return 0;
+}
+
 }  // namespace
+
+bool IsUtf8(std::string_view text) {
+  while (!text.empty()) {
+    const size_t n = Utf8CharLength(text);
+    if (n == 0) return false;
+    text.remove_prefix(n);
+  }
+  return true;
+}
+
+std::string Utf8Prefix(std::string_view text, size_t max_bytes) {
+  size_t end = 0;
+  while (end < text.size()) {
+    const size_t n = Utf8CharLength(text.substr(end));
+    if (n == 0 || end + n > max_bytes) break;
+    end += n;
+  }
+  return std::string(text.substr(0, end));
+}
 
 std::string_view BodyName(const Body& body) {
   static constexpr std::string_view kNames[] = {"register", "welcome",   "heartbeat",
                                                 "refused",  "cfp",       "bid",
                                                 "award",    "award_reply", "commit",
-                                                "task_report"};
+                                                "task_report", "task_revoke"};
   return kNames[body.index()];
 }
 

@@ -129,6 +129,8 @@ class AgentRuntime final {
   // alarm, drops every held task (reason "health alarm").
   protocol::AwardReply AwardFor(const protocol::Award& award);
   std::vector<protocol::TaskReport> TaskReports();
+  // The coordinator gave the task to another agent: stop holding it (desired value -1).
+  void RevokeTask(const protocol::TaskRevoke& revoke);
 
  private:
   AgentRuntime() = default;

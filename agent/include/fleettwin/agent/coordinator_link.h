@@ -39,6 +39,7 @@ struct CoordinatorLinkHandlers {
   // Polled with every heartbeat while registered: task reports to send (tasks finished or
   // dropped since the last poll).
   std::function<std::vector<protocol::TaskReport>()> task_reports;
+  std::function<void(const protocol::TaskRevoke&)> task_revoke;
 };
 
 // Counters; safe to read from any thread.

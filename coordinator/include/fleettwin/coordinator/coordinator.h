@@ -62,7 +62,9 @@ struct CoordinatorStats {
   std::atomic<uint64_t> task_auctions{0};    // Task auctions finished (assigned or not).
   std::atomic<uint64_t> task_reauctions{0};  // Tasks sent back to auction (winner lost/dropped).
   std::atomic<uint64_t> task_reports{0};     // Task reports received.
+  std::atomic<uint64_t> task_revokes{0};     // Revokes sent to agents holding others' tasks.
   std::atomic<uint64_t> resumed_negotiations{0};  // Started again after a restart.
+  std::atomic<uint64_t> handler_errors{0};  // Exceptions caught around a message's handling.
 };
 
 // JSON views, as the control socket answers them.

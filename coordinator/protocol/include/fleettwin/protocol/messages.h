@@ -42,6 +42,7 @@ struct Heartbeat {
   bool drift = false;
   std::string model_version{};
   std::string checkpoint{};  // Signed note text of the agent ledger's latest checkpoint.
+  std::vector<std::string> tasks{};  // Auctions whose tasks the agent holds.
   bool operator==(const Heartbeat&) const = default;
 };
 
@@ -147,8 +148,16 @@ struct TaskReport {
   bool operator==(const TaskReport&) const = default;
 };
 
+// Coordinator -> agent: stop holding this task (it is someone else's now).
+struct TaskRevoke {
+  std::string task_id{};
+  std::string auction{};
+  std::string reason{};
+  bool operator==(const TaskRevoke&) const = default;
+};
+
 using Body = std::variant<Register, Welcome, Heartbeat, Refused, CallForProposals, Bid, Award,
-                          AwardReply, Commit, TaskReport>;
+                          AwardReply, Commit, TaskReport, TaskRevoke>;
 
 struct Envelope {
   uint64_t session = 0;
@@ -158,6 +167,13 @@ struct Envelope {
   Body body{};
   bool operator==(const Envelope&) const = default;
 };
+
+// Whether `text` is well-formed UTF-8 (no overlong forms, surrogates or code points above
+// U+10FFFF). Decode refuses texts that are not, so everything decoded can go into JSON.
+bool IsUtf8(std::string_view text);
+// The longest prefix of `text` (well-formed UTF-8) of at most `max_bytes`, cut between
+// characters.
+std::string Utf8Prefix(std::string_view text, size_t max_bytes);
 
 // A short name of the body's type ("register", "heartbeat", ...) for logs and counters.
 std::string_view BodyName(const Body& body);
