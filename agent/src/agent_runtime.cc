@@ -123,8 +123,11 @@ absl::StatusOr<std::unique_ptr<AgentRuntime>> AgentRuntime::Start(const AgentOpt
   // heartbeats (the coordinator auctions them again); its ledger says so too.
   {
     std::vector<std::string> held;
-    for (const auto& [name, value] : raw->twin_->twin().state().desired) {
-      if (name.starts_with("task.") && value >= 0) held.push_back(name);
+    {
+      std::lock_guard lock(raw->twin_mu_);  // The HTTP API already runs.
+      for (const auto& [name, value] : raw->twin_->twin().state().desired) {
+        if (name.starts_with("task.") && value >= 0) held.push_back(name);
+      }
     }
     for (const std::string& name : held) {
       absl::StatusOr<uint64_t> s = raw->SetDesired(name, -1, "dropped: the agent restarted");

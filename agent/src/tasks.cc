@@ -8,6 +8,9 @@
 #include "fleettwin/sim/monte_carlo.h"
 
 namespace fleettwin::agent {
+namespace {
+constexpr size_t kMaxHeldTasks = 1024;
+}  // namespace
 
 protocol::Bid AgentRuntime::TaskBidFor(const protocol::CallForProposals& call) {
   protocol::Bid bid;
@@ -24,6 +27,11 @@ protocol::Bid AgentRuntime::TaskBidFor(const protocol::CallForProposals& call) {
     return decline(absl::StrCat("lacks capability '", task.capability, "'"));
   }
   if (task.has_location && !location_) return decline("the task has a location, this agent none");
+  {
+    std::lock_guard lock(tasks_mu_);
+    // A heartbeat lists every held task (at most 4096); well below that, stop taking more.
+    if (held_.size() >= kMaxHeldTasks) return decline("holds too many tasks");
+  }
   TwinState state;
   {
     std::lock_guard lock(twin_mu_);

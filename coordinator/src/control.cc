@@ -267,6 +267,7 @@ void Coordinator::Impl::HandleControl(const zmq::message_t& routing_id,
           {"task_reports", stats.task_reports.load()},
           {"task_revokes", stats.task_revokes.load()},
           {"resumed_negotiations", stats.resumed_negotiations.load()},
+          {"abandoned_plans", stats.abandoned_plans.load()},
           {"handler_errors", stats.handler_errors.load()},
           {"anchors", stats.anchors.load()},
           {"ledger_errors", stats.ledger_errors.load()},
@@ -275,8 +276,11 @@ void Coordinator::Impl::HandleControl(const zmq::message_t& routing_id,
     }
   } catch (const nlohmann::json::exception& e) {
     return fail(absl::InvalidArgumentError(absl::StrCat("bad request: ", e.what())));
+  } catch (const std::exception& e) {
+    return fail(absl::InternalError(absl::StrCat("request failed: ", e.what())));
   }
-  fail(absl::InvalidArgumentError(absl::StrCat("unknown command '", command.substr(0, 64), "'")));
+  fail(absl::InvalidArgumentError(
+      absl::StrCat("unknown command '", protocol::Utf8Prefix(command, 64), "'")));
 }
 
 }  // namespace fleettwin::coordinator

@@ -137,6 +137,42 @@ void Coordinator::Impl::SendAll(std::vector<Outgoing> out) {
 }
 
 void Coordinator::Impl::Dispatch(std::vector<Outgoing> out) {
+  if (negotiation && negotiation->committed() && running_request &&
+      !running_request->replaces.empty() && !running_request->abandoned) {
+    // A re-plan must cover every agent the old plan maintains (one that was silent, late or
+    // declined would lose its maintenance, or keep it on crews the new plan reuses): else the
+    // new plan is dropped before any commit goes out, and the old one stands whole.
+    const PlanRecord& record = negotiation->record();
+    std::set<std::string> covered;
+    for (const plan::MaintenanceAssignment& a : record.plan.assignments) covered.insert(a.asset);
+    std::vector<std::string> orphaned;
+    {
+      std::lock_guard<std::mutex> lock(mutex);
+      for (const PlanRecord& p : plans) {
+        if (p.negotiation != running_request->replaces || p.cancelled) continue;
+        for (const plan::MaintenanceAssignment& a : p.plan.assignments) {
+          if (a.slot >= 0 && !covered.contains(a.asset)) orphaned.push_back(a.asset);
+        }
+      }
+    }
+    if (!orphaned.empty()) {
+      const std::string reason = absl::StrCat(
+          "plan ", record.negotiation, " not committed: it leaves out ",
+          absl::StrJoin(orphaned, ", "), ", maintained by plan ", running_request->replaces,
+          ", which stands");
+      running_request->abandoned = absl::FailedPreconditionError(reason);
+      if (ledger && !ledger->Append({"plan.abandon", protocol::kCoordinatorName, 0, 0,
+                                     nlohmann::json{{"negotiation", record.negotiation},
+                                                    {"reason", reason}}
+                                         .dump()})
+                         .ok()) {
+        ++stats.ledger_errors;
+      }
+      std::erase_if(out, [](const Outgoing& o) { return std::holds_alternative<protocol::Commit>(o.body); });
+      SendAll(std::move(out));
+      return;
+    }
+  }
   if (negotiation && negotiation->committed() && ledger) {
     const PlanRecord& record = negotiation->record();
     absl::StatusOr<uint64_t> index = ledger->Append(
@@ -208,6 +244,13 @@ void Coordinator::Impl::StartPending() {
 
 void Coordinator::Impl::FinishIfCommitted() {
   if (!negotiation || !negotiation->committed()) return;
+  if (running_request->abandoned) {
+    ++stats.abandoned_plans;
+    running_request->done(*running_request->abandoned);
+    running_request.reset();
+    negotiation.reset();
+    return;
+  }
   PlanRecord record = negotiation->record();
   {
     std::lock_guard<std::mutex> lock(mutex);
@@ -217,28 +260,10 @@ void Coordinator::Impl::FinishIfCommitted() {
   if (!running_request->replaces.empty()) {
     std::set<std::string> keep;  // Every agent of the new plan got its Commit from it.
     for (const plan::MaintenanceAssignment& a : record.plan.assignments) keep.insert(a.asset);
-    // An agent the old plan maintains but the new one left out (silent, late, declining) would
-    // lose its maintenance: then the old plan stands and the operator is told who.
-    std::vector<std::string> orphaned;
-    {
-      std::lock_guard<std::mutex> lock(mutex);
-      for (const PlanRecord& p : plans) {
-        if (p.negotiation != running_request->replaces) continue;
-        for (const plan::MaintenanceAssignment& a : p.plan.assignments) {
-          if (a.slot >= 0 && !keep.contains(a.asset)) orphaned.push_back(a.asset);
-        }
-      }
-    }
-    if (!orphaned.empty()) {
-      *running_request->replaced = absl::FailedPreconditionError(absl::StrCat(
-          "plan ", running_request->replaces, " stands: it maintains ", absl::StrJoin(orphaned, ", "),
-          ", left out of plan ", record.negotiation));
-    } else {
-      absl::StatusOr<PlanRecord> old = CancelPlan(
-          running_request->replaces, absl::StrCat("replaced by plan ", record.negotiation),
-          record.negotiation, keep);
-      *running_request->replaced = old.status();
-    }
+    absl::StatusOr<PlanRecord> old = CancelPlan(
+        running_request->replaces, absl::StrCat("replaced by plan ", record.negotiation),
+        record.negotiation, keep);
+    *running_request->replaced = old.status();
   }
   running_request->done(std::move(record));
   running_request.reset();
@@ -374,6 +399,7 @@ absl::StatusOr<std::unique_ptr<Coordinator>> Coordinator::Start(const Coordinato
     // The plans committed before a restart, negotiations started but not committed, tasks.
     absl::Status bad;
     std::vector<std::unique_ptr<Impl::Request>> started_requests;
+    std::set<std::string> abandoned;
     absl::Status scanned = impl->ledger->Scan(
         0, impl->ledger->Size(), [&](const ledger::Entry& entry, const std::string&) {
           if (entry.kind == "plan.cancel") {
@@ -384,6 +410,11 @@ absl::StatusOr<std::unique_ptr<Coordinator>> Coordinator::Start(const Coordinato
                 p.cancel_reason = c.value("reason", "");
               }
             }
+            return true;
+          }
+          if (entry.kind == "plan.abandon") {
+            const nlohmann::json a = nlohmann::json::parse(entry.payload, nullptr, false);
+            if (a.is_object()) abandoned.insert(a.value("negotiation", ""));
             return true;
           }
           if (entry.kind == "plan.request") {
@@ -423,6 +454,7 @@ absl::StatusOr<std::unique_ptr<Coordinator>> Coordinator::Start(const Coordinato
     std::vector<std::pair<uint64_t, std::string>> queued;
     for (const auto& [id, t] : impl->tasks) {
       if (t.status == "queued") queued.emplace_back(t.order, id);
+      if (t.status == "assigned") impl->assigned_to[t.winner].insert(id);
     }
     std::sort(queued.begin(), queued.end());
     for (const auto& [order, id] : queued) impl->task_queue.push_back(id);
@@ -432,7 +464,7 @@ absl::StatusOr<std::unique_ptr<Coordinator>> Coordinator::Start(const Coordinato
     for (auto& r : started_requests) {
       const bool committed = std::any_of(impl->plans.begin(), impl->plans.end(),
                                          [&](const PlanRecord& p) { return p.negotiation == r->id; });
-      if (!committed) resumed = std::move(r);
+      if (!committed && !abandoned.contains(r->id)) resumed = std::move(r);
     }
     if (resumed) {
       const std::string id = resumed->id;
@@ -440,8 +472,12 @@ absl::StatusOr<std::unique_ptr<Coordinator>> Coordinator::Start(const Coordinato
         std::fprintf(stderr, "fleet-coordinator: resumed negotiation %s: %s\n", id.c_str(),
                      result.ok() ? "committed" : std::string(result.status().message()).c_str());
       };
-      if (absl::Status s = impl->Enqueue(std::move(resumed)); !s.ok()) return s;
-      ++impl->stats.resumed_negotiations;
+      if (absl::Status s = impl->Enqueue(std::move(resumed)); s.ok()) {
+        ++impl->stats.resumed_negotiations;
+      } else {  // E.g. an id an older version allowed: reported, not fatal.
+        std::fprintf(stderr, "fleet-coordinator: negotiation %s not resumed: %s\n", id.c_str(),
+                     std::string(s.message()).c_str());
+      }
     }
     if (impl->stats.resumed_negotiations > 0 || !impl->task_queue.empty()) {
       impl->resume_not_before_ns =

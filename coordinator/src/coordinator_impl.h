@@ -55,6 +55,9 @@ struct Coordinator::Impl {
     // before `done` runs; the outcome is left in `replaced` for whoever asked.
     std::string replaces;
     std::shared_ptr<absl::Status> replaced = std::make_shared<absl::Status>();
+    // Set when the negotiation's plan would replace `replaces` but leaves out an agent it
+    // maintains: the plan is not committed (ledgered as plan.abandon), `replaces` stands whole.
+    std::optional<absl::Status> abandoned;
     std::function<void(absl::StatusOr<PlanRecord>)> done;  // Called on the loop's thread.
   };
   void HandleControl(const zmq::message_t& routing_id, const zmq::message_t& payload);
@@ -111,6 +114,10 @@ struct Coordinator::Impl {
     std::vector<TaskAuctionRecord> auctions;  // Every auction's outcome.
   };
   std::map<std::string, TaskState> tasks;  // GUARDED_BY(mutex).
+  // Winner -> the ids of the tasks assigned to it, so a heartbeat costs its own tasks only.
+  std::map<std::string, std::set<std::string>> assigned_to;  // GUARDED_BY(mutex).
+  // Takes task `id` out of its winner's entry in assigned_to. REQUIRES(mutex).
+  void Unassign(const std::string& id, TaskState& t);
   std::deque<std::string> task_queue;      // Loop only: waiting for an auction.
   std::optional<TaskAuction> auction;      // Loop only.
   // Control peers waiting for a task's first auction to end: task id -> reply.

@@ -8,11 +8,13 @@
 namespace fleettwin::coordinator {
 
 absl::Status CheckTask(const protocol::TaskCall& t) {
-  if (t.task_id.empty() || t.task_id.size() > 128 ||
+  if (t.task_id.empty() || t.task_id.size() > 100 ||
       !std::all_of(t.task_id.begin(), t.task_id.end(), [](char c) {
         return std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-';
       })) {
-    return absl::InvalidArgumentError("a task id is 1..128 characters of [A-Za-z0-9._-]");
+    // 100: the agent's desired value "task.<id>" and the auction id "<id>#<n>" stay within the
+    // 128 bytes names and ids may have.
+    return absl::InvalidArgumentError("a task id is 1..100 characters of [A-Za-z0-9._-]");
   }
   if (!(t.duration > 0 && t.duration <= 1e7)) {
     return absl::InvalidArgumentError("task duration must be in (0, 1e7]");

@@ -118,6 +118,7 @@ void Coordinator::Impl::FinishTaskIfDone() {
     } else {
       t.status = "assigned";
       t.winner = record.winner;
+      assigned_to[record.winner].insert(record.task.task_id);
       t.cost = record.cost;
       t.history.push_back(absl::StrCat(record.auction, ": assigned to ", record.winner));
     }
@@ -142,6 +143,7 @@ void Coordinator::Impl::OnTaskReport(const std::string& asset, const protocol::T
       return;
     }
     TaskState& t = it->second;
+    Unassign(r.task_id, t);
     if (r.done) {
       t.status = "done";
       t.history.push_back(absl::StrCat(r.auction, ": done by ", asset));
@@ -169,6 +171,14 @@ namespace {
 constexpr char kNotHeld[] = "no longer holds it (it restarted)";
 }  // namespace
 
+void Coordinator::Impl::Unassign(const std::string& id, TaskState& t) {
+  auto it = assigned_to.find(t.winner);
+  if (it != assigned_to.end()) {
+    it->second.erase(id);
+    if (it->second.empty()) assigned_to.erase(it);
+  }
+}
+
 void Coordinator::Impl::ReconcileTasks(const std::string& asset,
                                        const std::vector<std::string>& held) {
   const std::set<std::string> holds(held.begin(), held.end());
@@ -176,18 +186,22 @@ void Coordinator::Impl::ReconcileTasks(const std::string& asset,
   std::vector<protocol::TaskRevoke> revoke;
   {
     std::lock_guard<std::mutex> lock(mutex);
-    if (tasks.empty()) return;
+    auto mine = assigned_to.find(asset);
+    if (holds.empty() && mine == assigned_to.end()) return;  // The common case: nothing held.
     std::set<std::string> current;  // Auctions this agent rightly holds.
-    for (auto& [id, t] : tasks) {
-      if (t.status != "assigned" || t.winner != asset) continue;
+    const std::set<std::string> ids =
+        mine == assigned_to.end() ? std::set<std::string>{} : mine->second;
+    for (const std::string& id : ids) {
+      TaskState& t = tasks.at(id);
       if (holds.contains(t.auction)) {
         current.insert(t.auction);
         continue;
       }
       forgotten.emplace_back(id, t.auction);
+      Unassign(id, t);
+      t.winner.clear();
       t.status = "queued";
       t.excluded.insert(asset);
-      t.winner.clear();
       t.history.push_back(absl::StrCat(t.auction, ": ", asset, " ", kNotHeld));
     }
     for (const std::string& auction : holds) {
@@ -213,12 +227,16 @@ void Coordinator::Impl::ReauctionTasksOf(const std::string& asset, const std::st
   std::vector<std::pair<std::string, std::string>> lost;  // Task, auction.
   {
     std::lock_guard<std::mutex> lock(mutex);
-    for (auto& [id, t] : tasks) {
-      if (t.status != "assigned" || t.winner != asset) continue;
+    auto mine = assigned_to.find(asset);
+    if (mine == assigned_to.end()) return;
+    const std::set<std::string> ids = mine->second;
+    for (const std::string& id : ids) {
+      TaskState& t = tasks.at(id);
       lost.emplace_back(id, t.auction);
+      Unassign(id, t);
+      t.winner.clear();
       t.status = "queued";
       t.excluded.insert(asset);
-      t.winner.clear();
       t.history.push_back(absl::StrCat(t.auction, ": ", asset, " ", reason));
     }
   }

@@ -113,9 +113,9 @@ TEST(AgentTasksTest, BidsGrowWithHeldWorkAndTravelAndHeldTasksAreReportedRevoked
 TEST(AgentTasksTest, AnEngineThatReachesAlarmDropsWhatItHolds) {
   testing::TempDir tmp;
   SystemClock clock;
-  // Unit 34 (203 cycles) at 100 cycles/s: the alarm comes about 2 s in.
+  // Unit 34 (203 cycles) at 50 cycles/s: the alarm comes about 4 s in.
   std::unique_ptr<AgentRuntime> engine =
-      Engine(tmp, 34, {}, std::nullopt, clock, 100, /*wait_for_end=*/false);
+      Engine(tmp, 34, {}, std::nullopt, clock, 50, /*wait_for_end=*/false);
   ASSERT_TRUE(engine);
   const protocol::Bid bid = engine->BidFor(Call("t1", 1000, 2000));
   ASSERT_FALSE(bid.declined) << bid.decline_reason;

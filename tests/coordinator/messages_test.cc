@@ -125,6 +125,11 @@ TEST(MessagesTest, TextThatIsNotUtf8IsRefusedSoNothingDecodedBreaksJson) {
 TEST(MessagesTest, Utf8PrefixCutsBetweenCharacters) {
   EXPECT_TRUE(IsUtf8(""));
   EXPECT_FALSE(IsUtf8("\xf4\x90\x80\x80"));  // Above U+10FFFF.
+  EXPECT_FALSE(IsUtf8("\xe0\x80\xaf"));      // Overlong, 3 bytes.
+  EXPECT_FALSE(IsUtf8("\xf0\x80\x80\x80"));  // Overlong, 4 bytes.
+  EXPECT_FALSE(IsUtf8("\xf5\x80\x80\x80"));  // No such lead byte.
+  EXPECT_FALSE(IsUtf8("\x80"));              // A lone continuation byte.
+  EXPECT_TRUE(IsUtf8("\xf4\x8f\xbf\xbf"));   // U+10FFFF itself.
   EXPECT_EQ(Utf8Prefix("ab\xe2\x82\xac" "c", 4), "ab");
   EXPECT_EQ(Utf8Prefix("ab\xe2\x82\xac" "c", 5), "ab\xe2\x82\xac");
   EXPECT_EQ(Utf8Prefix("abc", 200), "abc");

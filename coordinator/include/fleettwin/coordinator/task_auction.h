@@ -19,7 +19,7 @@
 
 namespace fleettwin::coordinator {
 
-// InvalidArgument unless the task is well formed: an id of 1..128 characters from
+// InvalidArgument unless the task is well formed: an id of 1..100 characters from
 // [A-Za-z0-9._-], duration in (0, 1e7], deadline in [0, 1e7], late cost in [0, 1e9], a
 // capability of at most 128 bytes, finite coordinates.
 absl::Status CheckTask(const protocol::TaskCall& task);
