@@ -1,5 +1,6 @@
 // The agent's side of task allocation, in process: bids from the twin, awards, reports.
 #include <chrono>
+#include <fstream>
 #include <thread>
 
 #include "fleettwin/agent/agent_runtime.h"
@@ -11,6 +12,24 @@ namespace fleettwin::agent {
 namespace {
 
 using namespace std::chrono_literals;
+
+// The rows of test engine `unit`.
+uint64_t Rows(int unit) {
+  std::ifstream in(std::string(FLEETTWIN_SOURCE_DIR) + "/data/cmapss/test_FD001.txt");
+  uint64_t n = 0;
+  for (std::string line; std::getline(in, line);) n += std::stoi(line) == unit ? 1 : 0;
+  return n;
+}
+
+// Until the twin has taken every row of the replay (replay_done only says they were queued).
+bool WaitForTwin(const AgentRuntime& agent, int unit) {
+  const uint64_t rows = Rows(unit);
+  for (int i = 0; i < 1200; ++i) {
+    if (agent.replay_done() && agent.accepted() + agent.rejected() >= rows) return true;
+    std::this_thread::sleep_for(50ms);
+  }
+  return false;
+}
 
 // C-MAPSS test engine `unit` replayed to its end with the shipped model.
 std::unique_ptr<AgentRuntime> Engine(const testing::TempDir& tmp, int unit,
@@ -36,8 +55,7 @@ std::unique_ptr<AgentRuntime> Engine(const testing::TempDir& tmp, int unit,
   EXPECT_TRUE(agent.ok()) << agent.status();
   if (!agent.ok()) return nullptr;
   if (!wait_for_end) return *std::move(agent);
-  for (int i = 0; i < 600 && !(*agent)->replay_done(); ++i) std::this_thread::sleep_for(50ms);
-  EXPECT_TRUE((*agent)->replay_done());
+  EXPECT_TRUE(WaitForTwin(**agent, unit));
   return *std::move(agent);
 }
 
@@ -120,8 +138,7 @@ TEST(AgentTasksTest, AnEngineThatReachesAlarmDropsWhatItHolds) {
   const protocol::Bid bid = engine->BidFor(Call("t1", 1000, 2000));
   ASSERT_FALSE(bid.declined) << bid.decline_reason;
   ASSERT_TRUE(engine->AwardFor({"t1#1", "", -1, -1, -1, "t1"}).accept);
-  for (int i = 0; i < 600 && !engine->replay_done(); ++i) std::this_thread::sleep_for(50ms);
-  ASSERT_TRUE(engine->replay_done());
+  ASSERT_TRUE(WaitForTwin(*engine, 34));
   const std::vector<protocol::TaskReport> reports = engine->TaskReports();
   ASSERT_EQ(reports.size(), 1u);
   EXPECT_EQ(reports[0].task_id, "t1");
