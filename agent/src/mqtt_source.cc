@@ -4,6 +4,7 @@
 
 #include <cmath>
 #include <limits>
+#include <stdexcept>
 #include <nlohmann/json.hpp>
 
 #include "absl/strings/match.h"
@@ -189,8 +190,14 @@ void MqttSource::Run() {
     lock.unlock();
     bool up = false;
     try {
-      client_->client.connect(connect)->wait();
-      client_->client.subscribe(topic_, options_.qos)->wait();
+      // Bounded waits: a token paho never completes (the broker went away between connect and
+      // subscribe) must not hold this loop, or Stop(), forever.
+      if (!client_->client.connect(connect)->wait_for(std::chrono::seconds(10))) {
+        throw std::runtime_error("connect timed out");
+      }
+      if (!client_->client.subscribe(topic_, options_.qos)->wait_for(std::chrono::seconds(10))) {
+        throw std::runtime_error("subscribe timed out");
+      }
       up = true;
     } catch (const std::exception& e) {
       stats_.SetError(absl::StrCat("connect to ", options_.broker, ": ", e.what()));
