@@ -7,6 +7,8 @@
 #include <sstream>
 
 #include "absl/strings/str_cat.h"
+#include "fleettwin/model/shared_start.h"
+#include "rul_model_impl.h"
 
 namespace fleettwin::model {
 namespace {
@@ -107,31 +109,7 @@ absl::StatusOr<std::vector<double>> ReadRulFile(const std::filesystem::path& fil
 
 std::vector<std::string> InformativeChannels(const Dataset& train,
                                              absl::Span<const std::string> candidates) {
-  std::vector<std::string> kept;
-  for (const std::string& name : candidates) {
-    const auto it = std::find(train.channels.begin(), train.channels.end(), name);
-    if (it == train.channels.end()) continue;
-    const size_t c = static_cast<size_t>(it - train.channels.begin());
-    std::vector<double> values;
-    for (const UnitSeries& u : train.units) {
-      for (const std::vector<double>& row : u.rows) values.push_back(row[c]);
-    }
-    if (values.size() < 2) continue;
-    double mean = 0;
-    for (double v : values) mean += v;
-    mean /= static_cast<double>(values.size());
-    double var = 0;
-    for (double v : values) var += (v - mean) * (v - mean);
-    const double std = std::sqrt(var / static_cast<double>(values.size()));
-    std::sort(values.begin(), values.end());
-    double step = INFINITY;
-    for (size_t i = 1; i < values.size(); ++i) {
-      if (values[i] > values[i - 1]) step = std::min(step, values[i] - values[i - 1]);
-    }
-    // A single distinct value leaves step infinite: constant.
-    if (std >= step) kept.push_back(name);
-  }
-  return kept;
+  return VaryingChannels(SummarizeChannels(train, candidates));
 }
 
 absl::StatusOr<Dataset> SelectChannels(const Dataset& data, absl::Span<const std::string> names) {
@@ -176,26 +154,7 @@ std::vector<std::vector<double>> WindowEndingAt(const std::vector<std::vector<do
 }
 
 ZScore ZScore::Fit(const Dataset& data) {
-  const size_t n = data.channels.size();
-  ZScore z{std::vector<double>(n, 0.0), std::vector<double>(n, 0.0)};
-  double count = 0;
-  for (const UnitSeries& u : data.units) {
-    for (const std::vector<double>& row : u.rows) {
-      for (size_t c = 0; c < n; ++c) z.mean[c] += row[c];
-      ++count;
-    }
-  }
-  if (count == 0) count = 1;
-  for (double& m : z.mean) m /= count;
-  for (const UnitSeries& u : data.units) {
-    for (const std::vector<double>& row : u.rows) {
-      for (size_t c = 0; c < n; ++c) z.std[c] += (row[c] - z.mean[c]) * (row[c] - z.mean[c]);
-    }
-  }
-  for (size_t c = 0; c < n; ++c) {
-    z.std[c] = std::max(std::sqrt(z.std[c] / count), 1e-12 * std::max(1.0, std::abs(z.mean[c])));
-  }
-  return z;
+  return ZScoreOf(SummarizeChannels(data, data.channels));
 }
 
 void ZScore::Apply(std::vector<double>& row) const {

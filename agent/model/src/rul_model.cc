@@ -227,6 +227,19 @@ absl::Status RulModel::SetParameters(const std::vector<NpyArray>& parameters) {
   return absl::OkStatus();
 }
 
+std::pair<double, double> RulModel::uncertainty() const {
+  return {impl_->spec.sigma_a, impl_->spec.sigma_b};
+}
+
+absl::Status RulModel::SetUncertainty(double a, double b) {
+  if (!std::isfinite(a) || !std::isfinite(b)) {
+    return absl::InvalidArgumentError("uncertainty: a and b must be finite");
+  }
+  impl_->spec.sigma_a = a;
+  impl_->spec.sigma_b = b;
+  return absl::OkStatus();
+}
+
 std::string RulModel::Describe() const {
   const ModelSpec& s = impl_->spec;
   std::string layers;

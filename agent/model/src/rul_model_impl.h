@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "fleettwin/model/rul_model.h"
+#include "fleettwin/model/shared_start.h"
 #include "mlp.h"
 #include "window_features.h"
 
@@ -47,6 +48,10 @@ struct RulModel::Impl {
   int horizon = 30;
   TrainingInfo training;
 };
+
+// The z-score of every channel of `summary`: its mean, and its standard deviation floored at
+// 1e-12 * max(1, |mean|) so that Apply never divides by 0.
+ZScore ZScoreOf(const ChannelSummary& summary);
 
 // Checks that `spec` is self-consistent (sizes, ranges, finite numbers); InvalidArgument.
 absl::Status ValidateSpec(const ModelSpec& spec);

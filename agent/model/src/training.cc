@@ -1,11 +1,13 @@
 // Train() and TrainFrom(): windows and features of the training units, the validation split
 // by whole units, the ensemble's members trained on parallel threads and the uncertainty fit.
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
 #include "fleettwin/model/rul_model.h"
+#include "fleettwin/model/shared_start.h"
 #include "rul_model_impl.h"
 #include "window_features.h"
 
@@ -203,21 +205,31 @@ absl::Status TrainMembers(RulModel::Impl& impl, bool random_start, const Dataset
 
 }  // namespace
 
-absl::StatusOr<RulModel> Train(const Dataset& train, const TrainOptions& options,
-                               TrainReport* report) {
-  if (absl::Status s = CheckOptions(options); !s.ok()) return s;
+namespace {
+
+std::vector<std::string> Candidates(const TrainOptions& options) {
   std::vector<std::string> candidates = options.candidate_channels;
   if (candidates.empty()) {
     for (int i = 1; i <= 21; ++i) candidates.push_back(absl::StrCat("s", i));
   }
-  const std::vector<std::string> channels = InformativeChannels(train, candidates);
-  if (channels.empty()) return absl::InvalidArgumentError("train: no informative channel");
-  absl::StatusOr<Dataset> selected = SelectChannels(train, channels);
-  if (!selected.ok()) return selected.status();
+  return candidates;
+}
 
-  auto impl = std::make_unique<RulModel::Impl>();
-  ModelSpec& spec = impl->spec;
-  spec.channels = channels;
+// The spec from a channel summary: varying channels, input normalisation, features and
+// layers; the feature normalisation is the identity until SetFeatureStats.
+absl::StatusOr<ModelSpec> SpecFromSummary(const ChannelSummary& total, const TrainOptions& options) {
+  if (absl::Status s = CheckOptions(options); !s.ok()) return s;
+  ModelSpec spec;
+  spec.channels = VaryingChannels(total);
+  if (spec.channels.empty()) return absl::InvalidArgumentError("train: no informative channel");
+  for (const std::string& name : spec.channels) {
+    const size_t c = static_cast<size_t>(
+        std::find(total.channels.begin(), total.channels.end(), name) - total.channels.begin());
+    ChannelSummary one{{name}, {total.count[c]}, {total.mean[c]}, {total.m2[c]}, {total.step[c]}};
+    const ZScore z = ZScoreOf(one);
+    spec.input_norm.mean.push_back(z.mean[0]);
+    spec.input_norm.std.push_back(z.std[0]);
+  }
   spec.window = options.window;
   spec.features.blocks = std::min(options.feature_blocks, options.window);
   spec.features.std = options.feature_std;
@@ -226,26 +238,95 @@ absl::StatusOr<RulModel> Train(const Dataset& train, const TrainOptions& options
   spec.features.age = options.feature_age;
   spec.rul_cap = options.rul_cap;
   spec.members = options.ensemble;
-  spec.input_norm = ZScore::Fit(*selected);
-  const int features = FeatureCount(spec.window, static_cast<int>(channels.size()), spec.features);
+  const int features =
+      FeatureCount(spec.window, static_cast<int>(spec.channels.size()), spec.features);
   spec.layers = {features};
   spec.layers.insert(spec.layers.end(), options.hidden.begin(), options.hidden.end());
   spec.layers.push_back(1);
-  // Feature normalisation is fitted on the raw features of the training windows.
   spec.feature_mean.assign(static_cast<size_t>(features), 0.0);
   spec.feature_std.assign(static_cast<size_t>(features), 1.0);
-  const Windows raw = MakeWindows(spec, *selected);
-  for (int f = 0; f < features; ++f) {
+  return spec;
+}
+
+// Statistics of the raw features of `selected`'s windows under `spec` (whose feature
+// normalisation must be the identity).
+FeatureSummary FeatureStats(const ModelSpec& spec, const Dataset& selected) {
+  const Windows raw = MakeWindows(spec, selected);
+  FeatureSummary out;
+  for (Eigen::Index f = 0; f < raw.x.rows(); ++f) {
     const Eigen::ArrayXd row = raw.x.row(f).cast<double>().transpose().array();
     const double mean = raw.x.cols() > 0 ? row.mean() : 0.0;
-    const double var = raw.x.cols() > 0 ? (row - mean).square().mean() : 0.0;
-    spec.feature_mean[static_cast<size_t>(f)] = mean;
-    spec.feature_std[static_cast<size_t>(f)] = std::max(std::sqrt(var), 1e-6);
+    out.count.push_back(static_cast<double>(raw.x.cols()));
+    out.mean.push_back(mean);
+    out.m2.push_back(raw.x.cols() > 0 ? (row - mean).square().sum() : 0.0);
   }
+  return out;
+}
+
+absl::Status SetFeatureStats(ModelSpec& spec, const FeatureSummary& total) {
+  const size_t n = static_cast<size_t>(spec.layers.front());
+  if (total.count.size() != n || total.mean.size() != n || total.m2.size() != n) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("feature summary of ", total.count.size(), " features, expected ", n));
+  }
+  std::vector<double> mean(n), std(n);
+  for (size_t f = 0; f < n; ++f) {
+    if (!(total.count[f] > 0) || !std::isfinite(total.mean[f]) || !std::isfinite(total.m2[f])) {
+      return absl::InvalidArgumentError("feature summary: empty or non-finite entry");
+    }
+    mean[f] = total.mean[f];
+    std[f] = std::max(std::sqrt(total.m2[f] / total.count[f]), 1e-6);
+  }
+  spec.feature_mean = std::move(mean);
+  spec.feature_std = std::move(std);
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<RulModel> Train(const Dataset& train, const TrainOptions& options,
+                               TrainReport* report) {
+  absl::StatusOr<ModelSpec> spec = SpecFromSummary(SummarizeChannels(train, Candidates(options)),
+                                                   options);
+  if (!spec.ok()) return spec.status();
+  absl::StatusOr<Dataset> selected = SelectChannels(train, spec->channels);
+  if (!selected.ok()) return selected.status();
+  if (absl::Status s = SetFeatureStats(*spec, FeatureStats(*spec, *selected)); !s.ok()) return s;
+  auto impl = std::make_unique<RulModel::Impl>();
+  impl->spec = std::move(*spec);
   impl->horizon = options.horizon;
-  if (absl::Status s = ValidateSpec(spec); !s.ok()) return s;
+  if (absl::Status s = ValidateSpec(impl->spec); !s.ok()) return s;
   if (absl::Status s = TrainMembers(*impl, true, *selected, options, report); !s.ok()) return s;
   return RulModel(std::move(impl));
+}
+
+absl::StatusOr<RulModel> StartFromSummary(const ChannelSummary& total, const TrainOptions& options) {
+  absl::StatusOr<ModelSpec> spec = SpecFromSummary(total, options);
+  if (!spec.ok()) return spec.status();
+  auto impl = std::make_unique<RulModel::Impl>();
+  impl->spec = std::move(*spec);
+  impl->horizon = options.horizon;
+  if (absl::Status s = ValidateSpec(impl->spec); !s.ok()) return s;
+  for (int k = 0; k < impl->spec.members; ++k) {
+    // Streams apart from TrainMember's (k), so a shared start is not Train's first draw.
+    std::mt19937_64 rng(MixSeed(options.seed, 0x5EED0000u + static_cast<uint64_t>(k)));
+    impl->members.push_back(Mlp::Random(impl->spec.layers, rng));
+  }
+  impl->training.seed = options.seed;
+  return RulModel(std::move(impl));
+}
+
+absl::StatusOr<FeatureSummary> RulModel::SummarizeFeatures(const Dataset& data) const {
+  absl::StatusOr<Dataset> selected = SelectChannels(data, impl_->spec.channels);
+  if (!selected.ok()) return selected.status();
+  ModelSpec raw = impl_->spec;
+  std::fill(raw.feature_mean.begin(), raw.feature_mean.end(), 0.0);
+  std::fill(raw.feature_std.begin(), raw.feature_std.end(), 1.0);
+  return FeatureStats(raw, *selected);
+}
+
+absl::Status RulModel::SetFeatureNormalization(const FeatureSummary& total) {
+  return SetFeatureStats(impl_->spec, total);
 }
 
 absl::StatusOr<RulModel> TrainFrom(const RulModel& start, const Dataset& train,

@@ -13,12 +13,14 @@
 #include <filesystem>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "fleettwin/common/npy.h"
 #include "fleettwin/model/cmapss.h"
+#include "fleettwin/model/shared_start.h"
 
 namespace fleettwin::model {
 
@@ -140,6 +142,20 @@ class RulModel final {
   // parameters(), or a value is not finite; the model is unchanged then.
   absl::Status SetParameters(const std::vector<NpyArray>& parameters);
 
+  // The statistics of the raw (not yet standardised) features of `data`'s training windows
+  // under this model's channels and input normalisation (shared_start.h). InvalidArgument if
+  // `data` lacks one of input_channels().
+  absl::StatusOr<FeatureSummary> SummarizeFeatures(const Dataset& data) const;
+  // Standardises the features with the mean and standard deviation of `total` (a merge of
+  // SummarizeFeatures over the federation). InvalidArgument if its size is not the feature
+  // count, a count is 0 or a value is not finite; the model is unchanged then.
+  absl::Status SetFeatureNormalization(const FeatureSummary& total);
+
+  // The uncertainty rul_std = max(1, a + b * rul) as {a, b}, fitted on validation residuals.
+  std::pair<double, double> uncertainty() const;
+  // Replaces it (a federation averages its members' fits). InvalidArgument if not finite.
+  absl::Status SetUncertainty(double a, double b);
+
   // Lower-case hex SHA-256 over the spec (channels, window, normalisation, architecture,
   // target cap, uncertainty) and the `.npy` bytes of every parameter; training metadata and
   // the horizon are left out. Stable across Save/Load.
@@ -153,6 +169,7 @@ class RulModel final {
  private:
   explicit RulModel(std::unique_ptr<Impl> impl);
   friend absl::StatusOr<RulModel> Train(const Dataset&, const TrainOptions&, TrainReport*);
+  friend absl::StatusOr<RulModel> StartFromSummary(const ChannelSummary&, const TrainOptions&);
   friend absl::StatusOr<RulModel> TrainFrom(const RulModel&, const Dataset&, const TrainOptions&,
                                             TrainReport*);
   std::unique_ptr<Impl> impl_;
