@@ -62,6 +62,25 @@ absl::StatusOr<std::string> StoreArray(ObjectSet& set, const flwr::proto::Array&
   return Store(set, object, node);
 }
 
+absl::StatusOr<std::string> StoreArrayRecord(ObjectSet& set, const flwr::proto::ArrayRecord& in,
+                                             flwr::proto::ObjectTree* node) {
+  FlowerObject record{"ArrayRecord", {}, ""};
+  std::vector<std::pair<std::string, std::string>> arrays;
+  for (const flwr::proto::ArrayRecord::Item& a : in.items()) {
+    flwr::proto::ObjectTree array_node;
+    absl::StatusOr<std::string> array_id = StoreArray(set, a.value(), &array_node);
+    if (!array_id.ok()) return array_id.status();
+    arrays.emplace_back(a.key(), *array_id);
+    if (std::find(record.children.begin(), record.children.end(), *array_id) ==
+        record.children.end()) {
+      record.children.push_back(*array_id);
+      *node->add_children() = array_node;
+    }
+  }
+  record.body = PyJsonStringDict(arrays);
+  return Store(set, record, node);
+}
+
 absl::StatusOr<std::string> StoreRecordDict(ObjectSet& set, const flwr::proto::RecordDict& dict,
                                             flwr::proto::ObjectTree* node) {
   FlowerObject object{"RecordDict", {}, ""};
@@ -70,21 +89,9 @@ absl::StatusOr<std::string> StoreRecordDict(ObjectSet& set, const flwr::proto::R
     flwr::proto::ObjectTree child;
     std::string id;
     if (item.has_array_record()) {
-      FlowerObject record{"ArrayRecord", {}, ""};
-      std::vector<std::pair<std::string, std::string>> arrays;
-      for (const flwr::proto::ArrayRecord::Item& a : item.array_record().items()) {
-        flwr::proto::ObjectTree array_node;
-        absl::StatusOr<std::string> array_id = StoreArray(set, a.value(), &array_node);
-        if (!array_id.ok()) return array_id.status();
-        arrays.emplace_back(a.key(), *array_id);
-        if (std::find(record.children.begin(), record.children.end(), *array_id) ==
-            record.children.end()) {
-          record.children.push_back(*array_id);
-          *child.add_children() = array_node;
-        }
-      }
-      record.body = PyJsonStringDict(arrays);
-      id = Store(set, record, &child);
+      absl::StatusOr<std::string> record_id = StoreArrayRecord(set, item.array_record(), &child);
+      if (!record_id.ok()) return record_id.status();
+      id = *record_id;
     } else if (item.has_config_record()) {
       id = Store(set, {"ConfigRecord", {}, DeterministicBytes(item.config_record())}, &child);
     } else if (item.has_metric_record()) {
@@ -308,6 +315,12 @@ std::string ArrayBodyJson(std::string_view dtype, const std::vector<int64_t>& sh
   return absl::StrCat("{\"dtype\": ", PyJsonString(dtype), ", \"shape\": [",
                       absl::StrJoin(shape, ", "), "], \"stype\": ", PyJsonString(stype),
                       ", \"arraychunk_ids\": [", absl::StrJoin(chunk_ids, ", "), "]}");
+}
+
+absl::StatusOr<std::string> ArrayRecordObjectId(const flwr::proto::ArrayRecord& record) {
+  ObjectSet set;
+  flwr::proto::ObjectTree tree;
+  return StoreArrayRecord(set, record, &tree);
 }
 
 std::string DeterministicBytes(const google::protobuf::Message& message) {

@@ -63,6 +63,10 @@ absl::StatusOr<ObjectSet> MessageToObjects(const flwr::proto::Message& message);
 absl::StatusOr<flwr::proto::Message> MessageFromObjects(
     const std::string& root, const std::map<std::string, std::string>& contents);
 
+// The object id of an ArrayRecord (a model's content address: the same arrays under the same
+// keys give the same id on every node). Errors as MessageToObjects.
+absl::StatusOr<std::string> ArrayRecordObjectId(const flwr::proto::ArrayRecord& record);
+
 // Deterministic protobuf bytes (map and field order fixed).
 std::string DeterministicBytes(const google::protobuf::Message& message);
 
