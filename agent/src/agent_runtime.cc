@@ -13,6 +13,9 @@
 #include <nlohmann/json.hpp>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_split.h"
+#include "fleettwin/agent/federated_learner.h"
 #include "fleettwin/agent/what_if.h"
 #include "fleettwin/common/metrics.h"
 #include "http_api.h"
@@ -118,6 +121,9 @@ absl::StatusOr<std::unique_ptr<AgentRuntime>> AgentRuntime::Start(const AgentOpt
     absl::StatusOr<std::unique_ptr<HttpApi>> http = HttpApi::Start(options.http_bind, *raw);
     if (!http.ok()) return http.status();
     agent->http_ = std::move(*http);
+  }
+  if (!options.fl_server.empty()) {
+    if (absl::Status s = raw->StartFederated(options); !s.ok()) return s;
   }
   // Held tasks live in memory only: after a restart the agent holds none, and says so in its
   // heartbeats (the coordinator auctions them again); its ledger says so too.
@@ -507,6 +513,7 @@ absl::Status AgentRuntime::Shutdown() {
   // The coordinator link first (its handlers use the twin), then the sources, so nothing new
   // arrives; then what is queued is applied and ledgered.
   if (link_) link_->Stop();
+  if (fl_node_) fl_node_->Stop();
   if (zmq_) zmq_->Stop();
   if (mqtt_) mqtt_->Stop();
   if (queue_) queue_->Close();  // Absent if Start failed part way.
@@ -518,6 +525,55 @@ absl::Status AgentRuntime::Shutdown() {
 }
 
 AgentRuntime::~AgentRuntime() { Shutdown().IgnoreError(); }
+
+absl::Status AgentRuntime::StartFederated(const AgentOptions& options) {
+  if (options.fl_history_file.empty()) {
+    return absl::InvalidArgumentError("federated learning needs the agent's history (--fl-history)");
+  }
+  absl::StatusOr<model::Dataset> history = model::ReadCmapss(options.fl_history_file);
+  if (!history.ok()) return history.status();
+  if (!options.fl_history_units.empty()) {
+    int first = 0, last = 0;
+    const std::vector<std::string> parts = absl::StrSplit(options.fl_history_units, '-');
+    if (parts.size() != 2 || !absl::SimpleAtoi(parts[0], &first) ||
+        !absl::SimpleAtoi(parts[1], &last) || first > last) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--fl-history-units '", options.fl_history_units, "' is not A-B"));
+    }
+    std::vector<model::UnitSeries> kept;
+    for (model::UnitSeries& u : history->units) {
+      if (u.unit >= first && u.unit <= last) kept.push_back(std::move(u));
+    }
+    history->units = std::move(kept);
+  }
+  if (history->units.empty()) return absl::InvalidArgumentError("the federated history has no units");
+  LearnerOptions lo;
+  lo.asset_id = options.asset;
+  lo.train.threads = std::max(1, options.fl_train_threads);
+  std::optional<model::RulModel> base;
+  if (model_) base = *model_;
+  learner_ = std::make_unique<FederatedLearner>(
+      std::move(*history), std::move(base), lo, [this](const ModelReceived& m) {
+        ++fl_models_;
+        absl::StatusOr<uint64_t> r = SetDesired("federated.model", static_cast<double>(m.server_round),
+                                                absl::StrCat("federated:", m.message_type, ":", m.model_id));
+        if (!r.ok()) ++refused_;
+      });
+  const std::filesystem::path key_file =
+      options.fl_key_file.empty() ? options.data_dir / "fl-node.pem" : options.fl_key_file;
+  absl::StatusOr<federated::NodeKey> key = federated::NodeKey::LoadOrCreate(key_file);
+  if (!key.ok()) return key.status();
+  federated::FleetNodeOptions no;
+  no.server = options.fl_server;
+  no.tls_root_cert_file = options.fl_tls_root_file;
+  no.heartbeat_interval_s = options.fl_heartbeat_interval_s;
+  absl::StatusOr<std::unique_ptr<federated::FleetNode>> node =
+      federated::MakeFleetNode(no, std::move(*key), learner_.get());
+  if (!node.ok()) return node.status();
+  fl_node_ = std::move(*node);
+  fl_node_->Start();
+  return absl::OkStatus();
+}
 
 absl::StatusOr<std::string> RebuildTwinJson(const std::filesystem::path& ledger_dir,
                                             const std::filesystem::path& kind_file,

@@ -107,6 +107,21 @@ int main(int argc, char** argv) {
                  "Monte Carlo runs behind each maintenance or task bid")
       ->check(CLI::Range(2u, 1000000u))
       ->capture_default_str();
+  app.add_option("--fl-server", options.fl_server,
+                 "Fleet API (Flower gRPC) server to join for federated rounds, HOST:PORT");
+  app.add_option("--fl-key", options.fl_key_file,
+                 "The node's P-384 key (PEM; created if missing; default DATA_DIR/fl-node.pem)");
+  app.add_option("--fl-tls-root", options.fl_tls_root_file,
+                 "PEM root certificates for TLS to the Fleet API (default: plaintext)");
+  app.add_option("--fl-history", options.fl_history_file,
+                 "The asset's own run-to-failure history (C-MAPSS format) that local training uses");
+  app.add_option("--fl-history-units", options.fl_history_units,
+                 "Units of --fl-history to use, A-B (default: all)");
+  app.add_option("--fl-heartbeat", options.fl_heartbeat_interval_s,
+                 "Heartbeat interval asked of the Fleet API server, seconds")
+      ->capture_default_str();
+  app.add_option("--fl-threads", options.fl_train_threads, "Threads for local training")
+      ->capture_default_str();
   app.add_option("--capability", options.capabilities,
                  "What this asset can do, for task auctions (repeat or comma-separate)")
       ->delimiter(',');

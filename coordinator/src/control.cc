@@ -188,6 +188,19 @@ void Coordinator::Impl::HandleControl(const zmq::message_t& routing_id,
       if (!submitted.ok()) return fail(submitted);
       return;  // Answered when its first auction ends.
     }
+    if (command == "rounds.start" || command == "rounds") {
+      if (!fl) {
+        return fail(absl::FailedPreconditionError(
+            "this coordinator serves no federated rounds (start it with --fl-listen)"));
+      }
+      if (command == "rounds") return ReplyControl(peer, ResultJson(fl->StatusJson()));
+      absl::Status begun = fl->Begin(request, [this, peer](absl::StatusOr<std::string> result) {
+        if (!result.ok()) ++stats.control_errors;
+        PostControlReply(peer, result.ok() ? ResultJson(*result) : ErrorJson(result.status()));
+      });
+      if (!begun.ok()) return fail(begun);
+      return;  // Answered when the rounds end.
+    }
     if (command == "tasks") {
       nlohmann::json list = nlohmann::json::array();
       std::lock_guard<std::mutex> lock(mutex);

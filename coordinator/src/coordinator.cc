@@ -332,6 +332,14 @@ void Coordinator::Impl::Run() {
     } catch (const zmq::error_t&) {
       if (stop) break;
     }
+    {
+      std::vector<std::pair<std::string, std::string>> replies;
+      {
+        std::lock_guard<std::mutex> lock(posted_mutex);
+        replies.swap(posted);
+      }
+      for (const auto& [peer, json] : replies) ReplyControl(peer, json);
+    }
     StartPending();
     if (negotiation) {
       Dispatch(negotiation->OnTick(clock.NowUnixNanos()));
@@ -378,6 +386,7 @@ absl::StatusOr<std::unique_ptr<Coordinator>> Coordinator::Start(const Coordinato
                                                                 const Clock& clock) {
   auto impl = std::make_unique<Impl>(options, clock);
   impl->session = static_cast<uint64_t>(std::max<int64_t>(clock.NowUnixNanos(), 1));
+  std::vector<std::string> fl_rounds;  // Ledgered federated rounds, for the host.
   if (!options.data_dir.empty()) {
     std::error_code ec;
     std::filesystem::create_directories(options.data_dir, ec);
@@ -438,6 +447,10 @@ absl::StatusOr<std::unique_ptr<Coordinator>> Coordinator::Start(const Coordinato
             bad = impl->LoadTask(entry);
             return bad.ok();
           }
+          if (entry.kind == "fl.round") {
+            fl_rounds.push_back(entry.payload);
+            return true;
+          }
           if (entry.kind != "plan.commit") return true;
           absl::StatusOr<PlanRecord> record = PlanRecordFromJson(entry.payload);
           if (!record.ok()) {
@@ -483,6 +496,20 @@ absl::StatusOr<std::unique_ptr<Coordinator>> Coordinator::Start(const Coordinato
       impl->resume_not_before_ns =
           clock.NowUnixNanos() + options.membership.heartbeat_timeout_ms * 1'000'000;
     }
+  }
+  if (!options.fl_address.empty()) {
+    FederatedHostOptions fl;
+    fl.server.address = options.fl_address;
+    fl.server.fab_file = options.fl_fab_file;
+    fl.server.tls_cert_file = options.fl_tls_cert_file;
+    fl.server.tls_key_file = options.fl_tls_key_file;
+    fl.model_dir = options.fl_model_dir;
+    fl.state_dir = options.data_dir;
+    absl::StatusOr<std::unique_ptr<FederatedHost>> host =
+        FederatedHost::Start(std::move(fl), impl->ledger.get());
+    if (!host.ok()) return host.status();
+    impl->fl = std::move(*host);
+    for (const std::string& payload : fl_rounds) impl->fl->LoadRound(payload);
   }
   absl::StatusOr<std::unique_ptr<protocol::ZapAuthenticator>> zap =
       protocol::ZapAuthenticator::Start(impl->context, options.allowed_agents);
@@ -531,8 +558,16 @@ Coordinator::Coordinator(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
 Coordinator::~Coordinator() { Stop(); }
 
+void Coordinator::Impl::PostControlReply(const std::string& peer, std::string json) {
+  std::lock_guard<std::mutex> lock(posted_mutex);
+  posted.emplace_back(peer, std::move(json));
+}
+
+int Coordinator::fl_port() const { return impl_ && impl_->fl ? impl_->fl->port() : 0; }
+
 void Coordinator::Stop() {
   if (!impl_ || impl_->stop.exchange(true)) return;
+  if (impl_->fl) impl_->fl->Stop();  // Rounds end first: they append to the ledger.
   if (impl_->thread.joinable()) impl_->thread.join();
   const absl::Status cancelled = absl::CancelledError("the coordinator stopped");
   if (impl_->running_request) impl_->running_request->done(cancelled);

@@ -19,6 +19,7 @@
 #include <nlohmann/json.hpp>
 #include <zmq.hpp>
 
+#include "federated_host.h"
 #include "fleettwin/coordinator/coordinator.h"
 #include "fleettwin/coordinator/task_auction.h"
 #include "fleettwin/ledger/ledger.h"
@@ -93,6 +94,11 @@ struct Coordinator::Impl {
   bool negotiation_running = false;           // GUARDED_BY(mutex): requested, not returned.
   std::optional<MaintenanceNegotiation> negotiation;  // Loop only.
   std::unique_ptr<ledger::Ledger> ledger;  // Null without a data_dir.
+  std::unique_ptr<FederatedHost> fl;       // Null without fl_address.
+  // Control replies produced off the loop (federated rounds), sent by the loop.
+  std::mutex posted_mutex;
+  std::vector<std::pair<std::string, std::string>> posted;  // GUARDED_BY(posted_mutex).
+  void PostControlReply(const std::string& peer, std::string json);
   struct Anchored {
     std::string checkpoint;
     int64_t at_ns = 0;

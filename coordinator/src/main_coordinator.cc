@@ -51,6 +51,14 @@ int main(int argc, char** argv) {
   app.add_option("--anchor-interval-ms", options.anchor_interval_ms,
                  "Least time between two anchored checkpoints of one agent")
       ->capture_default_str();
+  app.add_option("--fl-listen", options.fl_address,
+                 "Serve the Fleet API (Flower gRPC) for federated rounds on HOST:PORT");
+  app.add_option("--fl-model", options.fl_model_dir,
+                 "The failure model (model directory) federated rounds start from");
+  app.add_option("--fl-fab", options.fl_fab_file,
+                 "A Flower app bundle served by GetFab (for Python SuperNodes)");
+  app.add_option("--fl-tls-cert", options.fl_tls_cert_file, "TLS certificate chain (PEM)");
+  app.add_option("--fl-tls-key", options.fl_tls_key_file, "TLS private key (PEM)");
   bool check_config = false;
   app.add_flag("--check-config", check_config, "Check the keys and directories, then exit");
   try {
@@ -87,6 +95,11 @@ int main(int argc, char** argv) {
     std::cerr << "; ledger in " << options.data_dir.string() << "/ledger ("
               << (*coordinator)->LedgerSize() << " entries, " << (*coordinator)->Plans().size()
               << " plans)";
+  }
+  if ((*coordinator)->fl_port() > 0) {
+    const std::string& a = options.fl_address;
+    std::cerr << "; federated rounds on " << a.substr(0, a.rfind(':')) << ":"
+              << (*coordinator)->fl_port();
   }
   std::cerr << "\n";
   while (!g_stop) std::this_thread::sleep_for(std::chrono::milliseconds(50));

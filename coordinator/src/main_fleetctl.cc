@@ -7,6 +7,8 @@
 #include <map>
 
 #include <CLI/CLI.hpp>
+
+#include "absl/strings/str_format.h"
 #include <nlohmann/json.hpp>
 
 #include "fleettwin/common/curve.h"
@@ -188,6 +190,42 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   submit->add_option("--bid-window-ms", task_bid_window_ms)->capture_default_str();
   submit->add_option("--reply-timeout-ms", task_reply_timeout_ms)->capture_default_str();
+  CLI::App* rounds = app.add_subcommand("rounds", "Federated rounds of the failure model")
+                         ->require_subcommand(1);
+  CLI::App* rounds_start = rounds->add_subcommand(
+      "start", "Run federated rounds with the agents (waits until they end)");
+  int fl_rounds = 3, fl_min_nodes = 2, fl_local_epochs = 1;
+  double fl_fraction = 1.0, fl_min_replies = 0.5, fl_deadline_s = 300, fl_wait_s = 120,
+         fl_mu = 0.01, fl_trim = 0.2, fl_clip = 0, fl_noise = 0, fl_lr = 0;
+  std::string fl_strategy = "fedavg";
+  bool fl_evaluate = false;
+  rounds_start->add_option("--rounds", fl_rounds, "Rounds")->capture_default_str();
+  rounds_start->add_option("--min-nodes", fl_min_nodes, "Live nodes needed; least sampled")
+      ->capture_default_str();
+  rounds_start->add_option("--fraction", fl_fraction, "Share of live nodes sampled per round")
+      ->capture_default_str();
+  rounds_start->add_option("--min-replies", fl_min_replies,
+                           "Share of the sampled that must reply for the round to aggregate")
+      ->capture_default_str();
+  rounds_start->add_option("--strategy", fl_strategy, "fedavg, fedprox, median or trimmed-mean")
+      ->capture_default_str();
+  rounds_start->add_option("--local-epochs", fl_local_epochs, "Epochs each node trains per round")
+      ->capture_default_str();
+  rounds_start->add_option("--proximal-mu", fl_mu, "FedProx's mu")->capture_default_str();
+  rounds_start->add_option("--trim", fl_trim, "trimmed-mean: share cut from each end")
+      ->capture_default_str();
+  rounds_start->add_option("--clip-norm", fl_clip, "Central DP: clip each update (L2); 0 = off")
+      ->capture_default_str();
+  rounds_start->add_option("--noise-multiplier", fl_noise, "Central DP: Gaussian noise multiplier")
+      ->capture_default_str();
+  rounds_start->add_option("--learning-rate", fl_lr, "Sent to the nodes; 0 = their default")
+      ->capture_default_str();
+  rounds_start->add_option("--deadline", fl_deadline_s, "Seconds to wait for replies per round")
+      ->capture_default_str();
+  rounds_start->add_option("--wait", fl_wait_s, "Seconds to wait for --min-nodes live nodes")
+      ->capture_default_str();
+  rounds_start->add_flag("--evaluate", fl_evaluate, "Evaluate the new model on the nodes");
+  CLI::App* rounds_list = rounds->add_subcommand("list", "Rounds so far, nodes and the model");
   CLI::App* task_list = task->add_subcommand("list", "Every task and its state");
   CLI::App* task_show = task->add_subcommand("show", "One task: its auctions and history");
   std::string task_show_id;
@@ -251,6 +289,18 @@ int main(int argc, char** argv) {
     timeout_ms += 2 * task_bid_window_ms + 8 * task_reply_timeout_ms;
   }
   if (*task_list) request = {{"command", "tasks"}};
+  if (*rounds_list) request = {{"command", "rounds"}};
+  if (*rounds_start) {
+    request = {{"command", "rounds.start"}, {"rounds", fl_rounds}, {"min_nodes", fl_min_nodes},
+               {"fraction", fl_fraction}, {"min_reply_fraction", fl_min_replies},
+               {"strategy", fl_strategy}, {"local_epochs", fl_local_epochs},
+               {"proximal_mu", fl_mu}, {"trim_fraction", fl_trim}, {"clip_norm", fl_clip},
+               {"noise_multiplier", fl_noise}, {"deadline_s", fl_deadline_s},
+               {"wait_s", fl_wait_s}, {"evaluate", fl_evaluate}};
+    if (fl_lr > 0) request["learning_rate"] = fl_lr;
+    timeout_ms += static_cast<int64_t>(1000 * (fl_wait_s + fl_rounds * fl_deadline_s *
+                                                               (fl_evaluate ? 2 : 1)));
+  }
   if (*task_show) request = {{"command", "task"}, {"id", task_show_id}};
   auto client = fleettwin::coordinator::ControlClient::Connect(endpoint, server->key, me->pair);
   if (!client.ok()) return Fail(client.status());
@@ -338,6 +388,29 @@ int main(int argc, char** argv) {
                   t.value("status", "").c_str(), t.value("winner", "").c_str(),
                   t.value("cost", 0.0), t.value("attempts", 0));
     }
+  } else if (*rounds_start || *rounds_list) {
+    if (*rounds_list) {
+      std::printf("model %s  version %.16s  id %.16s  nodes %zu%s\n",
+                  result.value("model", "").c_str(), result.value("model_version", "").c_str(),
+                  result.value("model_id", "").c_str(), result["nodes"].size(),
+                  result.value("running", false) ? "  (rounds running)" : "");
+    }
+    std::printf("%6s %-13s %7s %7s %6s %10s %9s %s\n", "ROUND", "STRATEGY", "SAMPLED", "REPLIED",
+                "AGGR", "EXAMPLES", "EVAL RMSE", "MODEL ID");
+    int not_aggregated = 0;
+    for (const json& r : result["rounds"]) {
+      const json& eval = r["eval_metrics"];
+      std::printf("%6d %-13s %7zu %7zu %6s %10.0f %9s %.16s\n", r.value("round", 0),
+                  r.value("strategy", "").c_str(), r["sampled"].size(), r["replied"].size(),
+                  r.value("aggregated", false) ? "yes" : "no", r.value("num_examples", 0.0),
+                  eval.contains("rmse") ? absl::StrFormat("%.3f", eval["rmse"].get<double>()).c_str() : "-",
+                  r.value("model_id", "").c_str());
+      for (const json& f : r["failed"]) {
+        std::printf("       node %s: %s\n", f.value("node", "").c_str(), f.value("reason", "").c_str());
+      }
+      if (!r.value("aggregated", false)) ++not_aggregated;
+    }
+    if (*rounds_start && not_aggregated > 0) code = kExitFailed;
   } else if (*submit || *task_show) {
     PrintTask(result);
   } else if (*status) {

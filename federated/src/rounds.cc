@@ -112,7 +112,7 @@ fp::ConfigRecord Config(int round, const RoundOptions& options, bool train) {
 absl::StatusOr<std::vector<RoundReport>> RunRounds(
     FleetServer& server, std::vector<NpyArray>& model, const RoundOptions& options,
     const std::function<void(const RoundReport&)>& on_round, const std::atomic<bool>* cancel) {
-  if (options.rounds < 1 || options.min_nodes < 1 || !(options.fraction > 0 && options.fraction <= 1) ||
+  if (options.rounds < 1 || options.first_round < 0 || options.min_nodes < 1 || !(options.fraction > 0 && options.fraction <= 1) ||
       !(options.min_reply_fraction > 0 && options.min_reply_fraction <= 1) ||
       options.local_epochs < 1 || options.proximal_mu < 0) {
     return absl::InvalidArgumentError("rounds: an option is out of range");
@@ -125,7 +125,7 @@ absl::StatusOr<std::vector<RoundReport>> RunRounds(
   std::mt19937_64 rng(options.seed);
   std::vector<RoundReport> reports;
 
-  for (int round = 1; round <= options.rounds; ++round) {
+  for (int round = options.first_round; round < options.first_round + options.rounds; ++round) {
     const auto started = std::chrono::steady_clock::now();
     RoundReport report;
     report.round = round;
@@ -171,6 +171,9 @@ absl::StatusOr<std::vector<RoundReport>> RunRounds(
     std::vector<std::pair<const fp::MetricRecord*, double>> metrics;
     for (const Reply& r : replies) {
       const fp::RecordDict& content = r.message.content();
+      if (const fp::ConfigRecord* who = FindConfig(content, "fleettwin")) {
+        if (std::optional<std::string> name = GetString(*who, "asset")) report.names[r.node] = *name;
+      }
       const fp::ArrayRecord* arrays = FindArrays(content, "arrays");
       const fp::MetricRecord* m = FindMetrics(content, "metrics");
       const double n = m ? GetNumber(*m, "num-examples").value_or(-1) : -1;

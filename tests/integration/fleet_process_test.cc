@@ -4,11 +4,14 @@
 
 #include <filesystem>
 #include <regex>
+#include <set>
+#include <sstream>
 #include <thread>
 
 #include <nlohmann/json.hpp>
 #include <zmq.hpp>
 
+#include "absl/strings/escaping.h"
 #include "fleettwin/common/curve.h"
 #include "fleettwin/protocol/curve_zmq.h"
 #include "fleettwin/protocol/messages.h"
@@ -84,12 +87,16 @@ class FleetProcessTest : public ::testing::Test {
     return Fleetctl(all);
   }
 
-  void StartCoordinator(const std::string& heartbeat_timeout_ms = "2000") {
-    coordinator_ = Spawn({FLEETTWIN_FLEET_COORDINATOR, "--bind", bind_, "--control", control_,
-                          "--key", (keys_ / "coordinator.curve-secret").string(), "--agents-dir",
-                          agents_.string(), "--operators-dir", (keys_ / "operators").string(),
-                          "--heartbeat-timeout-ms", heartbeat_timeout_ms, "--data-dir",
-                          (dir_.path() / "coordinator").string(), "--anchor-interval-ms", "100"});
+  void StartCoordinator(const std::string& heartbeat_timeout_ms = "2000",
+                        std::vector<std::string> extra = {}) {
+    std::vector<std::string> args = {
+        FLEETTWIN_FLEET_COORDINATOR, "--bind", bind_, "--control", control_,
+        "--key", (keys_ / "coordinator.curve-secret").string(), "--agents-dir",
+        agents_.string(), "--operators-dir", (keys_ / "operators").string(),
+        "--heartbeat-timeout-ms", heartbeat_timeout_ms, "--data-dir",
+        (dir_.path() / "coordinator").string(), "--anchor-interval-ms", "100"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    coordinator_ = Spawn(args);
     const std::string banner = ReadUntil(coordinator_.err, std::regex("control on"), 30s);
     ASSERT_NE(banner.find("control on"), std::string::npos) << banner;
   }
@@ -536,6 +543,112 @@ TEST_F(FleetProcessTest, TasksGoToTheCheapestCapableAgentAndAreReauctionedWhenIt
        (dir_.path() / "coordinator" / "coordinator.vkey").string(),
        (dir_.path() / "coordinator" / "ledger").string()});
   EXPECT_EQ(verify_code, 0) << verify;
+}
+
+// Federated rounds over the Fleet API between fleet-coordinator and five fleet-agents, each
+// training on its own two C-MAPSS training units: rounds complete and are ledgered, a node
+// killed mid-round costs the round only its reply, and every agent ledgers the models it got.
+TEST_F(FleetProcessTest, FederatedRoundsCompleteWithoutAKilledNodeAndAreLedgered) {
+  ASSERT_EQ(Fleetctl({"keys", "generate", "engine-5", "--out", agents_.string()}).first, 0);
+  const std::string fl = "127.0.0.1:" + std::to_string(FreePort());
+  StartCoordinator("2000", {"--fl-listen", fl, "--fl-model",
+                            kSource + "/data/models/cmapss-fd001-mlp"});
+  for (int i = 1; i <= 5; ++i) {
+    const std::string asset = "engine-" + std::to_string(i);
+    agents_running_.push_back(StartAgent(
+        asset, i, agents_ / (asset + ".curve-secret"), "max",
+        {"--fl-server", fl, "--fl-history", kSource + "/data/cmapss/train_FD001.txt",
+         "--fl-history-units", std::to_string(2 * i - 1) + "-" + std::to_string(2 * i),
+         "--fl-heartbeat", "1"}));
+  }
+  auto rounds_status = [&] {
+    auto [code, out] = Control({"--json", "rounds", "list"});
+    return code == 0 ? json::parse(out, nullptr, false) : json();
+  };
+  ASSERT_TRUE(WaitFor([&] {
+    const json s = rounds_status();
+    if (!s.is_object()) return false;
+    int alive = 0;
+    for (const json& n : s["nodes"]) alive += n.value("alive", false) ? 1 : 0;
+    return alive == 5;
+  }, 60s));
+
+  auto [code, out] = Control({"--json", "rounds", "start", "--rounds", "2", "--min-nodes", "5",
+                              "--local-epochs", "1", "--deadline", "120", "--evaluate"});
+  ASSERT_EQ(code, 0) << out;
+  const json result = json::parse(out);
+  ASSERT_EQ(result["rounds"].size(), 2u) << out;
+  std::set<std::string> model_ids;
+  for (const json& r : result["rounds"]) {
+    EXPECT_TRUE(r.value("aggregated", false)) << r.dump();
+    EXPECT_EQ(r["replied"].size(), 5u) << r.dump();
+    std::set<std::string> assets;
+    for (const json& p : r["replied"]) assets.insert(p.value("asset", ""));
+    EXPECT_EQ(assets, (std::set<std::string>{"engine-1", "engine-2", "engine-3", "engine-4",
+                                             "engine-5"}));
+    EXPECT_TRUE(r["eval_metrics"].contains("rmse")) << r.dump();
+    model_ids.insert(r.value("model_id", ""));
+  }
+  EXPECT_EQ(model_ids.size(), 2u);
+  EXPECT_EQ(result.value("model_id", ""), result["rounds"][1].value("model_id", ""));
+
+  // A round in which engine-5 is killed after it got its train message: the round aggregates
+  // the four replies at the deadline and says what happened to the fifth.
+  Child rounds = Spawn({FLEETTWIN_FLEETCTL, "--coordinator", control_, "--coordinator-key",
+                        (keys_ / "coordinator.curve-public").string(), "--operator-key",
+                        (keys_ / "operators" / "alice.curve-secret").string(), "--json", "rounds",
+                        "start", "--rounds", "1", "--min-nodes", "5", "--local-epochs", "40",
+                        "--deadline", "20"});
+  std::this_thread::sleep_for(1500ms);
+  ::kill(agents_running_[4].pid, SIGKILL);
+  Wait(agents_running_[4].pid);
+  agents_running_[4].pid = -1;
+  const std::string third = ReadAll(rounds.out);
+  ReadAll(rounds.err);
+  EXPECT_EQ(Wait(rounds.pid), 0) << third;
+  const json killed = json::parse(third, nullptr, false);
+  ASSERT_TRUE(killed.is_object()) << third;
+  const json& r3 = killed["rounds"][0];
+  EXPECT_TRUE(r3.value("aggregated", false)) << third;
+  EXPECT_EQ(r3["replied"].size(), 4u) << third;
+  ASSERT_EQ(r3["failed"].size(), 1u) << third;
+  EXPECT_EQ(r3.value("round", 0), 3);
+
+  // The rounds are in the coordinator's ledger, which verifies.
+  Stop(coordinator_);
+  const std::string ledger = (dir_.path() / "coordinator" / "ledger").string();
+  auto [vcode, vout] = RunTool(
+      {FLEETTWIN_FLEET_AUDIT, "verify", "--quiet", "--key",
+       (dir_.path() / "coordinator" / "coordinator.vkey").string(), ledger});
+  EXPECT_EQ(vcode, 0) << vout;
+  auto [ecode, exported] = RunTool({FLEETTWIN_FLEET_AUDIT, "export", ledger});
+  ASSERT_EQ(ecode, 0);
+  int fl_rounds = 0;
+  std::istringstream lines(exported);
+  for (std::string line; std::getline(lines, line);) {
+    const json e = json::parse(line, nullptr, false);
+    if (!e.is_object() || e.value("kind", "") != "fl.round") continue;
+    ++fl_rounds;
+    std::string payload;
+    ASSERT_TRUE(absl::Base64Unescape(e.value("payload", ""), &payload)) << line;
+    const json body = json::parse(payload, nullptr, false);
+    ASSERT_TRUE(body.is_object()) << line;
+    EXPECT_EQ(body.value("round", 0), fl_rounds);
+    EXPECT_EQ(body.value("strategy", ""), "fedavg");
+    EXPECT_EQ(body.value("model_id", "").size(), 64u);
+  }
+  EXPECT_EQ(fl_rounds, 3);
+
+  // Each agent ledgered the models it received (desired value federated.model = round).
+  Stop(agents_running_[0]);
+  auto [rcode, twin] = RunTool({FLEETTWIN_FLEET_AGENT, "--asset", "engine-1", "--kind",
+                                kSource + "/kinds/cmapss-turbofan.json", "--model",
+                                kSource + "/data/models/cmapss-fd001-mlp", "replay-ledger",
+                                (dir_.path() / "engine-1" / "ledger").string()});
+  ASSERT_EQ(rcode, 0) << twin;
+  const json state = json::parse(twin, nullptr, false);
+  ASSERT_TRUE(state.is_object()) << twin;
+  EXPECT_EQ(state["desired"]["federated.model"], 3) << twin;
 }
 
 }  // namespace

@@ -217,4 +217,29 @@ absl::StatusOr<RulModel> RulModel::Load(const std::filesystem::path& dir) {
   return model;
 }
 
+std::string RulModel::SpecJson() const { return CanonicalSpecJson(impl_->spec); }
+
+absl::StatusOr<RulModel> RulModel::FromSpec(std::string_view spec_json,
+                                            const std::vector<NpyArray>& parameters, int horizon) {
+  if (spec_json.size() > kMaxJsonBytes) return absl::InvalidArgumentError("model spec too large");
+  if (horizon < 0 || horizon > 1000000) return absl::InvalidArgumentError("horizon out of range");
+  auto impl = std::make_unique<Impl>();
+  try {
+    impl->spec = SpecFromJson(json::parse(spec_json));
+  } catch (const std::exception& e) {
+    return absl::InvalidArgumentError(absl::StrCat("model spec: malformed: ", e.what()));
+  }
+  if (absl::Status s = ValidateSpec(impl->spec); !s.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("model spec: ", s.message()));
+  }
+  impl->horizon = horizon;
+  std::mt19937_64 unused(0);
+  for (int m = 0; m < impl->spec.members; ++m) {
+    impl->members.push_back(Mlp::Random(impl->spec.layers, unused));
+  }
+  RulModel model(std::move(impl));
+  if (absl::Status s = model.SetParameters(parameters); !s.ok()) return s;
+  return model;
+}
+
 }  // namespace fleettwin::model

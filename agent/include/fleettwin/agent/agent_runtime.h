@@ -23,6 +23,7 @@
 #include "fleettwin/agent/telemetry_queue.h"
 #include "fleettwin/agent/zmq_source.h"
 #include "fleettwin/common/clock.h"
+#include "fleettwin/federated/fleet_node.h"
 #include "fleettwin/ledger/ledger.h"
 #include "fleettwin/model/rul_model.h"
 
@@ -61,9 +62,23 @@ struct AgentOptions {
   std::optional<std::array<double, 2>> location;
   double travel_speed = 1;
   double default_repair_time = 10;
+  // Optional federated learning (docs/federated.md): the Fleet API server to join as a Flower
+  // node, the node's P-384 key file (created if missing; default data_dir/fl-node.pem), PEM
+  // roots for TLS (empty: plaintext), and the agent's own run-to-failure history in C-MAPSS
+  // format (`history_units`: "A-B" or empty for every unit) that local training uses. Each
+  // model received is ledgered as the desired value "federated.model" = server round, author
+  // "federated:<type>:<model id>".
+  std::string fl_server;
+  std::filesystem::path fl_key_file;
+  std::filesystem::path fl_tls_root_file;
+  std::filesystem::path fl_history_file;
+  std::string fl_history_units;
+  double fl_heartbeat_interval_s = 30;
+  int fl_train_threads = 1;
 };
 
 class HttpApi;
+class FederatedLearner;
 
 class AgentRuntime final {
  public:
@@ -135,6 +150,7 @@ class AgentRuntime final {
  private:
   AgentRuntime() = default;
   void Drain();
+  absl::Status StartFederated(const AgentOptions& options);
 
   AssetKind kind_;
   std::unique_ptr<model::RulModel> model_;  // Before twin_, which refers to it.
@@ -149,6 +165,9 @@ class AgentRuntime final {
   std::unique_ptr<MqttSource> mqtt_;
   std::unique_ptr<HttpApi> http_;
   std::unique_ptr<CoordinatorLink> link_;
+  std::unique_ptr<FederatedLearner> learner_;
+  std::unique_ptr<federated::FleetNode> fl_node_;
+  std::atomic<uint64_t> fl_models_{0};
   uint32_t bid_replications_ = 2000;
   struct HeldTask {
     protocol::TaskCall call;

@@ -38,6 +38,15 @@ struct CoordinatorOptions {
   // change, at most every anchor_interval_ms per agent. Empty: plans live in memory only.
   std::filesystem::path data_dir;
   std::string origin = "fleettwin/coordinator";
+  // Optional federated rounds (docs/federated.md): the Fleet API (Flower gRPC) address to serve,
+  // e.g. "127.0.0.1:9092" (port 0: any free port); the failure model to start from (a model
+  // directory; data_dir/fl-model, saved after every round, wins when present); a Flower app
+  // bundle for GetFab; TLS certificate and key files. Rounds run when fleetctl asks
+  // (rounds.start) and are ledgered as "fl.round".
+  std::string fl_address;
+  std::filesystem::path fl_model_dir;
+  std::filesystem::path fl_fab_file;
+  std::filesystem::path fl_tls_cert_file, fl_tls_key_file;
   int64_t anchor_interval_ms = 10'000;
 };
 
@@ -86,6 +95,8 @@ class Coordinator final {
   const std::string& endpoint() const { return endpoint_; }
   const std::string& control_endpoint() const { return control_endpoint_; }
   uint64_t session() const { return session_; }
+  // The Fleet API port, or 0 without federated rounds.
+  int fl_port() const;
   const CoordinatorStats& stats() const;
   // Connections refused by the allow-list (unknown keys, other mechanisms).
   uint64_t unauthenticated() const;

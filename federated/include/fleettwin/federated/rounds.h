@@ -27,6 +27,7 @@ namespace fleettwin::federated {
 
 struct RoundOptions {
   int rounds = 3;
+  int first_round = 1;        // Number of the first round (server-round in the config).
   int min_nodes = 2;          // Live nodes needed to start a round; also the least sampled.
   double fraction = 1.0;      // Share of live nodes sampled per round, in (0, 1].
   double min_reply_fraction = 0.5;  // Of the sampled, needed to aggregate, in (0, 1].
@@ -46,6 +47,8 @@ struct RoundReport {
   std::string strategy;
   std::vector<uint64_t> sampled, replied;
   std::vector<std::pair<uint64_t, std::string>> failed;  // Node and why (timeout, error).
+  // Names the replies gave (config record "fleettwin", key "asset"), by node.
+  std::map<uint64_t, std::string> names;
   bool aggregated = false;     // False: too few replies, the model stayed.
   std::string model_id;        // Object id (SHA-256) of the global ArrayRecord after the round.
   double num_examples = 0;     // Sum over the replies used.

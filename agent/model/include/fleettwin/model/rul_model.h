@@ -13,6 +13,7 @@
 #include <filesystem>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -99,6 +100,16 @@ class RulModel final {
   // InvalidArgument/DataLoss for a malformed spec, a parameter of the wrong dtype or shape,
   // a non-finite value, or a stored version that does not match the content.
   static absl::StatusOr<RulModel> Load(const std::filesystem::path& dir);
+
+  // A model from its spec (SpecJson() of a model with the same architecture, e.g. sent by a
+  // federation's server) and parameters. Errors: InvalidArgument for a malformed or
+  // inconsistent spec, parameters that do not fit it, or a horizon out of range.
+  static absl::StatusOr<RulModel> FromSpec(std::string_view spec_json,
+                                           const std::vector<NpyArray>& parameters,
+                                           int horizon = 30);
+  // The spec (channels, window, normalisations, architecture, cap, uncertainty) as compact
+  // JSON: what version() hashes apart from the parameters.
+  std::string SpecJson() const;
 
   // Writes model.json and param_000.npy, param_001.npy, ... into `dir` (created if missing).
   // Errors: Unavailable.
