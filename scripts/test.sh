@@ -10,9 +10,9 @@ jobs=$(nproc)
 if command -v clang++ >/dev/null && [[ "${FLEETTWIN_SKIP_FUZZ:-0}" != 1 ]]; then
   seconds=${FLEETTWIN_FUZZ_SECONDS:-60}
   cmake --preset fuzz >/dev/null
-  cmake --build --preset fuzz --target ledger_fuzz agent_fuzz -j"$jobs" >/dev/null
-  # Two thirds of the time for the ledger's decoders, the rest for the agent's.
-  for target in ledger_fuzz:$((seconds * 2 / 3)) agent_fuzz:$((seconds / 3)); do
+  cmake --build --preset fuzz --target ledger_fuzz agent_fuzz federated_fuzz -j"$jobs" >/dev/null
+  # Half of the time for the ledger's decoders, the rest shared by the agent's and federated's.
+  for target in ledger_fuzz:$((seconds / 2)) agent_fuzz:$((seconds / 4)) federated_fuzz:$((seconds / 4)); do
     name=${target%%:*}
     echo "== libFuzzer: $name for ${target##*:}s"
     mkdir -p "build/fuzz/corpus-$name"

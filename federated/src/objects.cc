@@ -250,8 +250,10 @@ absl::StatusOr<FlowerObject> ParseObject(std::string_view content) {
   const std::string_view length = head.substr(last + 1);
   uint64_t n = 0;
   if (length.empty() || length.size() > 12 ||
-      !std::all_of(length.begin(), length.end(), [](char c) { return c >= '0' && c <= '9'; })) {
-    return absl::InvalidArgumentError("object body length is not a number");
+      !std::all_of(length.begin(), length.end(), [](char c) { return c >= '0' && c <= '9'; }) ||
+      (length.size() > 1 && length[0] == '0')) {
+    // Leading zeros would give a second spelling (and id) of the same object: refused.
+    return absl::InvalidArgumentError("object body length is not a canonical number");
   }
   for (char c : length) n = n * 10 + static_cast<uint64_t>(c - '0');
   if (n != content.size() - nul - 1) {

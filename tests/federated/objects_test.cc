@@ -237,5 +237,14 @@ TEST(FlowerObjectsTest, BadObjectsAreRefusedWithAReason) {
             absl::StatusCode::kNotFound);
 }
 
+// Found by federated_fuzz: a length with leading zeros is a second spelling of the same
+// object, so it is refused rather than accepted under another id.
+TEST(ObjectsTest, ParseObjectRefusesNonCanonicalLengths) {
+  EXPECT_TRUE(ParseObject(std::string("ConfigRecord  1\0x", 17)).ok());
+  EXPECT_FALSE(ParseObject(std::string("ConfigRecord  01\0x", 18)).ok());
+  EXPECT_TRUE(ParseObject(std::string("ConfigRecord  0\0", 16)).ok());
+  EXPECT_FALSE(ParseObject(std::string("ConfigRecord  00\0", 17)).ok());
+}
+
 }  // namespace
 }  // namespace fleettwin::federated
