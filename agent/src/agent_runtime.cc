@@ -347,6 +347,19 @@ std::string AgentRuntime::MetricsText() {
   w.Sample("fleettwin_agent_quarantine_held", asset, static_cast<double>(held));
   w.Family("fleettwin_agent_twin_revision", "gauge", "The twin's revision (updates applied).");
   w.Sample("fleettwin_agent_twin_revision", asset, static_cast<double>(revision));
+  if (fl_node_) {
+    const federated::FleetNodeStats fl = fl_node_->stats();
+    w.Family("fleettwin_agent_federated_models_total", "counter",
+             "Global models received in federated rounds (each ledgered).");
+    w.Sample("fleettwin_agent_federated_models_total", asset, static_cast<double>(fl_models_.load()));
+    w.Family("fleettwin_agent_federated_replies_total", "counter",
+             "Replies pushed to the Fleet API server (train, evaluate, query).");
+    w.Sample("fleettwin_agent_federated_replies_total", asset,
+             static_cast<double>(fl.messages_handled));
+    w.Family("fleettwin_agent_federated_errors_total", "counter",
+             "Replies that carried an error instead of a result.");
+    w.Sample("fleettwin_agent_federated_errors_total", asset, static_cast<double>(fl.handler_errors));
+  }
   w.Family("fleettwin_agent_ledger_entries", "gauge", "Entries in the agent's ledger.");
   w.Sample("fleettwin_agent_ledger_entries", asset, static_cast<double>(ledger_size));
   w.Family("fleettwin_agent_ledger_append_seconds", "histogram",
@@ -557,7 +570,7 @@ absl::Status AgentRuntime::StartFederated(const AgentOptions& options) {
         ++fl_models_;
         absl::StatusOr<uint64_t> r = SetDesired("federated.model", static_cast<double>(m.server_round),
                                                 absl::StrCat("federated:", m.message_type, ":", m.model_id));
-        if (!r.ok()) ++refused_;
+        (void)r;  // Refused only while the agent shuts down; the node stops next.
       });
   const std::filesystem::path key_file =
       options.fl_key_file.empty() ? options.data_dir / "fl-node.pem" : options.fl_key_file;

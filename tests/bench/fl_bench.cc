@@ -293,6 +293,13 @@ int main(int argc, char** argv) {
   if (clean > 0) {
     std::printf("fedavg within 5%% of centralized: %s\n",
                 clean <= 1.05 * central ? "met" : "NOT met");
+    for (const Row& r : rows) {
+      const bool robust = r.name.starts_with("median,") || r.name.starts_with("trimmed-mean,");
+      if (robust) {
+        std::printf("%s within 10%% of clean fedavg: %s\n", r.name.c_str(),
+                    r.rmse <= 1.10 * clean ? "met" : "NOT met");
+      }
+    }
   }
   return 0;
 }
