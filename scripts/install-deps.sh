@@ -4,7 +4,7 @@
 set -euo pipefail
 packages=(
   build-essential cmake pkg-config clang libclang-rt-14-dev
-  capnproto libcapnp-dev librocksdb-dev libsodium-dev libssl-dev libabsl-dev
+  capnproto libcapnp-dev librocksdb-dev libsodium-dev libssl-dev openssl libabsl-dev
   libzmq3-dev cppzmq-dev
   libprotobuf-dev protobuf-compiler libgrpc++-dev protobuf-compiler-grpc
   libgtest-dev libgmock-dev libbenchmark-dev libcli11-dev nlohmann-json3-dev libpaho-mqtt-dev libpaho-mqttpp-dev libcpp-httplib-dev mosquitto mosquitto-clients curl libeigen3-dev python3-numpy

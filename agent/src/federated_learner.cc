@@ -178,7 +178,8 @@ absl::StatusOr<fp::RecordDict> FederatedLearner::Handle(const fp::Message& messa
     o.max_epochs = static_cast<int>(std::clamp(Config(r.config, "local-epochs", 1), 1.0, 1000.0));
     o.patience = 0;
     o.validation_fraction = 0;
-    o.prox_mu = std::max(0.0, Config(r.config, "proximal-mu", 0));
+    // "proximal-mu" from Message-API FedProx, "proximal_mu" from the legacy strategy.
+    o.prox_mu = std::max(0.0, Config(r.config, "proximal-mu", Config(r.config, "proximal_mu", 0)));
     o.learning_rate = Config(r.config, "learning-rate", o.learning_rate);
     o.seed = options_.train.seed * 1000003 + static_cast<uint64_t>(std::max<int64_t>(0, round));
     const auto started = std::chrono::steady_clock::now();

@@ -19,7 +19,7 @@
 #include <nlohmann/json.hpp>
 #include <zmq.hpp>
 
-#include "federated_host.h"
+#include "fleettwin/coordinator/federated_host.h"
 #include "fleettwin/coordinator/coordinator.h"
 #include "fleettwin/coordinator/task_auction.h"
 #include "fleettwin/ledger/ledger.h"

@@ -1,5 +1,7 @@
 // The coordinator's federated rounds (federated_host.h).
-#include "federated_host.h"
+#include "fleettwin/coordinator/federated_host.h"
+
+#include <random>
 
 #include "absl/strings/str_cat.h"
 #include "fleettwin/federated/objects.h"
@@ -72,7 +74,10 @@ FederatedHost::~FederatedHost() { Stop(); }
 
 void FederatedHost::Stop() {
   cancel_ = true;
-  if (thread_.joinable()) thread_.join();
+  {
+    std::lock_guard lock(thread_mu_);
+    if (thread_.joinable()) thread_.join();
+  }
   if (server_) server_->Shutdown();
 }
 
@@ -106,7 +111,8 @@ absl::Status FederatedHost::Begin(const json& request,
     o.aggregate.trim_fraction = request.value("trim_fraction", 0.2);
     o.aggregate.clip_norm = request.value("clip_norm", 0.0);
     o.aggregate.noise_multiplier = request.value("noise_multiplier", 0.0);
-    o.aggregate.seed = request.value("seed", uint64_t{1});
+    // The DP noise must not be predictable: its seed is drawn here, never taken from a request.
+    o.aggregate.seed = std::random_device{}() * 0x100000001ull ^ std::random_device{}();
     if (request.contains("learning_rate")) {
       ff::SetDouble(o.extra_config, "learning-rate", request.at("learning_rate").get<double>());
     }
@@ -118,10 +124,13 @@ absl::Status FederatedHost::Begin(const json& request,
       o.local_epochs > 1000 || o.reply_deadline <= absl::ZeroDuration() ||
       o.wait_for_nodes < absl::ZeroDuration() || !(o.aggregate.trim_fraction >= 0 && o.aggregate.trim_fraction < 0.5) ||
       !(o.aggregate.clip_norm >= 0) || !(o.aggregate.noise_multiplier >= 0) ||
-      (o.aggregate.noise_multiplier > 0 && o.aggregate.clip_norm == 0)) {
+      (o.aggregate.noise_multiplier > 0 && o.aggregate.clip_norm == 0) ||
+      (o.aggregate.noise_multiplier > 0 && o.aggregate.strategy != ff::Strategy::kFedAvg &&
+       o.aggregate.strategy != ff::Strategy::kFedProx)) {
     return absl::InvalidArgumentError(
         "rounds.start: rounds 1..10000, min-nodes >= 1, fraction and min-reply-fraction in "
-        "(0, 1], local epochs 1..1000, deadline > 0, trim in [0, 0.5), noise needs a clip norm");
+        "(0, 1], local epochs 1..1000, deadline > 0, trim in [0, 0.5), noise needs a clip norm "
+        "and fedavg or fedprox");
   }
   std::vector<NpyArray> start;
   {
@@ -133,6 +142,7 @@ absl::Status FederatedHost::Begin(const json& request,
     ff::SetString(o.extra_config, "fleettwin.model-spec", model_.SpecJson());
     ff::SetInt(o.extra_config, "fleettwin.identify", 1);
   }
+  std::lock_guard thread_lock(thread_mu_);  // Stop() may join from another thread.
   if (thread_.joinable()) thread_.join();
   thread_ = std::thread([this, o, start = std::move(start), done = std::move(done)]() mutable {
     json results = json::array();

@@ -193,8 +193,17 @@ class GrpcFleetNode final : public FleetNode {
       req.set_run_id(md.run_id());
       req.set_object_id(id);
       fp::PullObjectResponse resp;
-      grpc::Status s = Call(&fp::Fleet::Stub::PullObject, req, &resp);
-      if (!s.ok() || !resp.object_found() || !resp.object_available()) return;  // Server forgot it.
+      // A transient failure is retried; an object the server no longer has (the message was
+      // given up on) ends the message: the server has stopped waiting for its reply.
+      bool got = false;
+      for (int attempt = 0; attempt < 4 && !got; ++attempt) {
+        if (attempt > 0 && !Sleep(options_.backoff_initial * (1 << attempt))) return;
+        resp.Clear();
+        grpc::Status s = Call(&fp::Fleet::Stub::PullObject, req, &resp);
+        if (s.ok() && !resp.object_found()) return;
+        got = s.ok() && resp.object_available();
+      }
+      if (!got) return;
       contents.emplace(id, resp.object_content());
     }
     fp::ConfirmMessageReceivedRequest confirm;

@@ -28,6 +28,18 @@ grpc::Status Refuse(grpc::StatusCode code, std::string_view why) {
   return grpc::Status(code, std::string(why));
 }
 
+constexpr size_t kMaxReplyObjects = 1 << 16;  // Objects one reply may announce.
+
+// Nodes of `tree`, counting up to kMaxReplyObjects + 1.
+size_t TreeSize(const fp::ObjectTree& tree, size_t budget = kMaxReplyObjects + 1) {
+  size_t n = 1;
+  for (const fp::ObjectTree& c : tree.children()) {
+    if (n >= budget) break;
+    n += TreeSize(c, budget - n);
+  }
+  return n;
+}
+
 void CollectIds(const fp::ObjectTree& tree, std::vector<std::string>& out) {
   out.push_back(tree.object_id());
   for (const fp::ObjectTree& c : tree.children()) CollectIds(c, out);
@@ -48,7 +60,8 @@ struct Node {
   absl::Time last_seen;
   double interval_s = 30;
   std::deque<std::string> queue;           // Message ids waiting for PullMessages.
-  std::set<std::string> readable;          // Object ids of messages delivered to it.
+  // Object ids of messages delivered to it, counted (messages may share objects).
+  std::map<std::string, int> readable;
 };
 
 // A message the server sent, until its reply is taken or it is forgotten.
@@ -193,18 +206,22 @@ class FleetService final : public fp::Fleet::Service {
 
   grpc::Status DeactivateNode(grpc::ServerContext* ctx, const fp::DeactivateNodeRequest* req,
                               fp::DeactivateNodeResponse*) override {
+    std::string pem;
+    if (grpc::Status s = Authenticate(ctx, &pem); !s.ok()) return s;
     std::lock_guard lock(mu_);
     Node* n = nullptr;
-    if (grpc::Status s = AuthNode(ctx, req->node_id(), &n); !s.ok()) return s;
+    if (grpc::Status s = NodeOfKey(pem, req->node_id(), &n); !s.ok()) return s;
     n->active = false;
     return grpc::Status::OK;
   }
 
   grpc::Status UnregisterNode(grpc::ServerContext* ctx, const fp::UnregisterNodeFleetRequest* req,
                               fp::UnregisterNodeFleetResponse*) override {
+    std::string pem;
+    if (grpc::Status s = Authenticate(ctx, &pem); !s.ok()) return s;
     std::lock_guard lock(mu_);
     Node* n = nullptr;
-    if (grpc::Status s = AuthNode(ctx, req->node_id(), &n); !s.ok()) return s;
+    if (grpc::Status s = NodeOfKey(pem, req->node_id(), &n); !s.ok()) return s;
     by_key_.erase(n->pem);
     nodes_.erase(req->node_id());
     return grpc::Status::OK;
@@ -212,9 +229,11 @@ class FleetService final : public fp::Fleet::Service {
 
   grpc::Status SendNodeHeartbeat(grpc::ServerContext* ctx, const fp::SendNodeHeartbeatRequest* req,
                                  fp::SendNodeHeartbeatResponse* resp) override {
+    std::string pem;
+    if (grpc::Status s = Authenticate(ctx, &pem); !s.ok()) return s;
     std::lock_guard lock(mu_);
     Node* n = nullptr;
-    if (grpc::Status s = AuthNode(ctx, req->node().node_id(), &n); !s.ok()) return s;
+    if (grpc::Status s = NodeOfKey(pem, req->node().node_id(), &n); !s.ok()) return s;
     n->interval_s = Interval(req->heartbeat_interval());
     resp->set_success(n->active);
     return grpc::Status::OK;
@@ -222,9 +241,11 @@ class FleetService final : public fp::Fleet::Service {
 
   grpc::Status PullMessages(grpc::ServerContext* ctx, const fp::PullMessagesRequest* req,
                             fp::PullMessagesResponse* resp) override {
+    std::string pem;
+    if (grpc::Status s = Authenticate(ctx, &pem); !s.ok()) return s;
     std::lock_guard lock(mu_);
     Node* n = nullptr;
-    if (grpc::Status s = AuthNode(ctx, req->node().node_id(), &n); !s.ok()) return s;
+    if (grpc::Status s = NodeOfKey(pem, req->node().node_id(), &n); !s.ok()) return s;
     const std::set<std::string> wanted(req->message_ids().begin(), req->message_ids().end());
     std::deque<std::string> keep;
     for (const std::string& id : n->queue) {
@@ -238,7 +259,7 @@ class FleetService final : public fp::Fleet::Service {
       s.delivered = true;
       *resp->add_messages_list() = s.message;
       *resp->add_message_object_trees() = s.tree;
-      for (const std::string& o : s.object_ids) n->readable.insert(o);
+      for (const std::string& o : s.object_ids) ++n->readable[o];
       ++counters_.messages_sent;
     }
     n->queue = std::move(keep);
@@ -247,9 +268,11 @@ class FleetService final : public fp::Fleet::Service {
 
   grpc::Status PullObject(grpc::ServerContext* ctx, const fp::PullObjectRequest* req,
                           fp::PullObjectResponse* resp) override {
+    std::string pem;
+    if (grpc::Status s = Authenticate(ctx, &pem); !s.ok()) return s;
     std::lock_guard lock(mu_);
     Node* n = nullptr;
-    if (grpc::Status s = AuthNode(ctx, req->node().node_id(), &n); !s.ok()) return s;
+    if (grpc::Status s = NodeOfKey(pem, req->node().node_id(), &n); !s.ok()) return s;
     auto obj = objects_.find(req->object_id());
     // Only objects of messages delivered to this node: no reading of other nodes' messages.
     if (!n->readable.count(req->object_id()) || obj == objects_.end()) {
@@ -265,9 +288,11 @@ class FleetService final : public fp::Fleet::Service {
   grpc::Status ConfirmMessageReceived(grpc::ServerContext* ctx,
                                       const fp::ConfirmMessageReceivedRequest* req,
                                       fp::ConfirmMessageReceivedResponse*) override {
+    std::string pem;
+    if (grpc::Status s = Authenticate(ctx, &pem); !s.ok()) return s;
     std::lock_guard lock(mu_);
     Node* n = nullptr;
-    if (grpc::Status s = AuthNode(ctx, req->node().node_id(), &n); !s.ok()) return s;
+    if (grpc::Status s = NodeOfKey(pem, req->node().node_id(), &n); !s.ok()) return s;
     auto it = sent_.find(req->message_object_id());
     if (it == sent_.end() || it->second.node_id != req->node().node_id()) {
       return Refuse(grpc::StatusCode::NOT_FOUND, "no such message for this node");
@@ -276,7 +301,7 @@ class FleetService final : public fp::Fleet::Service {
     if (!s.confirmed) {
       s.confirmed = true;
       for (const std::string& o : s.object_ids) {
-        n->readable.erase(o);
+        Unread(*n, o);
         Release(o);
       }
       s.object_ids.clear();
@@ -286,10 +311,12 @@ class FleetService final : public fp::Fleet::Service {
 
   grpc::Status PushMessages(grpc::ServerContext* ctx, const fp::PushMessagesRequest* req,
                             fp::PushMessagesResponse* resp) override {
+    std::string pem;
+    if (grpc::Status s = Authenticate(ctx, &pem); !s.ok()) return s;
     std::lock_guard lock(mu_);
     Node* n = nullptr;
     const uint64_t node_id = req->node().node_id();
-    if (grpc::Status s = AuthNode(ctx, node_id, &n); !s.ok()) return s;
+    if (grpc::Status s = NodeOfKey(pem, node_id, &n); !s.ok()) return s;
     if (req->messages_list_size() != req->message_object_trees_size()) {
       ++counters_.refused_messages;
       return Refuse(grpc::StatusCode::INVALID_ARGUMENT, "one object tree per message needed");
@@ -311,6 +338,8 @@ class FleetService final : public fp::Fleet::Service {
         why = "message_id does not name the root of its object tree";
       } else if (it->second.replied) {
         why = "already replied";
+      } else if (TreeSize(tree) > kMaxReplyObjects) {
+        why = "object tree too large";
       }
       if (!why.empty()) {
         ++counters_.refused_messages;
@@ -352,13 +381,15 @@ class FleetService final : public fp::Fleet::Service {
     Node* n = nullptr;
     if (grpc::Status s = NodeOfKey(pem, req->node().node_id(), &n); !s.ok()) return s;
     resp->set_stored(false);
-    if (!expected_.count(req->object_id()) || !parses) {
+    if (!expected_.count(req->object_id()) || !parses ||
+        stored_bytes_ + content.size() > options_.max_store_bytes) {
       ++counters_.refused_objects;
       return grpc::Status::OK;  // stored=false: the node learns the object was refused.
     }
     auto [obj, added] = objects_.try_emplace(req->object_id());
     if (added) {
       obj->second.content = content;
+      stored_bytes_ += content.size();
       ++counters_.objects_stored;
     }
     // The pending replies that named it hold their references now.
@@ -370,9 +401,11 @@ class FleetService final : public fp::Fleet::Service {
 
   grpc::Status GetRun(grpc::ServerContext* ctx, const fp::GetRunRequest* req,
                       fp::GetRunResponse* resp) override {
+    std::string pem;
+    if (grpc::Status s = Authenticate(ctx, &pem); !s.ok()) return s;
     std::lock_guard lock(mu_);
     Node* n = nullptr;
-    if (grpc::Status s = AuthNode(ctx, req->node().node_id(), &n); !s.ok()) return s;
+    if (grpc::Status s = NodeOfKey(pem, req->node().node_id(), &n); !s.ok()) return s;
     if (req->run_id() != options_.run_id) return Refuse(grpc::StatusCode::NOT_FOUND, "no such run");
     fp::Run* run = resp->mutable_run();
     run->set_run_id(options_.run_id);
@@ -386,9 +419,11 @@ class FleetService final : public fp::Fleet::Service {
 
   grpc::Status GetFab(grpc::ServerContext* ctx, const fp::GetFabRequest* req,
                       fp::GetFabResponse* resp) override {
+    std::string pem;
+    if (grpc::Status s = Authenticate(ctx, &pem); !s.ok()) return s;
     std::lock_guard lock(mu_);
     Node* n = nullptr;
-    if (grpc::Status s = AuthNode(ctx, req->node().node_id(), &n); !s.ok()) return s;
+    if (grpc::Status s = NodeOfKey(pem, req->node().node_id(), &n); !s.ok()) return s;
     if (fab_.empty() || req->hash_str() != fab_hash_) {
       return Refuse(grpc::StatusCode::NOT_FOUND, "no app bundle with that hash");
     }
@@ -438,21 +473,6 @@ class FleetService final : public fp::Fleet::Service {
     return grpc::Status::OK;
   }
 
-  // Under mu_: Authenticate (briefly unlocking would reorder calls; signature checks of a
-  // P-384 key take ~1 ms, acceptable for the Fleet API's rates) then NodeOfKey.
-  grpc::Status AuthNode(grpc::ServerContext* ctx, uint64_t node_id, Node** out) {
-    std::string pem;
-    AuthHeaders h{Header(ctx, kPublicKeyHeader), Header(ctx, kTimestampHeader),
-                  Header(ctx, kSignatureHeader)};
-    absl::Status s = CheckAuthHeaders(h, options_.clock(), options_.max_timestamp_ahead,
-                                      options_.max_timestamp_behind);
-    if (!s.ok()) {
-      ++counters_.refused_auth;
-      return Refuse(grpc::StatusCode::UNAUTHENTICATED, std::string(s.message()));
-    }
-    return NodeOfKey(h.public_key_pem, node_id, out);
-  }
-
   double Interval(double requested) const {
     if (!(requested > 0)) return 30;
     return std::min(requested, options_.max_heartbeat_interval_s);
@@ -463,15 +483,26 @@ class FleetService final : public fp::Fleet::Service {
            now - n.last_seen <= absl::Seconds(n.interval_s * options_.liveness_intervals);
   }
 
+  static void Unread(Node& n, const std::string& id) {
+    auto it = n.readable.find(id);
+    if (it != n.readable.end() && --it->second <= 0) n.readable.erase(it);
+  }
+
   void Retain(const std::string& id, std::string content) {
     auto [it, added] = objects_.try_emplace(id);
-    if (added) it->second.content = std::move(content);
+    if (added) {
+      stored_bytes_ += content.size();
+      it->second.content = std::move(content);
+    }
     ++it->second.refs;
   }
 
   void Release(const std::string& id) {
     auto it = objects_.find(id);
-    if (it != objects_.end() && --it->second.refs <= 0) objects_.erase(it);
+    if (it != objects_.end() && --it->second.refs <= 0) {
+      stored_bytes_ -= it->second.content.size();
+      objects_.erase(it);
+    }
   }
 
   void Drop(std::map<std::string, Sent>::iterator it) {
@@ -489,7 +520,10 @@ class FleetService final : public fp::Fleet::Service {
     }
     auto node = nodes_.find(s.node_id);
     if (node != nodes_.end()) {
-      for (const std::string& o : s.object_ids) node->second.readable.erase(o);
+      // Delivered and not confirmed: the node may read them no more.
+      if (s.delivered && !s.confirmed) {
+        for (const std::string& o : s.object_ids) Unread(node->second, o);
+      }
     }
     sent_.erase(it);
   }
@@ -504,6 +538,7 @@ class FleetService final : public fp::Fleet::Service {
   std::map<std::string, Sent> sent_;
   std::map<std::string, StoredObject> objects_;
   std::map<std::string, int> expected_;  // Reply objects announced but not yet pushed.
+  size_t stored_bytes_ = 0;              // Content bytes in objects_.
   FleetServerCounters counters_;
   std::mutex counter_mu_;
   uint64_t refused_auth_ = 0;  // Counted without mu_ (Authenticate runs outside it).

@@ -4,7 +4,9 @@
 #include <openssl/bio.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <fstream>
 #include <sstream>
@@ -102,11 +104,17 @@ absl::StatusOr<NodeKey> NodeKey::LoadOrCreate(const std::filesystem::path& pem_f
   if (pem_file.has_parent_path()) std::filesystem::create_directories(pem_file.parent_path(), ec);
   const std::filesystem::path tmp = pem_file.string() + ".tmp";
   {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    out << pem;
-    if (!out) return absl::UnavailableError(absl::StrCat("cannot write ", tmp.string()));
+    // Created 0600: the private key is never readable by others, not even briefly.
+    const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0) return absl::UnavailableError(absl::StrCat("cannot write ", tmp.string()));
+    ::fchmod(fd, 0600);  // An older file of that name keeps its mode through O_TRUNC.
+    const bool written = ::write(fd, pem.data(), pem.size()) == static_cast<ssize_t>(pem.size());
+    const bool synced = ::fsync(fd) == 0;
+    ::close(fd);
+    if (!written || !synced) {
+      return absl::UnavailableError(absl::StrCat("cannot write ", tmp.string()));
+    }
   }
-  ::chmod(tmp.c_str(), 0600);
   std::filesystem::rename(tmp, pem_file, ec);
   if (ec) return absl::UnavailableError(absl::StrCat("cannot create ", pem_file.string()));
   return key;

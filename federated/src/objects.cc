@@ -21,6 +21,39 @@ bool IsObjectId(std::string_view id) {
          });
 }
 
+// Well-formed UTF-8 (no overlongs, surrogates or code points above U+10FFFF).
+bool IsUtf8(std::string_view s) {
+  for (size_t i = 0; i < s.size();) {
+    const unsigned char c = static_cast<unsigned char>(s[i]);
+    size_t n = 0;
+    uint32_t cp = 0;
+    if (c < 0x80) {
+      ++i;
+      continue;
+    } else if (c >= 0xC2 && c <= 0xDF) {
+      n = 2, cp = c & 0x1F;
+    } else if (c >= 0xE0 && c <= 0xEF) {
+      n = 3, cp = c & 0x0F;
+    } else if (c >= 0xF0 && c <= 0xF4) {
+      n = 4, cp = c & 0x07;
+    } else {
+      return false;
+    }
+    if (i + n > s.size()) return false;
+    for (size_t k = 1; k < n; ++k) {
+      const unsigned char d = static_cast<unsigned char>(s[i + k]);
+      if ((d & 0xC0) != 0x80) return false;
+      cp = (cp << 6) | (d & 0x3F);
+    }
+    if ((n == 3 && cp < 0x800) || (n == 4 && (cp < 0x10000 || cp > 0x10FFFF)) ||
+        (cp >= 0xD800 && cp <= 0xDFFF)) {
+      return false;
+    }
+    i += n;
+  }
+  return true;
+}
+
 bool KnownType(std::string_view type) {
   for (std::string_view t : {"Message", "RecordDict", "ArrayRecord", "Array", "ArrayChunk",
                              "ConfigRecord", "MetricRecord"}) {
@@ -67,6 +100,9 @@ absl::StatusOr<std::string> StoreArrayRecord(ObjectSet& set, const flwr::proto::
   FlowerObject record{"ArrayRecord", {}, ""};
   std::vector<std::pair<std::string, std::string>> arrays;
   for (const flwr::proto::ArrayRecord::Item& a : in.items()) {
+    if (!IsUtf8(a.key()) || !IsUtf8(a.value().dtype()) || !IsUtf8(a.value().stype())) {
+      return absl::InvalidArgumentError("array key, dtype or stype is not UTF-8");
+    }
     flwr::proto::ObjectTree array_node;
     absl::StatusOr<std::string> array_id = StoreArray(set, a.value(), &array_node);
     if (!array_id.ok()) return array_id.status();
@@ -86,6 +122,7 @@ absl::StatusOr<std::string> StoreRecordDict(ObjectSet& set, const flwr::proto::R
   FlowerObject object{"RecordDict", {}, ""};
   std::vector<std::pair<std::string, std::string>> items;
   for (const flwr::proto::RecordDict::Item& item : dict.items()) {
+    if (!IsUtf8(item.key())) return absl::InvalidArgumentError("record key is not UTF-8");
     flwr::proto::ObjectTree child;
     std::string id;
     if (item.has_array_record()) {
@@ -114,6 +151,9 @@ absl::StatusOr<std::string> StoreRecordDict(ObjectSet& set, const flwr::proto::R
 struct Reader {
   const std::map<std::string, std::string>& contents;
   int budget = 1 << 20;  // Objects visited; a cyclic or huge tree ends here.
+  // Array bytes a message may expand to: an id repeated in arraychunk_ids (or one Array named
+  // many times) is expanded each time, so the ids alone do not bound the decoded size.
+  size_t bytes_left = kMaxMessageArrayBytes;
 
   absl::StatusOr<FlowerObject> Get(const std::string& id, std::string_view type) {
     if (--budget < 0) return absl::InvalidArgumentError("object tree too large");
@@ -149,16 +189,31 @@ struct Reader {
       array.set_dtype(j->at("dtype").get<std::string>());
       for (const auto& d : j->at("shape")) array.add_shape(d.get<int32_t>());
       array.set_stype(j->at("stype").get<std::string>());
-      std::string data;
+      // Each distinct chunk is checked once; the total is bounded before anything is joined.
+      std::map<size_t, std::string> chunks;
+      std::vector<size_t> order;
+      size_t total = 0;
       for (const auto& index : j->at("arraychunk_ids")) {
         const size_t i = index.get<size_t>();
         if (i >= object->children.size()) {
           return absl::InvalidArgumentError("array chunk index out of range");
         }
-        absl::StatusOr<FlowerObject> chunk = Get(object->children[i], "ArrayChunk");
-        if (!chunk.ok()) return chunk.status();
-        data += chunk->body;
+        if (!chunks.contains(i)) {
+          absl::StatusOr<FlowerObject> chunk = Get(object->children[i], "ArrayChunk");
+          if (!chunk.ok()) return chunk.status();
+          chunks.emplace(i, std::move(chunk->body));
+        }
+        total += chunks[i].size();
+        if (total > bytes_left) {
+          return absl::InvalidArgumentError(absl::StrCat(
+              "message arrays expand beyond ", kMaxMessageArrayBytes >> 20, " MiB"));
+        }
+        order.push_back(i);
       }
+      bytes_left -= total;
+      std::string data;
+      data.reserve(total);
+      for (size_t i : order) data += chunks[i];
       array.set_data(std::move(data));
     } catch (const nlohmann::json::exception& e) {
       return absl::InvalidArgumentError(absl::StrCat("Array body: ", e.what()));

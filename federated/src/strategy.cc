@@ -97,6 +97,11 @@ absl::Status Check(absl::Span<const float> global, absl::Span<const ClientUpdate
   if (o.noise_multiplier > 0 && o.clip_norm == 0) {
     return absl::InvalidArgumentError("aggregate: DP noise needs a clip norm");
   }
+  if (o.noise_multiplier > 0 && o.strategy != Strategy::kFedAvg && o.strategy != Strategy::kFedProx) {
+    // The noise is calibrated to the mean's sensitivity (clip_norm / n); the median's and the
+    // trimmed mean's are not that, so no guarantee would hold.
+    return absl::InvalidArgumentError("aggregate: DP noise is for fedavg and fedprox only");
+  }
   if (o.threads < 1) return absl::InvalidArgumentError("aggregate: threads must be >= 1");
   const size_t n = updates[0].values.size();
   if (o.clip_norm > 0 && global.size() != n) {

@@ -15,6 +15,8 @@
 #include "fleettwin/federated/records.h"
 #include "fleettwin/federated/rounds.h"
 #include "flwr/proto/fleet.grpc.pb.h"
+#include "testing/flower_client.h"
+#include "testing/process.h"
 #include "testing/temp_dir.h"
 
 namespace fleettwin::federated {
@@ -189,7 +191,8 @@ TEST(FleetTest, FiveNodesCompleteFedAvgRoundsWithEvaluation) {
   EXPECT_NE((*reports)[0].model_id, (*reports)[1].model_id);
   for (auto& n : nodes) {
     EXPECT_GE(n->stats().messages_handled, 4u);
-    EXPECT_GE(n->stats().heartbeats, 0u);
+    // Heartbeats every 0.8 s (interval 1 s) on their own thread.
+    EXPECT_TRUE(WaitFor([&] { return n->stats().heartbeats >= 1; }));
     n->Stop();
   }
   // Stopped nodes unregister.
@@ -208,16 +211,16 @@ TEST(FleetTest, ASlowOrGoneNodeNeverStallsARound) {
     nodes.push_back(*MakeFleetNode(FastNode(server->port()), NewKey(), handlers.back().get()));
     nodes.back()->Start();
   }
-  handlers[3]->sleep_ms = 4000;  // Beyond the deadline.
+  handlers[3]->sleep_ms = 8000;  // Beyond the deadline.
   std::vector<NpyArray> model = Model(0.0f);
   RoundOptions o;
   o.rounds = 1;
   o.min_nodes = 4;
-  o.reply_deadline = absl::Seconds(1);
+  o.reply_deadline = absl::Seconds(3);
   const auto started = std::chrono::steady_clock::now();
   absl::StatusOr<std::vector<RoundReport>> reports = RunRounds(*server, model, o);
   ASSERT_TRUE(reports.ok()) << reports.status();
-  EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::milliseconds(3500));
+  EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::milliseconds(7000));
   const RoundReport& r = reports->front();
   EXPECT_TRUE(r.aggregated);
   EXPECT_EQ(r.replied.size(), 3u);
@@ -225,7 +228,7 @@ TEST(FleetTest, ASlowOrGoneNodeNeverStallsARound) {
   EXPECT_EQ(r.failed[0].second, "no reply before the deadline");
   EXPECT_NEAR(First(model), 1.0f, 1e-6);
   // Too few replies: the model stays, the round says so.
-  handlers[0]->sleep_ms = handlers[1]->sleep_ms = handlers[2]->sleep_ms = 4000;
+  handlers[0]->sleep_ms = handlers[1]->sleep_ms = handlers[2]->sleep_ms = 8000;
   absl::StatusOr<std::vector<RoundReport>> second = RunRounds(*server, model, o);
   ASSERT_TRUE(second.ok());
   EXPECT_FALSE(second->front().aggregated);
@@ -234,43 +237,7 @@ TEST(FleetTest, ASlowOrGoneNodeNeverStallsARound) {
   for (auto& n : nodes) n->Stop();
 }
 
-// A raw client for the refusal tests: authenticated calls with a chosen key and clock.
-struct RawClient {
-  RawClient(int port, NodeKey k)
-      : key(std::move(k)),
-        stub(fp::Fleet::NewStub(grpc::CreateChannel(absl::StrCat("127.0.0.1:", port),
-                                                    grpc::InsecureChannelCredentials()))) {}
-  NodeKey key;
-  std::unique_ptr<fp::Fleet::Stub> stub;
-  absl::Duration skew;
-  bool corrupt_signature = false;
-
-  void Auth(grpc::ClientContext& ctx) {
-    AuthHeaders h = *MakeAuthHeaders(key, absl::Now() + skew);
-    if (corrupt_signature) h.signature[h.signature.size() / 2] ^= 1;
-    ctx.AddMetadata(kPublicKeyHeader, h.public_key_pem);
-    ctx.AddMetadata(kTimestampHeader, h.timestamp);
-    ctx.AddMetadata(kSignatureHeader, h.signature);
-  }
-  grpc::Status Register(uint64_t* id) {
-    grpc::ClientContext ctx;
-    Auth(ctx);
-    fp::RegisterNodeFleetRequest r;
-    r.set_public_key(key.public_key_pem());
-    fp::RegisterNodeFleetResponse resp;
-    grpc::Status s = stub->RegisterNode(&ctx, r, &resp);
-    if (!s.ok()) return s;
-    grpc::ClientContext ctx2;
-    Auth(ctx2);
-    fp::ActivateNodeRequest a;
-    a.set_public_key(key.public_key_pem());
-    a.set_heartbeat_interval(30);
-    fp::ActivateNodeResponse ar;
-    s = stub->ActivateNode(&ctx2, a, &ar);
-    *id = ar.node_id();
-    return s;
-  }
-};
+using RawClient = ::fleettwin::testing::RawFlowerClient;
 
 TEST(FleetTest, BadSignaturesStaleTimestampsAndForeignNodeIdsAreRefused) {
   std::unique_ptr<FleetServer> server = StartServer();
@@ -315,54 +282,17 @@ TEST(FleetTest, AnObjectWhoseIdDoesNotMatchItsBytesIsRefused) {
   absl::StatusOr<std::string> sent = server->Send(id, m);
   ASSERT_TRUE(sent.ok()) << sent.status();
 
-  grpc::ClientContext pull_ctx;
-  node.Auth(pull_ctx);
-  fp::PullMessagesRequest pull;
-  pull.mutable_node()->set_node_id(id);
   fp::PullMessagesResponse pulled;
-  ASSERT_TRUE(node.stub->PullMessages(&pull_ctx, pull, &pulled).ok());
+  ASSERT_TRUE(node.Pull(id, &pulled).ok());
   ASSERT_EQ(pulled.messages_list_size(), 1);
   EXPECT_EQ(pulled.messages_list(0).metadata().message_id(), *sent);
 
   // Reply with other arrays; push one object with bytes that do not match its id.
-  fp::Message reply;
-  fp::Metadata* md = reply.mutable_metadata();
-  md->set_run_id(1);
-  md->set_src_node_id(id);
-  md->set_dst_node_id(kServerNodeId);
-  md->set_reply_to_message_id(*sent);
-  md->set_message_type("train");
-  AddArrays(*reply.mutable_content(), "arrays", ToArrayRecord(Model(2.0f)));
-  ObjectSet objects = *MessageToObjects(reply);
-  reply.clear_content();
-  md->set_message_id(objects.root);
-  grpc::ClientContext push_ctx;
-  node.Auth(push_ctx);
-  fp::PushMessagesRequest push;
-  push.mutable_node()->set_node_id(id);
-  *push.add_messages_list() = reply;
-  *push.add_message_object_trees() = objects.tree;
-  fp::PushMessagesResponse pushed;
-  ASSERT_TRUE(node.stub->PushMessages(&push_ctx, push, &pushed).ok());
-  ASSERT_GT(pushed.objects_to_push_size(), 0);
-  bool tampered_one = false;
-  for (const std::string& oid : pushed.objects_to_push()) {
-    std::string content = objects.contents.at(oid);
-    if (!tampered_one) {
-      content.back() ^= 1;
-      tampered_one = true;
-    }
-    grpc::ClientContext ctx;
-    node.Auth(ctx);
-    fp::PushObjectRequest obj;
-    obj.mutable_node()->set_node_id(id);
-    obj.set_run_id(1);
-    obj.set_object_id(oid);
-    obj.set_object_content(content);
-    fp::PushObjectResponse stored;
-    ASSERT_TRUE(node.stub->PushObject(&ctx, obj, &stored).ok());
-    EXPECT_EQ(stored.stored(), content == objects.contents.at(oid)) << oid;
-  }
+  fp::RecordDict other;
+  AddArrays(other, "arrays", ToArrayRecord(Model(2.0f)));
+  const int stored_count = node.Reply(id, pulled.messages_list(0).metadata(), other, true);
+  ASSERT_GT(node.objects_pushed, 1);
+  EXPECT_EQ(stored_count, node.objects_pushed - 1);
   EXPECT_EQ(server->counters().refused_objects, 1u);
   // The reply is incomplete: never handed to the rounds.
   absl::StatusOr<std::optional<absl::StatusOr<fp::Message>>> taken = server->TakeReply(*sent);
@@ -428,7 +358,11 @@ TEST(FleetTest, NodesReconnectAfterTheServerRestarts) {
   AddHandler handler(1.0f, 1);
   std::unique_ptr<FleetNode> node = *MakeFleetNode(FastNode(port), NewKey(), &handler);
   node->Start();
-  ASSERT_TRUE(WaitFor([&] { return server->Nodes().size() == 1; }));
+  // Registered and activated (alive) before the server goes away.
+  ASSERT_TRUE(WaitFor([&] {
+    std::vector<NodeStatus> nodes = server->Nodes();
+    return nodes.size() == 1 && nodes[0].alive && node->stats().node_id != 0;
+  }));
   server->Shutdown();
   server.reset();
   FleetServerOptions again;
@@ -448,6 +382,82 @@ TEST(FleetTest, NodesReconnectAfterTheServerRestarts) {
   EXPECT_NEAR(First(model), 1.0f, 1e-6);
   EXPECT_GE(node->stats().reconnects, 1u);
   node->Stop();
+}
+
+// TLS on both sides with a self-signed certificate for localhost: a node that trusts it takes
+// part in a round; a plaintext node never gets in.
+TEST(FleetTest, NodesTalkToATlsServerWithTheRootTheyTrust) {
+  TempDir dir;
+  const std::string cert = (dir.path() / "cert.pem").string(), key = (dir.path() / "key.pem").string();
+  auto [code, out] = ::fleettwin::testing::RunTool(
+      {"/usr/bin/openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+       "-nodes", "-keyout", key, "-out", cert, "-days", "1", "-subj", "/CN=localhost", "-addext",
+       "subjectAltName=DNS:localhost,IP:127.0.0.1"});
+  ASSERT_EQ(code, 0) << out;
+  FleetServerOptions o;
+  o.tls_cert_file = cert;
+  o.tls_key_file = key;
+  std::unique_ptr<FleetServer> server = StartServer(o);
+  ASSERT_NE(server, nullptr);
+
+  AddHandler plain_handler(5.0f, 1);
+  std::unique_ptr<FleetNode> plain = *MakeFleetNode(FastNode(server->port()), NewKey(), &plain_handler);
+  plain->Start();
+  AddHandler handler(1.0f, 1);
+  FleetNodeOptions tls = FastNode(server->port());
+  tls.server = absl::StrCat("localhost:", server->port());
+  tls.tls_root_cert_file = cert;
+  std::unique_ptr<FleetNode> node = *MakeFleetNode(tls, NewKey(), &handler);
+  node->Start();
+  std::vector<NpyArray> model = Model(0.0f);
+  RoundOptions r;
+  r.rounds = 1;
+  r.min_nodes = 1;
+  r.reply_deadline = absl::Seconds(20);
+  absl::StatusOr<std::vector<RoundReport>> reports = RunRounds(*server, model, r);
+  ASSERT_TRUE(reports.ok()) << reports.status();
+  EXPECT_EQ(reports->front().replied.size(), 1u);
+  EXPECT_NEAR(First(model), 1.0f, 1e-6);  // The TLS node's update, not the plaintext one's.
+  EXPECT_EQ(server->Nodes().size(), 1u);
+  EXPECT_EQ(plain_handler.handled.load(), 0);
+  EXPECT_EQ(plain->stats().node_id, 0u);
+  node->Stop();
+  plain->Stop();
+  EXPECT_FALSE(MakeFleetNode(FleetNodeOptions{.tls_root_cert_file = dir.path() / "missing.pem"},
+                             NewKey(), &handler)
+                   .ok());
+}
+
+// Liveness on the server's (injected) clock: a node is alive while heard from within two
+// heartbeat intervals; rounds only sample live nodes.
+TEST(FleetTest, ANodeSilentForTwoIntervalsIsNoLongerAlive) {
+  std::atomic<int64_t> offset_s{0};
+  FleetServerOptions o;
+  o.clock = [&] { return absl::Now() + absl::Seconds(offset_s.load()); };
+  o.max_timestamp_behind = absl::Hours(1);  // The node's own clock is not moved.
+  o.max_timestamp_ahead = absl::Hours(1);
+  std::unique_ptr<FleetServer> server = StartServer(o);
+  ASSERT_NE(server, nullptr);
+  RawClient node(server->port(), NewKey());
+  uint64_t id = 0;
+  ASSERT_TRUE(node.Register(&id).ok());  // Asks for a 30 s interval.
+  ASSERT_EQ(server->Nodes().size(), 1u);
+  EXPECT_TRUE(server->Nodes()[0].alive);
+  offset_s = 59;
+  EXPECT_TRUE(server->Nodes()[0].alive);
+  offset_s = 61;
+  EXPECT_FALSE(server->Nodes()[0].alive);
+  EXPECT_TRUE(server->Nodes()[0].active);
+  std::vector<NpyArray> model = Model(0.0f);
+  RoundOptions r;
+  r.rounds = 1;
+  r.min_nodes = 1;
+  r.wait_for_nodes = absl::Milliseconds(200);
+  EXPECT_EQ(RunRounds(*server, model, r).status().code(), absl::StatusCode::kDeadlineExceeded);
+  // A call (here a heartbeat-free pull) brings it back.
+  fp::PullMessagesResponse pulled;
+  ASSERT_TRUE(node.Pull(id, &pulled).ok());
+  EXPECT_TRUE(server->Nodes()[0].alive);
 }
 
 }  // namespace

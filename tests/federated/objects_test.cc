@@ -246,5 +246,46 @@ TEST(ObjectsTest, ParseObjectRefusesNonCanonicalLengths) {
   EXPECT_FALSE(ParseObject(std::string("ConfigRecord  00\0", 17)).ok());
 }
 
+// An Array that names one 1 MiB chunk 1 100 times would expand to 1.1 GiB: refused before
+// anything is joined. Non-UTF-8 keys cannot be encoded.
+TEST(ObjectsTest, ArraysThatExpandBeyondTheLimitAndNonUtf8KeysAreRefused) {
+  const FlowerObject chunk{"ArrayChunk", {}, std::string(1 << 20, 'x')};
+  const std::string chunk_bytes = SerializeObject(chunk);
+  const std::string chunk_id = ObjectId(chunk_bytes);
+  std::string ids = "[";
+  for (int i = 0; i < 1100; ++i) absl::StrAppend(&ids, i ? ", " : "", 0);
+  ids += "]";
+  const FlowerObject array{"Array", {chunk_id},
+                           absl::StrCat(R"({"dtype": "float32", "shape": [1], "stype": "numpy.ndarray", "arraychunk_ids": )",
+                                        ids, "}")};
+  const std::string array_bytes = SerializeObject(array);
+  const FlowerObject record{"ArrayRecord", {ObjectId(array_bytes)},
+                            PyJsonStringDict({{"0", ObjectId(array_bytes)}})};
+  const std::string record_bytes = SerializeObject(record);
+  const FlowerObject dict{"RecordDict", {ObjectId(record_bytes)},
+                          PyJsonStringDict({{"arrays", ObjectId(record_bytes)}})};
+  const std::string dict_bytes = SerializeObject(dict);
+  flwr::proto::Message head;
+  head.mutable_metadata()->set_message_type("train");
+  const FlowerObject message{"Message", {ObjectId(dict_bytes)}, DeterministicBytes(head)};
+  const std::string message_bytes = SerializeObject(message);
+  const std::map<std::string, std::string> contents = {
+      {chunk_id, chunk_bytes},
+      {ObjectId(array_bytes), array_bytes},
+      {ObjectId(record_bytes), record_bytes},
+      {ObjectId(dict_bytes), dict_bytes},
+      {ObjectId(message_bytes), message_bytes}};
+  absl::StatusOr<flwr::proto::Message> decoded = MessageFromObjects(ObjectId(message_bytes), contents);
+  ASSERT_FALSE(decoded.ok());
+  EXPECT_NE(decoded.status().message().find("expand beyond"), std::string::npos)
+      << decoded.status();
+
+  flwr::proto::Message bad;
+  flwr::proto::RecordDict::Item* item = bad.mutable_content()->add_items();
+  item->set_key(std::string("\xff\xfe", 2));
+  item->mutable_config_record();
+  EXPECT_EQ(MessageToObjects(bad).status().code(), absl::StatusCode::kInvalidArgument);
+}
+
 }  // namespace
 }  // namespace fleettwin::federated

@@ -13,10 +13,13 @@
 
 #include "absl/strings/escaping.h"
 #include "fleettwin/common/curve.h"
+#include "fleettwin/common/npy.h"
+#include "fleettwin/federated/records.h"
 #include "fleettwin/protocol/curve_zmq.h"
 #include "fleettwin/protocol/messages.h"
 
 #include "gtest/gtest.h"
+#include "testing/flower_client.h"
 #include "testing/process.h"
 #include "testing/temp_dir.h"
 #include "testing/wait.h"
@@ -592,14 +595,70 @@ TEST_F(FleetProcessTest, FederatedRoundsCompleteWithoutAKilledNodeAndAreLedgered
   EXPECT_EQ(model_ids.size(), 2u);
   EXPECT_EQ(result.value("model_id", ""), result["rounds"][1].value("model_id", ""));
 
+  // Against the running coordinator: a node with a bad signature and one with a stale
+  // timestamp are refused; a node whose reply carries an object whose id does not match its
+  // bytes is refused that object, and the round goes on without it.
+  const int fl_port = std::stoi(fl.substr(fl.rfind(':') + 1));
+  {
+    uint64_t id = 0;
+    testing::RawFlowerClient bad_sig(fl_port, *federated::NodeKey::Generate());
+    bad_sig.corrupt_signature = true;
+    EXPECT_EQ(bad_sig.Register(&id).error_code(), grpc::StatusCode::UNAUTHENTICATED);
+    testing::RawFlowerClient stale(fl_port, *federated::NodeKey::Generate());
+    stale.skew = absl::Seconds(-400);
+    EXPECT_EQ(stale.Register(&id).error_code(), grpc::StatusCode::UNAUTHENTICATED);
+  }
+  testing::RawFlowerClient tamperer(fl_port, *federated::NodeKey::Generate());
+  uint64_t tamperer_id = 0;
+  ASSERT_TRUE(tamperer.Register(&tamperer_id).ok());
+  Child tampered_round = Spawn(
+      {FLEETTWIN_FLEETCTL, "--coordinator", control_, "--coordinator-key",
+       (keys_ / "coordinator.curve-public").string(), "--operator-key",
+       (keys_ / "operators" / "alice.curve-secret").string(), "--json", "rounds", "start",
+       "--rounds", "1", "--min-nodes", "6", "--local-epochs", "1", "--deadline", "10"});
+  flwr::proto::PullMessagesResponse pulled;
+  ASSERT_TRUE(WaitFor([&] {
+    pulled.Clear();
+    return tamperer.Pull(tamperer_id, &pulled).ok() && pulled.messages_list_size() == 1;
+  }, 30s));
+  {
+    flwr::proto::RecordDict content;
+    flwr::proto::MetricRecord metrics;
+    federated::SetInt(metrics, "num-examples", 1000000);  // Would dominate FedAvg if accepted.
+    federated::AddMetrics(content, "metrics", metrics);
+    const std::vector<float> junk(8, 1e6f);
+    federated::AddArrays(content, "arrays", federated::ToArrayRecord({MakeNpy<float>(
+                                                {8}, absl::MakeConstSpan(junk))}));
+    const int stored = tamperer.Reply(tamperer_id, pulled.messages_list(0).metadata(), content, true);
+    EXPECT_EQ(stored, tamperer.objects_pushed - 1);
+  }
+  const std::string tampered_out = ReadAll(tampered_round.out);
+  ReadAll(tampered_round.err);
+  EXPECT_EQ(Wait(tampered_round.pid), 0) << tampered_out;
+  const json tampered = json::parse(tampered_out, nullptr, false);
+  ASSERT_TRUE(tampered.is_object()) << tampered_out;
+  const json& r3 = tampered["rounds"][0];
+  EXPECT_TRUE(r3.value("aggregated", false)) << tampered_out;
+  EXPECT_EQ(r3["sampled"].size(), 6u);
+  EXPECT_EQ(r3["replied"].size(), 5u);
+  ASSERT_EQ(r3["failed"].size(), 1u) << tampered_out;
+  EXPECT_EQ(r3["failed"][0].value("node", ""), std::to_string(tamperer_id));
+  EXPECT_TRUE(tamperer.Leave(tamperer_id).ok());
+  const json counters = rounds_status();
+  EXPECT_GE(counters.value("refused_auth", 0), 2) << counters.dump();
+  EXPECT_GE(counters.value("refused_objects", 0), 1) << counters.dump();
+
   // A round in which engine-5 is killed after it got its train message: the round aggregates
   // the four replies at the deadline and says what happened to the fifth.
   Child rounds = Spawn({FLEETTWIN_FLEETCTL, "--coordinator", control_, "--coordinator-key",
                         (keys_ / "coordinator.curve-public").string(), "--operator-key",
                         (keys_ / "operators" / "alice.curve-secret").string(), "--json", "rounds",
-                        "start", "--rounds", "1", "--min-nodes", "5", "--local-epochs", "40",
-                        "--deadline", "20"});
-  std::this_thread::sleep_for(1500ms);
+                        "start", "--rounds", "1", "--min-nodes", "5", "--local-epochs", "10",
+                        "--deadline", "15"});
+  // Killed while the round runs (10 local epochs take about 0.6 s in release, longer under
+  // AddressSanitizer); whether it had pulled the message yet or not, the round must not wait
+  // for it beyond the deadline.
+  std::this_thread::sleep_for(300ms);
   ::kill(agents_running_[4].pid, SIGKILL);
   Wait(agents_running_[4].pid);
   agents_running_[4].pid = -1;
@@ -608,11 +667,11 @@ TEST_F(FleetProcessTest, FederatedRoundsCompleteWithoutAKilledNodeAndAreLedgered
   EXPECT_EQ(Wait(rounds.pid), 0) << third;
   const json killed = json::parse(third, nullptr, false);
   ASSERT_TRUE(killed.is_object()) << third;
-  const json& r3 = killed["rounds"][0];
-  EXPECT_TRUE(r3.value("aggregated", false)) << third;
-  EXPECT_EQ(r3["replied"].size(), 4u) << third;
-  ASSERT_EQ(r3["failed"].size(), 1u) << third;
-  EXPECT_EQ(r3.value("round", 0), 3);
+  const json& r4 = killed["rounds"][0];
+  EXPECT_TRUE(r4.value("aggregated", false)) << third;
+  EXPECT_EQ(r4["replied"].size(), 4u) << third;
+  ASSERT_EQ(r4["failed"].size(), 1u) << third;
+  EXPECT_EQ(r4.value("round", 0), 4);
 
   // The rounds are in the coordinator's ledger, which verifies.
   Stop(coordinator_);
@@ -637,7 +696,7 @@ TEST_F(FleetProcessTest, FederatedRoundsCompleteWithoutAKilledNodeAndAreLedgered
     EXPECT_EQ(body.value("strategy", ""), "fedavg");
     EXPECT_EQ(body.value("model_id", "").size(), 64u);
   }
-  EXPECT_EQ(fl_rounds, 3);
+  EXPECT_EQ(fl_rounds, 4);
 
   // Each agent ledgered the models it received (desired value federated.model = round).
   Stop(agents_running_[0]);
@@ -648,7 +707,42 @@ TEST_F(FleetProcessTest, FederatedRoundsCompleteWithoutAKilledNodeAndAreLedgered
   ASSERT_EQ(rcode, 0) << twin;
   const json state = json::parse(twin, nullptr, false);
   ASSERT_TRUE(state.is_object()) << twin;
-  EXPECT_EQ(state["desired"]["federated.model"], 3) << twin;
+  EXPECT_EQ(state["desired"]["federated.model"], 4) << twin;
+}
+
+// The Fleet API server runnable alone: fleet-fl-server runs two rounds with two agents (no
+// coordinator), prints them, and its own ledger of the rounds verifies.
+TEST_F(FleetProcessTest, TheFederatedServerRunsAloneWithItsOwnLedger) {
+  const std::string fl = "127.0.0.1:" + std::to_string(FreePort());
+  const std::filesystem::path state = dir_.path() / "fl-server";
+  Child server = Spawn({FLEETTWIN_FLEET_FL_SERVER, "--listen", fl, "--model",
+                        kSource + "/data/models/cmapss-fd001-mlp", "--data-dir", state.string(),
+                        "--rounds", "2", "--min-nodes", "2", "--deadline", "60", "--wait", "60",
+                        "--evaluate"});
+  for (int i = 1; i <= 2; ++i) {
+    const std::string asset = "engine-" + std::to_string(i);
+    agents_running_.push_back(Spawn(
+        {FLEETTWIN_FLEET_AGENT, "--asset", asset, "--kind", kSource + "/kinds/cmapss-turbofan.json",
+         "--data-dir", (dir_.path() / asset).string(), "--model",
+         kSource + "/data/models/cmapss-fd001-mlp", "--fl-server", fl, "--fl-history",
+         kSource + "/data/cmapss/train_FD001.txt", "--fl-history-units",
+         std::to_string(3 * i - 2) + "-" + std::to_string(3 * i), "--fl-heartbeat", "1"}));
+  }
+  const std::string out = ReadAll(server.out);
+  const std::string err = ReadAll(server.err);
+  ASSERT_EQ(Wait(server.pid), 0) << out << err;
+  server.pid = -1;
+  const json result = json::parse(out, nullptr, false);
+  ASSERT_TRUE(result.is_object()) << out;
+  ASSERT_EQ(result["rounds"].size(), 2u);
+  for (const json& r : result["rounds"]) {
+    EXPECT_EQ(r["replied"].size(), 2u) << r.dump();
+    EXPECT_TRUE(r["eval_metrics"].contains("rmse")) << r.dump();
+  }
+  auto [code, verified] = RunTool({FLEETTWIN_FLEET_AUDIT, "verify", "--quiet", "--key",
+                                   (state / "fl-server.vkey").string(), (state / "ledger").string()});
+  EXPECT_EQ(code, 0) << verified;
+  EXPECT_TRUE(std::filesystem::exists(state / "fl-model" / "model.json"));
 }
 
 }  // namespace

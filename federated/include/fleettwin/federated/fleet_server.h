@@ -38,6 +38,9 @@ struct FleetServerOptions {
   double max_heartbeat_interval_s = 3600;  // Larger intervals a node asks for are capped.
   int max_nodes = 100000;
   size_t max_message_bytes = 64 << 20;  // gRPC receive limit per call.
+  // Bytes the object store may hold (messages in flight and replies); pushes beyond are
+  // refused (stored=false, counted). A reply may announce at most 65 536 objects.
+  size_t max_store_bytes = size_t{4} << 30;
   std::function<absl::Time()> clock = [] { return absl::Now(); };  // Injected in tests.
 };
 

@@ -19,6 +19,8 @@
 namespace fleettwin::federated {
 
 inline constexpr size_t kMaxArrayChunk = 5 * 1024 * 1024;  // Bytes per ArrayChunk.
+// Array bytes one decoded message may hold (MessageFromObjects refuses more).
+inline constexpr size_t kMaxMessageArrayBytes = size_t{1} << 30;
 
 struct FlowerObject {
   std::string type;                   // "Message", "RecordDict", "ArrayRecord", "Array",
@@ -59,7 +61,8 @@ absl::StatusOr<ObjectSet> MessageToObjects(const flwr::proto::Message& message);
 
 // The inverse: the message (content and metadata.message_id filled in) from its objects.
 // Errors: InvalidArgument / NotFound for a missing object, a wrong type, an id that does not
-// match its bytes, a body that does not parse.
+// match its bytes, a body that does not parse, arrays that expand beyond
+// kMaxMessageArrayBytes (chunk ids may repeat, so the objects' size alone does not bound it).
 absl::StatusOr<flwr::proto::Message> MessageFromObjects(
     const std::string& root, const std::map<std::string, std::string>& contents);
 

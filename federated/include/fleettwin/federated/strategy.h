@@ -12,7 +12,10 @@
 // global model is clipped to L2 norm `clip_norm`, the clipped differences are averaged
 // unweighted, and Gaussian noise of standard deviation noise_multiplier * clip_norm / n is
 // added to every coordinate of the average (DP-FedAvg with fixed weights). The noise
-// multiplier is reported so that a round's ledger entry records it.
+// multiplier is reported so that a round's ledger entry records it. Noise is refused with median
+// and trimmed mean (their sensitivity is not the mean's). No privacy accountant is kept: the
+// (epsilon, delta) over many rounds is for the operator to work out from the ledgered
+// parameters. The noise seed must be secret in use (the coordinator draws it at random).
 //
 // Parameters travel as lists of float32 arrays; the strategies work on one flat vector
 // (ParameterLayout flattens and restores the list).

@@ -2,9 +2,9 @@
 // keeps the fleet's global failure model (data_dir/fl-model, saved after every aggregated
 // round), runs rounds on its own thread when an operator asks, and ledgers every round
 // ("fl.round": round number, strategy, participants, the global model's object id and
-// version, metrics, DP parameters). Private to the coordinator library.
-#ifndef FLEETTWIN_COORDINATOR_SRC_FEDERATED_HOST_H_
-#define FLEETTWIN_COORDINATOR_SRC_FEDERATED_HOST_H_
+// version, metrics, DP parameters). fleet-coordinator hosts one; fleet-fl-server runs one alone.
+#ifndef FLEETTWIN_COORDINATOR_FEDERATED_HOST_H_
+#define FLEETTWIN_COORDINATOR_FEDERATED_HOST_H_
 
 #include <atomic>
 #include <filesystem>
@@ -64,9 +64,10 @@ class FederatedHost final {
   int last_round_ = 0;                // GUARDED_BY(mu_)
   bool running_ = false;              // GUARDED_BY(mu_)
   std::atomic<bool> cancel_{false};
+  std::mutex thread_mu_;  // Guards thread_ (Begin on the loop, Stop from the owner).
   std::thread thread_;
 };
 
 }  // namespace fleettwin::coordinator
 
-#endif  // FLEETTWIN_COORDINATOR_SRC_FEDERATED_HOST_H_
+#endif  // FLEETTWIN_COORDINATOR_FEDERATED_HOST_H_
