@@ -199,6 +199,10 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--seed", seed, "Seed of the start and of every local training")
       ->capture_default_str();
+  bool dev = false;
+  app.add_flag("--dev", dev,
+               "Tune without the test set: 80 training units train, 20 others (cut like the "
+               "test set) are scored");
   app.add_flag("--verbose", verbose, "Print the test RMSE after every round");
   app.add_flag("--quick", quick,
                "Smoke run: 2 rounds of 1 epoch, a small ensemble (checks the path, not quality)");
@@ -225,6 +229,14 @@ int main(int argc, char** argv) {
   if (!rul.ok()) return Fail(rul.status());
   setup.test = *test;
   setup.true_rul = *rul;
+  if (dev) {
+    fm::DevelopmentSplit split = fm::SplitForDevelopment(*train);
+    *train = std::move(split.train);
+    setup.test = std::move(split.dev);
+    setup.true_rul = std::move(split.dev_rul);
+    std::printf("development split: scoring on %zu cut training units, not the test set\n",
+                setup.test.units.size());
+  }
   setup.options.seed = seed;
   if (quick) {
     setup.rounds = 2;
