@@ -102,6 +102,11 @@ absl::Status FederatedHost::Begin(const json& request,
     o.local_epochs = request.value("local_epochs", 1);
     o.proximal_mu = request.value("proximal_mu", 0.01);
     o.evaluate = request.value("evaluate", false);
+    const std::string convention = request.value("convention", "message-api");
+    if (convention != "message-api" && convention != "legacy") {
+      return absl::InvalidArgumentError("rounds.start: convention is message-api or legacy");
+    }
+    o.legacy_content = convention == "legacy";
     o.reply_deadline = absl::Seconds(request.value("deadline_s", 300.0));
     o.wait_for_nodes = absl::Seconds(request.value("wait_s", 120.0));
     o.seed = request.value("seed", uint64_t{1});

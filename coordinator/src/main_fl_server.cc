@@ -67,6 +67,11 @@ int main(int argc, char** argv) {
   app.add_option("--deadline", deadline, "Seconds for replies per round")->capture_default_str();
   app.add_option("--wait", wait, "Seconds to wait for --min-nodes live nodes")->capture_default_str();
   app.add_flag("--evaluate", evaluate, "Evaluate every new model on the nodes");
+  std::string convention = "message-api";
+  app.add_option("--convention", convention,
+                 "Content convention: message-api or legacy (flwr.server.strategy keys)")
+      ->check(CLI::IsMember({"message-api", "legacy"}))
+      ->capture_default_str();
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -76,7 +81,7 @@ int main(int argc, char** argv) {
                   {"min_reply_fraction", min_replies}, {"strategy", strategy},
                   {"local_epochs", local_epochs}, {"proximal_mu", mu}, {"trim_fraction", trim},
                   {"clip_norm", clip}, {"noise_multiplier", noise}, {"deadline_s", deadline},
-                  {"wait_s", wait}, {"evaluate", evaluate}});
+                  {"wait_s", wait}, {"evaluate", evaluate}, {"convention", convention}});
   if (lr > 0) request["learning_rate"] = lr;
 
   fleettwin::SystemClock clock;

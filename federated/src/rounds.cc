@@ -94,6 +94,53 @@ std::map<std::string, double> WeightedMetrics(const std::vector<std::pair<const 
   return out;
 }
 
+// A request's content in the convention asked for.
+fp::RecordDict RequestContent(const std::vector<NpyArray>& model, fp::ConfigRecord config,
+                              bool train, bool legacy) {
+  fp::RecordDict content;
+  fp::ArrayRecord arrays = ToArrayRecord(model);
+  if (!legacy) {
+    AddArrays(content, "arrays", std::move(arrays));
+    AddConfig(content, "config", std::move(config));
+    return content;
+  }
+  for (auto& item : *arrays.mutable_items()) {  // Legacy arrays: only the .npy header says.
+    item.mutable_value()->clear_dtype();
+    item.mutable_value()->clear_shape();
+  }
+  const std::string prefix = train ? "fitins" : "evaluateins";
+  AddArrays(content, prefix + ".parameters", std::move(arrays));
+  AddConfig(content, prefix + ".config", std::move(config));
+  return content;
+}
+
+// A legacy reply rewritten in the Message-API shape the rest reads: arrays, and metrics with
+// num-examples (plus loss for evaluate and every numeric entry of *.metrics).
+fp::RecordDict FromLegacy(const fp::RecordDict& content, bool train) {
+  const std::string prefix = train ? "fitres" : "evaluateres";
+  fp::RecordDict out;
+  if (const fp::ArrayRecord* arrays = FindArrays(content, prefix + ".parameters")) {
+    AddArrays(out, "arrays", *arrays);
+  }
+  fp::MetricRecord metrics;
+  if (const fp::ConfigRecord* n = FindConfig(content, prefix + ".num_examples")) {
+    if (std::optional<double> v = GetNumber(*n, "num_examples")) {
+      SetInt(metrics, "num-examples", static_cast<int64_t>(*v));
+    }
+  }
+  if (const fp::ConfigRecord* loss = FindConfig(content, prefix + ".loss")) {
+    if (std::optional<double> v = GetNumber(*loss, "loss")) SetDouble(metrics, "loss", *v);
+  }
+  if (const fp::ConfigRecord* m = FindConfig(content, prefix + ".metrics")) {
+    for (const auto& item : m->items()) {
+      if (std::optional<double> v = GetNumber(*m, item.key())) SetDouble(metrics, item.key(), *v);
+    }
+  }
+  AddMetrics(out, "metrics", std::move(metrics));
+  if (const fp::ConfigRecord* who = FindConfig(content, "fleettwin")) AddConfig(out, "fleettwin", *who);
+  return out;
+}
+
 fp::ConfigRecord Config(int round, const RoundOptions& options, bool train) {
   fp::ConfigRecord config;
   SetInt(config, "server-round", round);
@@ -158,11 +205,13 @@ absl::StatusOr<std::vector<RoundReport>> RunRounds(
     report.sampled.assign(alive.begin(), alive.begin() + static_cast<long>(k));
     std::sort(report.sampled.begin(), report.sampled.end());
 
-    fp::RecordDict train;
-    AddArrays(train, "arrays", ToArrayRecord(model));
-    AddConfig(train, "config", Config(round, options, true));
+    const fp::RecordDict train =
+        RequestContent(model, Config(round, options, true), true, options.legacy_content);
     std::vector<Reply> replies =
         Exchange(server, report.sampled, "train", train, round, options, &report, cancel);
+    if (options.legacy_content) {
+      for (Reply& r : replies) *r.message.mutable_content() = FromLegacy(r.message.content(), true);
+    }
     if (Cancelled(cancel)) return absl::CancelledError("rounds cancelled");
 
     // Decode the replies; a malformed one fails its node, not the round.
@@ -225,12 +274,14 @@ absl::StatusOr<std::vector<RoundReport>> RunRounds(
     report.model_id = *id;
 
     if (options.evaluate && report.aggregated) {
-      fp::RecordDict eval;
-      AddArrays(eval, "arrays", ToArrayRecord(model));
-      AddConfig(eval, "config", Config(round, options, false));
+      const fp::RecordDict eval =
+          RequestContent(model, Config(round, options, false), false, options.legacy_content);
       RoundReport eval_report;
       std::vector<Reply> evals =
           Exchange(server, report.replied, "evaluate", eval, round, options, &eval_report, cancel);
+      if (options.legacy_content) {
+        for (Reply& r : evals) *r.message.mutable_content() = FromLegacy(r.message.content(), false);
+      }
       std::vector<std::pair<const fp::MetricRecord*, double>> eval_metrics;
       for (const Reply& r : evals) {
         const fp::MetricRecord* m = FindMetrics(r.message.content(), "metrics");

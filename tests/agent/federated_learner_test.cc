@@ -6,7 +6,9 @@
 #include <cmath>
 
 #include "absl/strings/str_cat.h"
+#include "fleettwin/federated/fleet_server.h"
 #include "fleettwin/federated/objects.h"
+#include "fleettwin/federated/rounds.h"
 #include "fleettwin/federated/records.h"
 #include "fleettwin/federated/strategy.h"
 
@@ -242,6 +244,50 @@ TEST(FederatedLearnerTest, BadRequestsBecomeErrorsNotCrashes) {
   ff::AddConfig(garbage_spec, "config", bad);
   EXPECT_EQ(learner.Handle(Request("train", garbage_spec)).status().code(),
             absl::StatusCode::kInvalidArgument);
+}
+
+// The agent's handler behind a real node, against our server over gRPC on 127.0.0.1: one
+// round in each convention, with evaluation; the global model moves and metrics arrive.
+TEST(FederatedLearnerTest, RoundsOverGrpcInBothContentConventions) {
+  const model::RulModel global = SmallModel();
+  absl::StatusOr<std::unique_ptr<ff::FleetServer>> server = ff::StartFleetServer({});
+  ASSERT_TRUE(server.ok()) << server.status();
+  std::vector<std::unique_ptr<FederatedLearner>> learners;
+  std::vector<std::unique_ptr<ff::FleetNode>> nodes;
+  for (int i = 0; i < 2; ++i) {
+    LearnerOptions o = Options();
+    o.asset_id = absl::StrCat("engine-", i);
+    learners.push_back(std::make_unique<FederatedLearner>(Units(10 + 5 * i, 14 + 5 * i), global, o));
+    ff::FleetNodeOptions no;
+    no.server = absl::StrCat("127.0.0.1:", (*server)->port());
+    no.heartbeat_interval_s = 1;
+    no.poll_interval = absl::Milliseconds(20);
+    nodes.push_back(*ff::MakeFleetNode(no, *ff::NodeKey::Generate(), learners.back().get()));
+    nodes.back()->Start();
+  }
+  for (bool legacy : {false, true}) {
+    std::vector<NpyArray> model = global.parameters();
+    ff::RoundOptions r;
+    r.rounds = 1;
+    r.min_nodes = 2;
+    r.evaluate = true;
+    r.local_epochs = 2;
+    r.legacy_content = legacy;
+    r.reply_deadline = absl::Seconds(60);
+    ff::SetInt(r.extra_config, "fleettwin.identify", 1);
+    absl::StatusOr<std::vector<ff::RoundReport>> reports = ff::RunRounds(**server, model, r);
+    ASSERT_TRUE(reports.ok()) << reports.status();
+    const ff::RoundReport& report = reports->front();
+    EXPECT_TRUE(report.aggregated) << (report.failed.empty() ? "" : report.failed[0].second);
+    EXPECT_EQ(report.replied.size(), 2u);
+    EXPECT_GT(report.num_examples, 0);
+    EXPECT_TRUE(report.train_metrics.contains("train-seconds")) << legacy;
+    EXPECT_TRUE(report.eval_metrics.contains("rmse")) << legacy;
+    EXPECT_TRUE(report.eval_metrics.contains("loss")) << legacy;
+    EXPECT_EQ(report.names.size(), 2u);
+    EXPECT_GT(Distance(Flat(model), Flat(global.parameters())), 0.0) << legacy;
+  }
+  for (auto& n : nodes) n->Stop();
 }
 
 }  // namespace

@@ -39,6 +39,9 @@ struct RoundOptions {
   bool evaluate = false;      // Send `evaluate` after each aggregated round.
   uint64_t seed = 1;          // Of the sampling.
   flwr::proto::ConfigRecord extra_config;  // Appended to every train/evaluate config.
+  // Flower's legacy content (what flwr.server.strategy sends): fitins.parameters/config and
+  // evaluateins.*, arrays without dtype and shape; replies read from fitres.* / evaluateres.*.
+  bool legacy_content = false;
   absl::Duration poll = absl::Milliseconds(20);
 };
 
