@@ -7,6 +7,7 @@
 
 #include "fleettwin/common/curve.h"
 #include "fleettwin/coordinator/coordinator.h"
+#include "fleettwin/model/rul_model.h"
 
 namespace {
 volatile std::sig_atomic_t g_stop = 0;
@@ -78,6 +79,14 @@ int main(int argc, char** argv) {
       fleettwin::common::ReadCurvePublicKeyDir(operators_dir);
   if (!operators.ok()) return Fail(operators.status());
   options.operators = *std::move(operators);
+  if (!options.fl_address.empty() && options.fl_model_dir.empty()) {
+    return Fail(absl::InvalidArgumentError("--fl-listen needs --fl-model"));
+  }
+  if (check_config && !options.fl_model_dir.empty()) {
+    absl::StatusOr<fleettwin::model::RulModel> model =
+        fleettwin::model::RulModel::Load(options.fl_model_dir);
+    if (!model.ok()) return Fail(model.status());
+  }
   if (check_config) {
     std::cout << "fleet-coordinator: configuration ok: " << options.allowed_agents.size()
               << " agent keys, " << options.operators.size() << " operator keys\n";
