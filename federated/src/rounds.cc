@@ -46,6 +46,7 @@ std::vector<Reply> Exchange(FleetServer& server, const std::vector<uint64_t>& no
   }
   std::vector<Reply> replies;
   const absl::Time deadline = absl::Now() + options.reply_deadline;
+  absl::Time next_liveness_check = absl::Now();
   while (!pending.empty() && absl::Now() < deadline && !Cancelled(cancel)) {
     for (auto it = pending.begin(); it != pending.end();) {
       auto taken = server.TakeReply(it->first);
@@ -63,6 +64,24 @@ std::vector<Reply> Exchange(FleetServer& server, const std::vector<uint64_t>& no
         it = pending.erase(it);
       } else {
         replies.push_back({it->second, std::move(***taken)});
+        it = pending.erase(it);
+      }
+    }
+    // A node that is no longer live (silent for its liveness window, or gone) will not reply:
+    // stop waiting for it rather than for the deadline.
+    if (!pending.empty() && absl::Now() >= next_liveness_check) {
+      next_liveness_check = absl::Now() + absl::Milliseconds(250);
+      std::set<uint64_t> alive;
+      for (const NodeStatus& n : server.Nodes()) {
+        if (n.alive) alive.insert(n.node_id);
+      }
+      for (auto it = pending.begin(); it != pending.end();) {
+        if (alive.contains(it->second)) {
+          ++it;
+          continue;
+        }
+        server.Forget(it->first);
+        report->failed.emplace_back(it->second, "node no longer live (no heartbeat)");
         it = pending.erase(it);
       }
     }
@@ -124,8 +143,11 @@ fp::RecordDict FromLegacy(const fp::RecordDict& content, bool train) {
   }
   fp::MetricRecord metrics;
   if (const fp::ConfigRecord* n = FindConfig(content, prefix + ".num_examples")) {
-    if (std::optional<double> v = GetNumber(*n, "num_examples")) {
-      SetInt(metrics, "num-examples", static_cast<int64_t>(*v));
+    // A count that is not a finite non-negative number below 2^53 is left out: the reply
+    // then fails for lack of num-examples.
+    if (std::optional<double> v = GetNumber(*n, "num_examples");
+        v && std::isfinite(*v) && *v >= 0 && *v < 0x1p53) {
+      SetDouble(metrics, "num-examples", *v);
     }
   }
   if (const fp::ConfigRecord* loss = FindConfig(content, prefix + ".loss")) {

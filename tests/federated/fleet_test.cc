@@ -460,5 +460,39 @@ TEST(FleetTest, ANodeSilentForTwoIntervalsIsNoLongerAlive) {
   EXPECT_TRUE(server->Nodes()[0].alive);
 }
 
+// A node that goes silent after it was sampled (like a killed process) is given up once it is
+// no longer live (2 heartbeat intervals), long before the round's deadline.
+TEST(FleetTest, ANodeThatFallsSilentMidRoundIsGivenUpBeforeTheDeadline) {
+  std::unique_ptr<FleetServer> server = StartServer();
+  ASSERT_NE(server, nullptr);
+  std::vector<std::unique_ptr<AddHandler>> handlers;
+  std::vector<std::unique_ptr<FleetNode>> nodes;
+  for (int i = 0; i < 2; ++i) {
+    handlers.push_back(std::make_unique<AddHandler>(1.0f, 10));
+    nodes.push_back(*MakeFleetNode(FastNode(server->port()), NewKey(), handlers.back().get()));
+    nodes.back()->Start();
+  }
+  RawClient silent(server->port(), NewKey());
+  uint64_t silent_id = 0;
+  ASSERT_TRUE(silent.Register(&silent_id, /*heartbeat_interval_s=*/1).ok());  // Then says nothing.
+  std::vector<NpyArray> model = Model(0.0f);
+  RoundOptions o;
+  o.rounds = 1;
+  o.min_nodes = 3;
+  o.wait_for_nodes = absl::Seconds(20);
+  o.reply_deadline = absl::Seconds(60);
+  const auto started = std::chrono::steady_clock::now();
+  absl::StatusOr<std::vector<RoundReport>> reports = RunRounds(*server, model, o);
+  ASSERT_TRUE(reports.ok()) << reports.status();
+  EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(30));
+  const RoundReport& r = reports->front();
+  EXPECT_TRUE(r.aggregated);
+  EXPECT_EQ(r.replied.size(), 2u);
+  ASSERT_EQ(r.failed.size(), 1u);
+  EXPECT_EQ(r.failed[0].first, silent_id);
+  EXPECT_EQ(r.failed[0].second, "node no longer live (no heartbeat)");
+  for (auto& n : nodes) n->Stop();
+}
+
 }  // namespace
 }  // namespace fleettwin::federated

@@ -35,8 +35,8 @@ struct RawFlowerClient {
     ctx.AddMetadata(federated::kSignatureHeader, h.signature);
   }
 
-  // RegisterNode then ActivateNode; the node id in *id.
-  grpc::Status Register(uint64_t* id) {
+  // RegisterNode then ActivateNode (asking for `heartbeat_interval_s`); the node id in *id.
+  grpc::Status Register(uint64_t* id, double heartbeat_interval_s = 30) {
     grpc::ClientContext ctx;
     Auth(ctx);
     flwr::proto::RegisterNodeFleetRequest r;
@@ -48,7 +48,7 @@ struct RawFlowerClient {
     Auth(ctx2);
     flwr::proto::ActivateNodeRequest a;
     a.set_public_key(key.public_key_pem());
-    a.set_heartbeat_interval(30);
+    a.set_heartbeat_interval(heartbeat_interval_s);
     flwr::proto::ActivateNodeResponse ar;
     s = stub->ActivateNode(&ctx2, a, &ar);
     *id = ar.node_id();

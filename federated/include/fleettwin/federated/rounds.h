@@ -4,7 +4,8 @@
 // replies until all arrived or the deadline passed, aggregate with the strategy if at least
 // the minimum share replied (else the model stays and the round is reported as not
 // aggregated), and optionally send `evaluate` to the same nodes. A dropped, slow or failing
-// node costs the round its reply, never the round.
+// node costs the round its reply, never the round; a node that stops being live (no call
+// within its liveness window, or unregistered) is given up at once, not at the deadline.
 #ifndef FLEETTWIN_FEDERATED_ROUNDS_H_
 #define FLEETTWIN_FEDERATED_ROUNDS_H_
 
