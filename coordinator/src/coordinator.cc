@@ -563,6 +563,8 @@ void Coordinator::Impl::PostControlReply(const std::string& peer, std::string js
   posted.emplace_back(peer, std::move(json));
 }
 
+bool Coordinator::running() const { return impl_ && !impl_->stop.load(); }
+
 int Coordinator::fl_port() const { return impl_ && impl_->fl ? impl_->fl->port() : 0; }
 
 void Coordinator::Stop() {

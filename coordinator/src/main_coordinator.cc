@@ -7,6 +7,7 @@
 
 #include "fleettwin/common/curve.h"
 #include "fleettwin/coordinator/coordinator.h"
+#include "fleettwin/coordinator/status_http.h"
 #include "fleettwin/model/rul_model.h"
 
 namespace {
@@ -60,6 +61,9 @@ int main(int argc, char** argv) {
                  "A Flower app bundle served by GetFab (for Python SuperNodes)");
   app.add_option("--fl-tls-cert", options.fl_tls_cert_file, "TLS certificate chain (PEM)");
   app.add_option("--fl-tls-key", options.fl_tls_key_file, "TLS private key (PEM)");
+  std::string http_bind;
+  app.add_option("--http", http_bind,
+                 "HOST:PORT for /healthz, /readyz and /metrics (port 0: any free port)");
   bool check_config = false;
   app.add_flag("--check-config", check_config, "Check the keys and directories, then exit");
   try {
@@ -87,6 +91,9 @@ int main(int argc, char** argv) {
         fleettwin::model::RulModel::Load(options.fl_model_dir);
     if (!model.ok()) return Fail(model.status());
   }
+  if (!http_bind.empty() && http_bind.rfind(':') == std::string::npos) {
+    return Fail(absl::InvalidArgumentError("--http must be HOST:PORT"));
+  }
   if (check_config) {
     std::cout << "fleet-coordinator: configuration ok: " << options.allowed_agents.size()
               << " agent keys, " << options.operators.size() << " operator keys\n";
@@ -97,6 +104,12 @@ int main(int argc, char** argv) {
   fleettwin::SystemClock clock;
   auto coordinator = fleettwin::coordinator::Coordinator::Start(options, clock);
   if (!coordinator.ok()) return Fail(coordinator.status());
+  std::unique_ptr<fleettwin::coordinator::StatusHttp> http;
+  if (!http_bind.empty()) {
+    auto started = fleettwin::coordinator::StatusHttp::Start(http_bind, **coordinator);
+    if (!started.ok()) return Fail(started.status());
+    http = *std::move(started);
+  }
   std::cerr << "fleet-coordinator: agents on " << (*coordinator)->endpoint() << ", control on "
             << (*coordinator)->control_endpoint() << "; " << options.allowed_agents.size()
             << " agent keys, " << options.operators.size() << " operator keys";
@@ -110,8 +123,10 @@ int main(int argc, char** argv) {
     std::cerr << "; federated rounds on " << a.substr(0, a.rfind(':')) << ":"
               << (*coordinator)->fl_port();
   }
+  if (http) std::cerr << "; HTTP " << http_bind.substr(0, http_bind.rfind(':')) << ":" << http->port();
   std::cerr << "\n";
   while (!g_stop) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  http.reset();
   (*coordinator)->Stop();
   const auto& s = (*coordinator)->stats();
   std::cerr << "fleet-coordinator: stopped: " << s.registrations.load() << " registrations, "

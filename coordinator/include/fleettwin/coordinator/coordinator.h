@@ -91,6 +91,8 @@ class Coordinator final {
                                                             const Clock& clock);
   ~Coordinator();  // Stops.
   void Stop();
+  // False once Stop() began.
+  bool running() const;
 
   const std::string& endpoint() const { return endpoint_; }
   const std::string& control_endpoint() const { return control_endpoint_; }
