@@ -3,10 +3,15 @@
 #include <CLI/CLI.hpp>
 #include <csignal>
 #include <cstdlib>
+#include <fstream>
 #include <iostream>
 #include <thread>
 
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "fleettwin/agent/asset_kind.h"
+#include "fleettwin/common/curve.h"
+#include "fleettwin/model/rul_model.h"
 #include "fleettwin/agent/agent_runtime.h"
 
 namespace fa = fleettwin::agent;
@@ -28,6 +33,37 @@ int Fail(const absl::Status& status) {
     default:
       return 3;
   }
+}
+
+// What --check-config reads: every file a start would read, without writing anything.
+absl::Status CheckConfig(const fa::AgentOptions& o) {
+  if (absl::StatusOr<fa::AssetKind> kind = fa::LoadAssetKind(o.kind_file); !kind.ok()) {
+    return kind.status();
+  }
+  if (!o.model_dir.empty()) {
+    if (auto model = fleettwin::model::RulModel::Load(o.model_dir); !model.ok()) {
+      return model.status();
+    }
+  }
+  if (!o.coordinator.empty()) {
+    if (auto key = fleettwin::common::ReadCurvePublicKeyFile(o.coordinator_key_file); !key.ok()) {
+      return key.status();
+    }
+    if (auto key = fleettwin::common::ReadCurveSecretKeyFile(o.agent_key_file); !key.ok()) {
+      return key.status();
+    }
+  }
+  std::vector<std::filesystem::path> inputs = {o.fl_history_file, o.fl_tls_root_file};
+  if (o.replay) inputs.push_back(o.replay->path);
+  for (const std::filesystem::path& file : inputs) {
+    if (file.empty()) continue;
+    std::ifstream in(file);
+    if (!in) return absl::NotFoundError(absl::StrCat("cannot read ", file.string()));
+  }
+  if (!o.fl_server.empty() && o.fl_history_file.empty()) {
+    return absl::InvalidArgumentError("--fl-server needs --fl-history");
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace
@@ -137,6 +173,11 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(0.0, 1e7))
       ->capture_default_str();
 
+  bool check_config = false;
+  app.add_flag("--check-config", check_config,
+               "Check the flags and read the files they name (kind, model, keys, history, "
+               "replay), then exit 0 without starting");
+
   std::string rebuild_dir;
   CLI::App* rebuild = app.add_subcommand(
       "replay-ledger", "Rebuild the twin from a ledger directory alone and print it as JSON");
@@ -198,6 +239,13 @@ int main(int argc, char** argv) {
     return Fail(absl::InvalidArgumentError("--coordinator needs --coordinator-key and --agent-key"));
   }
 
+  if (check_config) {
+    const absl::Status checked = CheckConfig(options);
+    if (!checked.ok()) return Fail(checked);
+    std::cout << "fleet-agent: configuration ok: asset " << options.asset << ", kind "
+              << kind_file << (model_dir.empty() ? "" : ", model " + model_dir) << "\n";
+    return 0;
+  }
   std::signal(SIGTERM, OnSignal);
   std::signal(SIGINT, OnSignal);
   fleettwin::SystemClock clock;
