@@ -32,6 +32,7 @@
 #include "fleettwin/model/cmapss.h"
 #include "fleettwin/model/rul_model.h"
 #include "fleettwin/plan/maintenance.h"
+#include "fleettwin/plan/scoring.h"
 #include "fleettwin/sim/distributions.h"
 #include "fleettwin/sim/monte_carlo.h"
 
@@ -42,17 +43,8 @@ using fleettwin::model::RulModel;
 using fleettwin::plan::MaintenanceBid;
 using fleettwin::plan::MaintenanceProblem;
 
-struct Costs {
-  double failure = 100;
-  double preventive = 20;
-  double wasted_life = 0.5;
-};
-
-// What a maintenance starting at `start` (-1: none) really costs an engine with true RUL r.
-double TrueCost(const MaintenanceProblem& p, const Costs& c, double r, int start) {
-  if (start >= 0 && start < r) return c.preventive + c.wasted_life * (r - start);
-  return r <= p.horizon ? c.failure : 0.0;
-}
+using Costs = fleettwin::plan::MaintenanceCosts;
+using fleettwin::plan::RealizedCost;
 
 struct Estimate {
   double rul;
@@ -107,7 +99,7 @@ Score ScoreStarts(const MaintenanceProblem& p, const Costs& c, const std::vector
                   const std::vector<int>& starts) {
   Score s;
   for (size_t i = 0; i < rul.size(); ++i) {
-    s.cost += TrueCost(p, c, rul[i], starts[i]);
+    s.cost += RealizedCost(p, c, rul[i], starts[i]);
     if (starts[i] >= 0 && starts[i] < rul[i]) {
       ++s.maintained;
     } else if (rul[i] <= p.horizon) {
@@ -166,18 +158,17 @@ absl::StatusOr<std::vector<MaintenanceBid>> Bids(const MaintenanceProblem& probl
   return bids;
 }
 
-// Bids that know the truth: each option's real cost (the oracle's).
-std::vector<MaintenanceBid> ExactBids(const MaintenanceProblem& problem, const Costs& costs,
-                                      const std::vector<double>& rul) {
-  std::vector<MaintenanceBid> bids;
-  for (size_t i = 0; i < rul.size(); ++i) {
-    MaintenanceBid bid{EngineName(i), {}, TrueCost(problem, costs, rul[i], -1)};
-    for (int k = 0; k < problem.slots(); ++k) {
-      bid.slot_cost.push_back(TrueCost(problem, costs, rul[i], problem.SlotStart(k)));
-    }
-    bids.push_back(std::move(bid));
-  }
-  return bids;
+// The oracle's starts: the same solver and crews, bidding with the true RUL.
+absl::StatusOr<std::vector<int>> OracleStarts(const MaintenanceProblem& problem, const Costs& costs,
+                                              const std::vector<double>& rul) {
+  std::vector<fleettwin::plan::TrueLife> truth;
+  for (size_t i = 0; i < rul.size(); ++i) truth.push_back({EngineName(i), rul[i]});
+  absl::StatusOr<fleettwin::plan::MaintenancePlan> plan =
+      fleettwin::plan::OraclePlan(problem, costs, truth);
+  if (!plan.ok()) return plan.status();
+  std::vector<int> starts;
+  for (const auto& a : plan->assignments) starts.push_back(a.start);  // Names sort as engines.
+  return starts;
 }
 
 // One line per engine, by true RUL: what it was told, what it is, what each plan did and cost.
@@ -191,8 +182,8 @@ void PrintDetail(const char* title, const MaintenanceProblem& p, const Costs& c,
               "true_rul", "plan", "oracle", "plan_cost", "best_cost");
   for (size_t i : order) {
     std::printf("%-11s %9.1f %8.1f %8.0f %6d %6d %9.1f %9.1f\n", EngineName(i).c_str(), e[i].rul,
-                e[i].rul_std, rul[i], plan[i], oracle[i], TrueCost(p, c, rul[i], plan[i]),
-                TrueCost(p, c, rul[i], oracle[i]));
+                e[i].rul_std, rul[i], plan[i], oracle[i], RealizedCost(p, c, rul[i], plan[i]),
+                RealizedCost(p, c, rul[i], oracle[i]));
   }
 }
 
@@ -316,7 +307,7 @@ int main(int argc, char** argv) {
           .count();
 
   // 3. The oracle: exact bids from the true RUL, the same solver and crews.
-  absl::StatusOr<std::vector<int>> oracle = Solve(problem, ExactBids(problem, costs, *rul));
+  absl::StatusOr<std::vector<int>> oracle = OracleStarts(problem, costs, *rul);
   if (!oracle.ok()) return Fail(oracle.status());
 
   // 4. The threshold, chosen on training units: a model with the shipped options trained
@@ -369,7 +360,7 @@ int main(int argc, char** argv) {
     if (!dev_bids.ok()) return Fail(dev_bids.status());
     absl::StatusOr<std::vector<int>> dev_plan = Solve(problem, *dev_bids);
     absl::StatusOr<std::vector<int>> dev_oracle =
-        Solve(problem, ExactBids(problem, costs, split.dev_rul));
+        OracleStarts(problem, costs, split.dev_rul);
     if (!dev_plan.ok()) return Fail(dev_plan.status());
     if (!dev_oracle.ok()) return Fail(dev_oracle.status());
     const std::vector<double>& r = split.dev_rul;
