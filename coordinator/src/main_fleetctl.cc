@@ -2,7 +2,10 @@
 // is one JSON request on the coordinator's control socket (docs/protocols.md). Exit codes: 0
 // done, 1 the coordinator refused or failed the request, 2 bad usage or local files, 3 the
 // coordinator did not answer.
+#include <atomic>
+#include <csignal>
 #include <cstdio>
+#include <cstdlib>
 #include <iostream>
 #include <map>
 
@@ -13,6 +16,8 @@
 
 #include "fleettwin/common/curve.h"
 #include "fleettwin/coordinator/control_client.h"
+#include "fleettwin/deploy/local_fleet.h"
+#include "fleettwin/deploy/render.h"
 
 namespace {
 
@@ -100,6 +105,27 @@ void PrintTask(const json& t) {
   for (const json& h : t["history"]) std::printf("- %s\n", h.get<std::string>().c_str());
 }
 
+std::atomic<int> g_interrupts{0};
+std::atomic<bool> g_interrupted{false};
+void OnInterrupt(int) {
+  g_interrupted.store(true);
+  if (g_interrupts.fetch_add(1) >= 2) std::_Exit(130);  // A third Ctrl-C: give up waiting.
+}
+
+int Up(fleettwin::deploy::LocalFleetOptions options, bool as_json) {
+  options.interrupted = &g_interrupted;
+  std::signal(SIGINT, OnInterrupt);
+  std::signal(SIGTERM, OnInterrupt);
+  absl::StatusOr<std::string> summary = fleettwin::deploy::RunLocalFleet(options, std::cerr);
+  if (!summary.ok()) {
+    std::cerr << "fleetctl up: " << summary.status().message() << "\n";
+    if (summary.status().code() == absl::StatusCode::kCancelled) return 130;
+    return summary.status().code() == absl::StatusCode::kInvalidArgument ? kExitUsage : kExitFailed;
+  }
+  std::cout << (as_json ? *summary + "\n" : fleettwin::deploy::FormatSummary(*summary));
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -115,6 +141,69 @@ int main(int argc, char** argv) {
   app.add_flag("--json", as_json, "Print the coordinator's JSON instead of a table");
   app.add_option("--timeout-ms", timeout_ms, "How long to wait for an answer")
       ->capture_default_str();
+  std::string fleet_dir;
+  app.add_option("--fleet", fleet_dir,
+                 "A fleet started by 'fleetctl up' (its --data-dir): its control endpoint and "
+                 "keys, instead of --coordinator, --coordinator-key and --operator-key");
+
+  // The embedded default: a whole fleet on this machine.
+  fleettwin::deploy::LocalFleetOptions up_options;
+  up_options.data_dir = "fleet";
+  CLI::App* up = app.add_subcommand(
+      "up",
+      "Start a whole fleet on this machine: fleet-coordinator and one fleet-agent per C-MAPSS "
+      "engine on loopback with fresh CURVE keys; run federated rounds, replay the engines' test "
+      "trajectories live, negotiate a maintenance plan, stop the fleet, audit every ledger "
+      "with fleet-audit and print a summary (JSON in DATA_DIR/summary.json). Ctrl-C stops "
+      "everything it started. Exit codes: 0 done, 1 a step failed, 2 bad usage, 130 interrupted");
+  up->add_option("--assets", up_options.assets, "Engines (test units 1..N), one agent each")
+      ->check(CLI::Range(1, 10000))
+      ->capture_default_str();
+  up->add_option("--dataset", up_options.subset, "C-MAPSS subset (cmapss/{train,test,RUL}_SUBSET.txt)")
+      ->capture_default_str();
+  up->add_option("--model", up_options.model, "Failure model (a directory under the models)")
+      ->capture_default_str();
+  up->add_option("--speed", up_options.speed, "Replay speed: 10x = 10 cycles/s; max = no pacing")
+      ->capture_default_str();
+  up->add_option("--base-port", up_options.base_port,
+                 "Coordinator ports BASE..BASE+3, agent i's HTTP BASE+10+i; 0 = free ports")
+      ->capture_default_str();
+  up->add_option("--data-dir", up_options.data_dir,
+                 "Where the fleet writes (keys, ledgers, logs); a previous fleet's is replaced")
+      ->capture_default_str();
+  up->add_option("--share", up_options.share_dir,
+                 "Where kinds/ and the data are (default: the source tree, /usr/share/fleettwin)");
+  up->add_option("--bin-dir", up_options.bin_dir,
+                 "Where fleet-coordinator, fleet-agent, fleet-audit are (default: beside fleetctl)");
+  up->add_option("--rounds", up_options.rounds, "Federated rounds")->capture_default_str();
+  up->add_option("--local-epochs", up_options.local_epochs, "Epochs per node per round")
+      ->capture_default_str();
+  up->add_option("--strategy", up_options.strategy, "fedavg, fedprox, median or trimmed-mean")
+      ->capture_default_str();
+  up->add_option("--horizon", up_options.horizon, "Plan horizon, cycles")->capture_default_str();
+  up->add_option("--crews", up_options.crews, "Maintenance crews")->capture_default_str();
+  up->add_option("--duration", up_options.duration, "Cycles per maintenance")->capture_default_str();
+  up->add_flag("--keep-running", up_options.keep_running,
+               "Leave the fleet running after the summary (talk to it with fleetctl --fleet "
+               "DATA_DIR ..., stop it with fleetctl down)");
+  std::string down_dir = "fleet";
+  int down_grace_s = 30;
+  CLI::App* down = app.add_subcommand("down", "Stop a fleet that 'fleetctl up --keep-running' left running");
+  down->add_option("--data-dir", down_dir, "The fleet's data directory")->capture_default_str();
+  down->add_option("--grace", down_grace_s, "Seconds before SIGKILL")->capture_default_str();
+
+  fleettwin::deploy::RenderOptions render_options;
+  CLI::App* deploy = app.add_subcommand("deploy", "Kubernetes manifests")->require_subcommand(1);
+  CLI::App* render = deploy->add_subcommand(
+      "render",
+      "Write a kustomization for a fleet (one agent StatefulSet per asset in ASSETS, their CURVE "
+      "keys as Secrets, kinds and public keys as ConfigMaps) to OUT; keys already in OUT are "
+      "kept. Apply with kubectl apply -k OUT (docs/operations.md)");
+  render->add_option("--assets", render_options.assets_file, "The assets file (YAML)")->required();
+  render->add_option("--out", render_options.out_dir, "Output directory")->required();
+  render->add_option("--image", render_options.image, "Container image (overrides the file's)");
+  render->add_option("--namespace", render_options.ns, "Namespace (overrides the file's)");
+  render->add_option("--share", render_options.share_dir, "Where kinds/ are (as for up)");
 
   CLI::App* keys = app.add_subcommand("keys", "CURVE key files")->require_subcommand(1);
   CLI::App* generate = keys->add_subcommand(
@@ -235,6 +324,41 @@ int main(int argc, char** argv) {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     return app.exit(e) == 0 ? 0 : kExitUsage;
+  }
+
+  if (*up) return Up(up_options, as_json);
+  if (*down) {
+    absl::Status stopped = fleettwin::deploy::StopLocalFleet(down_dir, std::cout, down_grace_s);
+    if (!stopped.ok()) {
+      std::cerr << "fleetctl: " << stopped.message() << "\n";
+      return stopped.code() == absl::StatusCode::kNotFound ? kExitUsage : kExitFailed;
+    }
+    return 0;
+  }
+  if (*render) {
+    absl::StatusOr<std::vector<fleettwin::deploy::RenderedAsset>> rendered =
+        fleettwin::deploy::RenderManifests(render_options);
+    if (!rendered.ok()) {
+      std::cerr << "fleetctl: " << rendered.status().message() << "\n";
+      return kExitUsage;
+    }
+    for (const auto& a : *rendered) {
+      std::cout << a.id << " (" << a.kind << ")" << (a.new_key ? ": new key" : ": key kept") << "\n";
+    }
+    std::cout << "wrote " << render_options.out_dir.string() << " (" << rendered->size()
+              << " agents); apply with kubectl apply -k " << render_options.out_dir.string()
+              << "\nthe *.curve-secret files there are secrets: keep them out of version control\n";
+    return 0;
+  }
+  if (!fleet_dir.empty()) {
+    absl::StatusOr<fleettwin::deploy::FleetAccess> access = fleettwin::deploy::ReadFleetAccess(fleet_dir);
+    if (!access.ok()) {
+      std::cerr << "fleetctl: " << access.status().message() << "\n";
+      return kExitUsage;
+    }
+    endpoint = access->control;
+    coordinator_key = access->coordinator_key.string();
+    operator_key = access->operator_key.string();
   }
 
   if (*generate) {
