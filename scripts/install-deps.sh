@@ -8,7 +8,13 @@ packages=(
   libzmq3-dev cppzmq-dev
   libprotobuf-dev protobuf-compiler libgrpc++-dev protobuf-compiler-grpc
   libgtest-dev libgmock-dev libbenchmark-dev libcli11-dev nlohmann-json3-dev libpaho-mqtt-dev libpaho-mqttpp-dev libcpp-httplib-dev mosquitto mosquitto-clients curl libeigen3-dev python3-numpy
+  libyaml-cpp-dev python3-yaml
 )
+# The offline manifest checks: a kubectl with kustomize and Node.js with npm, from Debian when
+# the machine has none of its own.
+command -v kubectl >/dev/null || packages+=(kubernetes-client)
+command -v node >/dev/null || packages+=(nodejs)
+command -v npm >/dev/null || packages+=(npm)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

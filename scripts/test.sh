@@ -6,6 +6,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
 jobs=$(nproc)
+# The Kubernetes schema validator's packages, pinned by tests/deploy/package-lock.json.
+if ! cmp -s tests/deploy/package-lock.json tests/deploy/node_modules/.fleettwin-lock 2>/dev/null; then
+  npm ci --prefix tests/deploy --no-audit --no-fund --loglevel=error >/dev/null
+  cp tests/deploy/package-lock.json tests/deploy/node_modules/.fleettwin-lock
+fi
 
 if command -v clang++ >/dev/null && [[ "${FLEETTWIN_SKIP_FUZZ:-0}" != 1 ]]; then
   seconds=${FLEETTWIN_FUZZ_SECONDS:-60}
