@@ -118,9 +118,17 @@ absl::StatusOr<std::unique_ptr<AgentRuntime>> AgentRuntime::Start(const AgentOpt
   }
   AgentRuntime* raw = agent.get();
   if (!options.http_bind.empty()) {
-    absl::StatusOr<std::unique_ptr<HttpApi>> http = HttpApi::Start(options.http_bind, *raw);
+    absl::StatusOr<std::unique_ptr<HttpApi>> http = HttpApi::Start(
+        options.http_bind, *raw,
+        options.http_operator_bind.empty() ? HttpApi::Access::kAll : HttpApi::Access::kReadOnly);
     if (!http.ok()) return http.status();
     agent->http_ = std::move(*http);
+  }
+  if (!options.http_operator_bind.empty()) {
+    absl::StatusOr<std::unique_ptr<HttpApi>> http =
+        HttpApi::Start(options.http_operator_bind, *raw, HttpApi::Access::kAll);
+    if (!http.ok()) return http.status();
+    agent->http_operator_ = std::move(*http);
   }
   if (!options.fl_server.empty()) {
     if (absl::Status s = raw->StartFederated(options); !s.ok()) return s;
@@ -514,6 +522,11 @@ const std::string& AgentRuntime::http_endpoint() const {
   return http_ ? http_->endpoint() : kNone;
 }
 
+const std::string& AgentRuntime::http_operator_endpoint() const {
+  static const std::string kNone;
+  return http_operator_ ? http_operator_->endpoint() : kNone;
+}
+
 const std::string& AgentRuntime::zmq_endpoint() const {
   static const std::string kNone;
   return zmq_ ? zmq_->endpoint() : kNone;
@@ -534,6 +547,7 @@ absl::Status AgentRuntime::Shutdown() {
   if (drain_thread_.joinable()) drain_thread_.join();
   // Last: the API answers (not ready) until everything is durable.
   if (http_) http_->Stop();
+  if (http_operator_) http_operator_->Stop();
   return drain_error_;
 }
 

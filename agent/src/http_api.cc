@@ -39,7 +39,7 @@ int HttpStatus(const absl::Status& status) {
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<HttpApi>> HttpApi::Start(const std::string& bind,
-                                                        AgentRuntime& agent) {
+                                                        AgentRuntime& agent, Access access) {
   const size_t colon = bind.rfind(':');
   int port = -1;
   if (colon == std::string::npos || colon == 0 ||
@@ -83,45 +83,51 @@ absl::StatusOr<std::unique_ptr<HttpApi>> HttpApi::Start(const std::string& bind,
     }
     res.set_content(agent.QuarantineJson(limit) + "\n", "application/json");
   });
-  // PUT /desired/NAME {"value": 3.5, "author": "ops"}: a recorded desired value.
-  server.Put(R"(/desired/([^/]+))", [&agent](const httplib::Request& req, httplib::Response& res) {
-    const json body = json::parse(req.body, nullptr, /*allow_exceptions=*/false);
-    if (body.is_discarded() || !body.is_object()) {
-      return JsonError(res, 400, "body must be a JSON object: {\"value\": N, \"author\": S}");
-    }
-    auto value = body.find("value");
-    if (value == body.end() || !value->is_number()) {
-      return JsonError(res, 400, "\"value\" must be a number");
-    }
-    std::string author = "http";
-    if (auto a = body.find("author"); a != body.end()) {
-      if (!a->is_string()) return JsonError(res, 400, "\"author\" must be a string");
-      author = a->get<std::string>();
-    }
-    absl::StatusOr<uint64_t> revision =
-        agent.SetDesired(req.matches[1].str(), value->get<double>(), std::move(author));
-    if (!revision.ok()) {
-      return JsonError(res, HttpStatus(revision.status()),
-                       std::string(revision.status().message()));
-    }
-    res.set_content(json{{"revision", *revision}}.dump() + "\n", "application/json");
-  });
-  // POST /whatif {"capacity": 8, "horizon": 500, "replications": 2000}: a Monte Carlo answer
-  // from the twin's calibrated simulator (fields in docs/agent.md).
-  server.Post("/whatif", [&agent](const httplib::Request& req, httplib::Response& res) {
-    absl::StatusOr<std::string> answer = agent.WhatIfJson(req.body);
-    if (!answer.ok()) {
-      return JsonError(res, HttpStatus(answer.status()), std::string(answer.status().message()));
-    }
-    res.set_content(*answer + "\n", "application/json");
-  });
-  server.set_error_handler([](const httplib::Request& req, httplib::Response& res) {
+  if (access == Access::kAll) {
+    // PUT /desired/NAME {"value": 3.5, "author": "ops"}: a recorded desired value.
+    server.Put(
+        R"(/desired/([^/]+))", [&agent](const httplib::Request& req, httplib::Response& res) {
+          const json body = json::parse(req.body, nullptr, /*allow_exceptions=*/false);
+          if (body.is_discarded() || !body.is_object()) {
+            return JsonError(res, 400, "body must be a JSON object: {\"value\": N, \"author\": S}");
+          }
+          auto value = body.find("value");
+          if (value == body.end() || !value->is_number()) {
+            return JsonError(res, 400, "\"value\" must be a number");
+          }
+          std::string author = "http";
+          if (auto a = body.find("author"); a != body.end()) {
+            if (!a->is_string()) return JsonError(res, 400, "\"author\" must be a string");
+            author = a->get<std::string>();
+          }
+          absl::StatusOr<uint64_t> revision =
+              agent.SetDesired(req.matches[1].str(), value->get<double>(), std::move(author));
+          if (!revision.ok()) {
+            return JsonError(res, HttpStatus(revision.status()),
+                             std::string(revision.status().message()));
+          }
+          res.set_content(json{{"revision", *revision}}.dump() + "\n", "application/json");
+        });
+    // POST /whatif {"capacity": 8, "horizon": 500, "replications": 2000}: a Monte Carlo answer
+    // from the twin's calibrated simulator (fields in docs/agent.md).
+    server.Post("/whatif", [&agent](const httplib::Request& req, httplib::Response& res) {
+      absl::StatusOr<std::string> answer = agent.WhatIfJson(req.body);
+      if (!answer.ok()) {
+        return JsonError(res, HttpStatus(answer.status()), std::string(answer.status().message()));
+      }
+      res.set_content(*answer + "\n", "application/json");
+    });
+  }
+  server.set_error_handler([access](const httplib::Request& req, httplib::Response& res) {
     if (!res.body.empty()) return;
     if (res.status == 404) {
       JsonError(res, 404,
                 absl::StrCat("no ", req.method, " ", req.path,
-                             "; try /healthz /readyz /metrics /twin /quarantine /sources "
-                             "PUT /desired/NAME POST /whatif"));
+                             "; try /healthz /readyz /metrics /twin /quarantine /sources",
+                             access == Access::kAll
+                                 ? " PUT /desired/NAME POST /whatif"
+                                 : " (this port is read-only: PUT /desired and POST /whatif "
+                                   "are on the agent's operator port)"));
     } else {
       JsonError(res, res.status, absl::StrCat("HTTP ", res.status));
     }

@@ -19,10 +19,15 @@ class AgentRuntime;
 
 class HttpApi final {
  public:
+  // What a port serves: everything, or only the GET endpoints (the twin, health, metrics),
+  // never PUT /desired or POST /whatif, for a port that auditors and monitoring may reach.
+  enum class Access { kAll, kReadOnly };
+
   // Binds `bind` ("HOST:PORT"; port 0 picks a free one) and serves `agent`, which must outlive
   // the server. Errors: InvalidArgument (malformed bind), Unavailable (cannot bind).
   static absl::StatusOr<std::unique_ptr<HttpApi>> Start(const std::string& bind,
-                                                        AgentRuntime& agent);
+                                                        AgentRuntime& agent,
+                                                        Access access = Access::kAll);
   ~HttpApi();  // Stops.
   void Stop();
 

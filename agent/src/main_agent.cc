@@ -103,6 +103,9 @@ int main(int argc, char** argv) {
                  "MQTT user name; the password is read from $FLEETTWIN_MQTT_PASSWORD");
   app.add_option("--http", options.http_bind,
                  "Serve the HTTP API on HOST:PORT (port 0: a free one, printed at start)");
+  app.add_option("--http-operator", options.http_operator_bind,
+                 "HOST:PORT for PUT /desired and POST /whatif; with it, --http serves the GET "
+                 "endpoints only (a port auditors and monitoring may reach)");
   app.add_option("--push-timeout-ms", push_timeout_ms,
                  "How long a network sample may wait for room in a full queue before it is "
                  "dropped and counted")
@@ -257,6 +260,9 @@ int main(int argc, char** argv) {
   if (!(*agent)->zmq_endpoint().empty()) std::cerr << ", ZeroMQ " << (*agent)->zmq_endpoint();
   if (options.mqtt) std::cerr << ", MQTT " << mqtt_broker;
   if (!(*agent)->http_endpoint().empty()) std::cerr << ", HTTP " << (*agent)->http_endpoint();
+  if (!(*agent)->http_operator_endpoint().empty()) {
+    std::cerr << ", operator HTTP " << (*agent)->http_operator_endpoint();
+  }
   if (!options.coordinator.empty()) std::cerr << ", coordinator " << options.coordinator;
   std::cerr << "\n";
   while (!g_stop && !(exit_after_replay && (*agent)->replay_done())) {

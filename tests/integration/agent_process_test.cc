@@ -244,6 +244,29 @@ TEST(AgentProcessTest, WithAModelTheTwinPredictsRulAndAnswersWhatIfQuestions) {
   EXPECT_EQ(rebuilt, live);
 }
 
+// With an operator port, the HTTP port auditors and monitoring reach serves reads only.
+TEST(AgentProcessTest, WithAnOperatorPortTheHttpPortIsReadOnly) {
+  TempDir tmp;
+  const int operator_port = testing::FreePort();
+  AgentProcess agent({"--asset", "engine-31", "--kind", kSource + "/kinds/cmapss-turbofan.json",
+                      "--data-dir", (tmp.path() / "engine-31").string(), "--http-operator",
+                      "127.0.0.1:" + std::to_string(operator_port)});
+  ASSERT_TRUE(agent.running()) << agent.banner();
+  EXPECT_EQ(agent.Put("/desired/max_s11", R"({"value": 48, "author": "auditor"})").first, 404);
+  EXPECT_EQ(agent.Post("/whatif", R"({"replications": 100})").first, 404);
+  EXPECT_EQ(agent.Get("/healthz").first, 200);
+  httplib::Client op("127.0.0.1", operator_port);
+  httplib::Result put = op.Put("/desired/max_s11", R"({"value": 48, "author": "ops"})",
+                               "application/json");
+  ASSERT_TRUE(put);
+  EXPECT_EQ(put->status, 200) << put->body;
+  auto [status, twin] = agent.Get("/twin");
+  ASSERT_EQ(status, 200);
+  EXPECT_EQ(nlohmann::json::parse(twin)["desired"]["max_s11"], 48.0) << twin;
+  AgentProcess::Exit exit = agent.Stop();
+  EXPECT_EQ(exit.code, 0) << exit.err;
+}
+
 TEST(AgentProcessTest, ReplayToTheEndWithoutHttp) {
   TempDir tmp;
   const std::string dir = (tmp.path() / "engine-31").string();

@@ -37,6 +37,9 @@ struct AgentOptions {
   std::string zmq_bind;                   // Optional ZeroMQ PULL endpoint.
   std::optional<MqttSourceOptions> mqtt;  // Optional MQTT subscription (asset filled in).
   std::string http_bind;                  // Optional HTTP endpoint "HOST:PORT" (port 0: any).
+  // Optional operator endpoint: when set, PUT /desired and POST /whatif are served only here
+  // and http_bind serves the GET endpoints alone (auditors and monitoring may reach it).
+  std::string http_operator_bind;
   std::optional<ReplayOptions> replay;    // Optional file replay.
   double replay_speed = 0;                // 0: as fast as possible.
   size_t queue_capacity = 10000;
@@ -122,6 +125,7 @@ class AgentRuntime final {
   const ledger::VerifierKey& verifier_key() const { return verifier_key_; }
   const std::string& zmq_endpoint() const;
   const std::string& http_endpoint() const;  // Empty without HTTP.
+  const std::string& http_operator_endpoint() const;  // Empty without an operator port.
   // Samples accepted / rejected by this process whose ledger entries are durable.
   uint64_t accepted() const;
   uint64_t rejected() const;
@@ -164,6 +168,7 @@ class AgentRuntime final {
   std::unique_ptr<ZmqSource> zmq_;
   std::unique_ptr<MqttSource> mqtt_;
   std::unique_ptr<HttpApi> http_;
+  std::unique_ptr<HttpApi> http_operator_;
   std::unique_ptr<CoordinatorLink> link_;
   std::unique_ptr<FederatedLearner> learner_;
   std::unique_ptr<federated::FleetNode> fl_node_;
