@@ -2,6 +2,8 @@
 
 #include <zmq.hpp>
 
+#include <algorithm>
+
 #include <nlohmann/json.hpp>
 
 #include "absl/strings/str_cat.h"
@@ -36,15 +38,26 @@ ControlClient::ControlClient(std::unique_ptr<Impl> impl) : impl_(std::move(impl)
 ControlClient::~ControlClient() = default;
 
 absl::StatusOr<std::string> ControlClient::Call(const std::string& request,
-                                                std::chrono::milliseconds timeout) {
+                                                std::chrono::milliseconds timeout,
+                                                const std::atomic<bool>* cancel) {
   zmq::message_t answer;
   try {
     impl_->socket->send(zmq::buffer(request), zmq::send_flags::none);
     zmq::pollitem_t item{impl_->socket->handle(), 0, ZMQ_POLLIN, 0};
-    if (zmq::poll(&item, 1, timeout) == 0) {
-      return absl::DeadlineExceededError(absl::StrCat(
-          "no answer from the coordinator within ", timeout.count(),
-          " ms (is it running, and is this operator key on its list?)"));
+    // Waits in slices, so that `cancel` is seen within 100 ms.
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    for (;;) {
+      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+          deadline - std::chrono::steady_clock::now());
+      if (left.count() <= 0) {
+        return absl::DeadlineExceededError(absl::StrCat(
+            "no answer from the coordinator within ", timeout.count(),
+            " ms (is it running, and is this operator key on its list?)"));
+      }
+      if (zmq::poll(&item, 1, std::min(left, std::chrono::milliseconds(100))) > 0) break;
+      if (cancel != nullptr && cancel->load()) {
+        return absl::CancelledError("cancelled while waiting for the coordinator's answer");
+      }
     }
     if (!impl_->socket->recv(answer, zmq::recv_flags::none)) {
       return absl::UnavailableError("the answer was lost");

@@ -116,6 +116,7 @@ int Up(fleettwin::deploy::LocalFleetOptions options, bool as_json) {
   options.interrupted = &g_interrupted;
   std::signal(SIGINT, OnInterrupt);
   std::signal(SIGTERM, OnInterrupt);
+  std::signal(SIGHUP, OnInterrupt);  // The terminal closed: stop the fleet as for Ctrl-C.
   absl::StatusOr<std::string> summary = fleettwin::deploy::RunLocalFleet(options, std::cerr);
   if (!summary.ok()) {
     std::cerr << "fleetctl up: " << summary.status().message() << "\n";
@@ -186,6 +187,7 @@ int main(int argc, char** argv) {
   up->add_flag("--keep-running", up_options.keep_running,
                "Leave the fleet running after the summary (talk to it with fleetctl --fleet "
                "DATA_DIR ..., stop it with fleetctl down)");
+  up->fallthrough();  // fleetctl up --json as well as fleetctl --json up.
   std::string down_dir = "fleet";
   int down_grace_s = 30;
   CLI::App* down = app.add_subcommand("down", "Stop a fleet that 'fleetctl up --keep-running' left running");

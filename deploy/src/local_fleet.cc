@@ -12,6 +12,7 @@
 #include <functional>
 #include <future>
 #include <map>
+#include <regex>
 #include <set>
 #include <sstream>
 #include <thread>
@@ -39,22 +40,28 @@ using Clock = std::chrono::steady_clock;
 constexpr int kHeartbeatMs = 500;
 constexpr char kStateFile[] = "fleet.json";
 
-// A port the kernel had free a moment ago (bind to 0, read it, close): good enough for a
-// launcher on loopback; a lost race shows as the process failing to bind, named in its log.
-int FreePort() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return 0;
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof addr;
-  int port = 0;
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0 &&
-      ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0) {
-    port = ntohs(addr.sin_port);
+// `n` distinct ports the kernel had free a moment ago (each bound to port 0 and held until
+// all are chosen, then released): good enough for a launcher on loopback; a lost race shows as
+// a process failing to bind, named in its log. Empty if the kernel has none.
+std::vector<int> FreePorts(int n) {
+  std::vector<int> fds, ports;
+  for (int i = 0; i < n; ++i) {
+    const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) break;
+    fds.push_back(fd);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof addr;
+    if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
+        ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
+      break;
+    }
+    ports.push_back(ntohs(addr.sin_port));
   }
-  ::close(fd);
-  return port;
+  for (int fd : fds) ::close(fd);
+  if (static_cast<int>(ports.size()) != n) ports.clear();
+  return ports;
 }
 
 // The subset's shape: rows per test unit, true RUL per test unit, training units.
@@ -109,6 +116,26 @@ std::optional<double> Metric(const std::string& text, const std::string& name_an
   return v;
 }
 
+// The processes a fleet.json records. Errors: DataLoss for a file that is not one of ours.
+absl::StatusOr<std::vector<ChildProcess>> ReadRecorded(const fs::path& dir) {
+  std::ifstream in(dir / kStateFile);
+  if (!in) return absl::NotFoundError(absl::StrCat("no fleet in ", dir.string(), " (no fleet.json)"));
+  const json state = json::parse(in, nullptr, false);
+  std::vector<ChildProcess> out;
+  try {
+    if (!state.is_object() || state.at("version") != 1 || !state.contains("launcher_pid")) {
+      return absl::DataLossError("not a launcher's fleet.json");
+    }
+    for (const json& p : state.at("processes")) {
+      out.push_back({p.at("name").get<std::string>(), p.at("pid").get<pid_t>(),
+                     p.at("binary").get<std::string>(), p.value("log", "")});
+    }
+  } catch (const json::exception& e) {
+    return absl::DataLossError(absl::StrCat("a damaged fleet.json: ", e.what()));
+  }
+  return out;
+}
+
 class Launcher {
  public:
   Launcher(const LocalFleetOptions& o, std::ostream& out) : o_(o), out_(out) {}
@@ -130,6 +157,9 @@ class Launcher {
   absl::Status StartAgents();
   absl::Status Rounds(json& summary);
   absl::Status Replay(json& summary);
+  // Reads every agent's replay progress from its /metrics; prints it when it changed or every
+  // 5 s (always with force_print). Returns the number of agents whose replay is done.
+  int PollReplay(bool force_print);
   absl::Status Plan(json& summary);
   absl::Status Audit(json& summary);
   void StopFleet();
@@ -158,7 +188,11 @@ class Launcher {
   fs::path agent_bin_, coordinator_bin_, audit_bin_;
   std::vector<ChildProcess> processes_;
   std::vector<Agent> agents_;
+  std::vector<int> ports_;
   int zmq_port_ = 0, control_port_ = 0, http_port_ = 0, fl_port_ = 0;
+  std::map<std::string, double> cycles_, revision_;  // Per agent, from its /metrics.
+  int last_replay_done_ = -1;
+  Clock::time_point last_replay_print_;
   std::unique_ptr<coordinator::ControlClient> control_;
   bool leave_running_ = false;
   Clock::time_point started_ = Clock::now();
@@ -173,6 +207,17 @@ absl::Status Launcher::Prepare() {
     return absl::InvalidArgumentError("--base-port out of range");
   }
   if (o_.data_dir.empty()) return absl::InvalidArgumentError("--data-dir is required");
+  if (!std::regex_match(o_.speed, std::regex("max|[0-9]{1,6}(\\.[0-9]{1,6})?x"))) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--speed '", o_.speed, "': 10x, 0.5x or max"));
+  }
+  if (o_.strategy != "fedavg" && o_.strategy != "fedprox" && o_.strategy != "median" &&
+      o_.strategy != "trimmed-mean") {
+    return absl::InvalidArgumentError("--strategy: fedavg, fedprox, median or trimmed-mean");
+  }
+  if (o_.duration < 1 || o_.horizon < o_.duration || o_.horizon > 1'000'000 || o_.crews < 1) {
+    return absl::InvalidArgumentError("need 1 <= --duration <= --horizon <= 1e6 and --crews >= 1");
+  }
   absl::StatusOr<Share> share = FindShare(o_.share_dir);
   if (!share.ok()) return share.status();
   share_ = *share;
@@ -194,22 +239,31 @@ absl::Status Launcher::Prepare() {
     *path = *found;
   }
   // The data directory: new, empty, or one a previous launcher made (and nothing runs there).
+  // Only what a launcher writes is replaced; anything else in it is left alone.
   std::error_code ec;
   dir_ = fs::absolute(o_.data_dir);
   if (fs::exists(dir_ / kStateFile, ec)) {
-    std::ifstream in(dir_ / kStateFile);
-    const json state = json::parse(in, nullptr, false);
-    if (state.is_object()) {
-      for (const json& p : state.value("processes", json::array())) {
-        ChildProcess c{p.value("name", ""), p.value("pid", 0), p.value("binary", ""), {}};
-        if (Running(c)) {
-          return absl::FailedPreconditionError(absl::StrCat(
-              "a fleet is running in ", dir_.string(), " (", c.name, ", pid ", c.pid,
-              "): stop it with fleetctl down --data-dir ", dir_.string()));
-        }
+    absl::StatusOr<std::vector<ChildProcess>> recorded = ReadRecorded(dir_);
+    if (!recorded.ok()) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          dir_.string(), " has a fleet.json that fleetctl up did not write (", 
+          recorded.status().message(), "): give another --data-dir"));
+    }
+    for (const ChildProcess& c : *recorded) {
+      if (Running(c)) {
+        return absl::FailedPreconditionError(absl::StrCat(
+            "a fleet is running in ", dir_.string(), " (", c.name, ", pid ", c.pid,
+            "): stop it with fleetctl down --data-dir ", dir_.string()));
       }
     }
-    fs::remove_all(dir_, ec);
+    out_ << "  replacing the previous fleet's keys, ledgers and logs in " << dir_.string() << "\n";
+    for (const auto& entry : fs::directory_iterator(dir_, ec)) {
+      const std::string name = entry.path().filename().string();
+      if (name == "keys" || name == "logs" || name == "coordinator" || name.starts_with("engine-") ||
+          name == "summary.json" || name.starts_with(kStateFile)) {
+        fs::remove_all(entry.path(), ec);
+      }
+    }
   } else if (fs::exists(dir_, ec) && !fs::is_empty(dir_, ec)) {
     return absl::FailedPreconditionError(absl::StrCat(
         dir_.string(), " exists and was not made by fleetctl up: give another --data-dir"));
@@ -281,16 +335,18 @@ std::unique_ptr<coordinator::ControlClient> Launcher::Connect() const {
 
 absl::StatusOr<json> Launcher::Call(const json& request, int timeout_ms,
                                     coordinator::ControlClient* client) {
-  if (client == nullptr) {
+  const bool shared = client == nullptr;  // The launcher thread's own client.
+  if (shared) {
     if (!control_) control_ = Connect();
     client = control_.get();
   }
   if (client == nullptr) return absl::InternalError("cannot make a control client");
   absl::StatusOr<std::string> answer =
-      client->Call(request.dump(), std::chrono::milliseconds(timeout_ms));
+      client->Call(request.dump(), std::chrono::milliseconds(timeout_ms), o_.interrupted);
   if (!answer.ok()) {
     // A REQ socket that timed out cannot send again: the next call gets a new one.
-    if (client == control_.get()) control_.reset();
+    if (shared) control_.reset();
+    if (answer.status().code() == absl::StatusCode::kCancelled) return Interrupted();
     return answer.status();
   }
   json j = json::parse(*answer, nullptr, false);
@@ -309,14 +365,17 @@ absl::Status Launcher::StartCoordinator() {
   }
   out_ << "  CURVE keys for the coordinator, the operator and " << o_.assets << " agents in "
        << (dir_ / "keys").string() << "\n";
-  auto port = [&](int offset) { return o_.base_port > 0 ? o_.base_port + offset : FreePort(); };
-  zmq_port_ = port(0);
-  control_port_ = port(1);
-  http_port_ = port(2);
-  fl_port_ = port(3);
-  if (zmq_port_ == 0 || control_port_ == 0 || http_port_ == 0 || fl_port_ == 0) {
-    return absl::UnavailableError("no free loopback port");
+  // Coordinator: agents, control, HTTP, Fleet API; then each agent's HTTP.
+  if (o_.base_port > 0) {
+    for (int i = 0; i < 4 + o_.assets; ++i) ports_.push_back(o_.base_port + (i < 4 ? i : 7 + i));
+  } else {
+    ports_ = FreePorts(4 + o_.assets);
+    if (ports_.empty()) return absl::UnavailableError("no free loopback ports");
   }
+  zmq_port_ = ports_[0];
+  control_port_ = ports_[1];
+  http_port_ = ports_[2];
+  fl_port_ = ports_[3];
   const std::vector<std::string> args = {
       "--bind", absl::StrCat("tcp://127.0.0.1:", zmq_port_),
       "--control", absl::StrCat("tcp://127.0.0.1:", control_port_),
@@ -346,9 +405,8 @@ absl::Status Launcher::StartCoordinator() {
 absl::Status Launcher::StartAgents() {
   const fs::path kind = share_.kinds / "cmapss-turbofan.json";
   for (int i = 1; i <= o_.assets; ++i) {
-    Agent a{absl::StrCat("engine-", i), i, o_.base_port > 0 ? o_.base_port + 10 + i : FreePort(),
+    Agent a{absl::StrCat("engine-", i), i, ports_[static_cast<size_t>(3 + i)],
             dir_ / absl::StrCat("engine-", i)};
-    if (a.http_port == 0) return absl::UnavailableError("no free loopback port");
     // Its own history: a contiguous share of the training engines.
     const int first = (i - 1) * subset_.train_units / o_.assets + 1;
     const int last = i * subset_.train_units / o_.assets;
@@ -413,8 +471,9 @@ absl::Status Launcher::Rounds(json& summary) {
       if (!shown.insert(r.value("round", 0)).second) continue;
       const json eval = r.value("eval_metrics", json::object());
       out_ << absl::StrFormat("  round %d: %d/%d nodes replied, %s, %s %.1f s\n",
-                              r.value("round", 0), static_cast<int>(r["replied"].size()),
-                              static_cast<int>(r["sampled"].size()),
+                              r.value("round", 0),
+                              static_cast<int>(r.value("replied", json::array()).size()),
+                              static_cast<int>(r.value("sampled", json::array()).size()),
                               r.value("aggregated", false) ? "aggregated" : "NOT aggregated",
                               eval.contains("rmse")
                                   ? absl::StrFormat("held-out RMSE %.2f,", eval["rmse"].get<double>())
@@ -426,6 +485,7 @@ absl::Status Launcher::Rounds(json& summary) {
     if (absl::Status s = Interrupted(); !s.ok()) return s;
     absl::StatusOr<json> status = Call({{"command", "rounds"}}, 2000);
     if (status.ok()) show((*status)["rounds"]);
+    PollReplay(false);  // The engines keep running meanwhile.
   }
   absl::StatusOr<json> done = result.get();
   if (!done.ok()) {
@@ -436,8 +496,8 @@ absl::Status Launcher::Rounds(json& summary) {
   for (const json& r : (*done)["rounds"]) {
     const json eval = r.value("eval_metrics", json::object());
     json row = {{"round", r.value("round", 0)},
-                {"sampled", r["sampled"].size()},
-                {"replied", r["replied"].size()},
+                {"sampled", r.value("sampled", json::array()).size()},
+                {"replied", r.value("replied", json::array()).size()},
                 {"aggregated", r.value("aggregated", false)},
                 {"model_id", r.value("model_id", "")},
                 {"train_metrics", r.value("train_metrics", json::object())},
@@ -455,36 +515,39 @@ absl::Status Launcher::Rounds(json& summary) {
   return absl::OkStatus();
 }
 
+int Launcher::PollReplay(bool force_print) {
+  int total = 0, done = 0;
+  double seen = 0;
+  for (const Agent& a : agents_) {
+    total += subset_.test_cycles[static_cast<size_t>(a.unit - 1)];
+    httplib::Client http("127.0.0.1", a.http_port);
+    http.set_connection_timeout(1, 0);
+    http.set_read_timeout(2, 0);
+    httplib::Result res = http.Get("/metrics");
+    if (!res || res->status != 200) continue;
+    const std::string body = "\n" + res->body;
+    const std::string labels = absl::StrCat("{asset=\"", a.asset, "\"}");
+    done += Metric(body, "fleettwin_agent_replay_done" + labels).value_or(0) > 0 ? 1 : 0;
+    cycles_[a.asset] = Metric(body, "fleettwin_agent_samples_accepted_total" + labels).value_or(0);
+    revision_[a.asset] = Metric(body, "fleettwin_agent_twin_revision" + labels).value_or(0);
+    seen += cycles_[a.asset];
+  }
+  if (force_print || done != last_replay_done_ ||
+      Clock::now() - last_replay_print_ > std::chrono::seconds(5)) {
+    out_ << "  replay: " << static_cast<int>(seen) << "/" << total << " cycles into the twins, "
+         << done << "/" << o_.assets << " engines at the end of their trajectory\n";
+    last_replay_done_ = done;
+    last_replay_print_ = Clock::now();
+  }
+  return done;
+}
+
 absl::Status Launcher::Replay(json& summary) {
-  int total = 0;
-  for (const Agent& a : agents_) total += subset_.test_cycles[static_cast<size_t>(a.unit - 1)];
-  std::map<std::string, double> cycles, revision;
-  int last_done = -1;
-  auto last_print = Clock::now() - std::chrono::seconds(10);
-  absl::Status replayed = WaitFor("the replay", 3600, [&] {
-    int done = 0;
-    double seen = 0;
-    for (const Agent& a : agents_) {
-      httplib::Client http("127.0.0.1", a.http_port);
-      http.set_connection_timeout(1, 0);
-      http.set_read_timeout(2, 0);
-      httplib::Result res = http.Get("/metrics");
-      if (!res || res->status != 200) continue;
-      const std::string body = "\n" + res->body;
-      const std::string labels = absl::StrCat("{asset=\"", a.asset, "\"}");
-      done += Metric(body, "fleettwin_agent_replay_done" + labels).value_or(0) > 0 ? 1 : 0;
-      cycles[a.asset] = Metric(body, "fleettwin_agent_samples_accepted_total" + labels).value_or(0);
-      revision[a.asset] = Metric(body, "fleettwin_agent_twin_revision" + labels).value_or(0);
-      seen += cycles[a.asset];
-    }
-    if (done != last_done || Clock::now() - last_print > std::chrono::seconds(5)) {
-      out_ << "  replay: " << static_cast<int>(seen) << "/" << total << " cycles, " << done << "/"
-           << o_.assets << " engines at the end of their trajectory\n";
-      last_done = done;
-      last_print = Clock::now();
-    }
-    return done == o_.assets;
-  });
+  std::map<std::string, double>& cycles = cycles_;
+  std::map<std::string, double>& revision = revision_;
+  PollReplay(true);
+  absl::Status replayed =
+      WaitFor("the replay", 3600, [&] { return PollReplay(false) == o_.assets; });
   if (!replayed.ok()) return replayed;
   // The coordinator's view catches up: every heartbeat carries the twin's final revision.
   absl::Status caught_up = WaitFor("the final heartbeats", 60, [&] {
@@ -657,9 +720,11 @@ absl::StatusOr<std::string> Launcher::Run() {
                     {"control", absl::StrCat("tcp://127.0.0.1:", control_port_)},
                     {"keep_running", o_.keep_running}}}};
   out_ << "== 2/6 federated rounds of the failure model (" << o_.strategy << ", " << o_.rounds
-       << " rounds x " << o_.local_epochs << " local epochs; raw data stays with each agent)\n";
+       << " rounds x " << o_.local_epochs
+       << " local epochs; raw data stays with each agent) while the engines' test trajectories "
+          "replay live into their twins\n";
   if (absl::Status s = Rounds(summary); !s.ok()) return s;
-  out_ << "== 3/6 live replay of the test trajectories into the twins\n";
+  out_ << "== 3/6 the live replay runs to the end of every trajectory\n";
   if (absl::Status s = Replay(summary); !s.ok()) return s;
   out_ << "== 4/6 a maintenance plan negotiated with the agents (contract net, " << o_.crews
        << " crews, horizon " << o_.horizon << " cycles)\n";
@@ -696,9 +761,9 @@ absl::StatusOr<std::string> RunLocalFleet(const LocalFleetOptions& options, std:
 
 namespace {
 
-std::string FormatOrThrow(const json& s) {
+std::string FormatOrThrow(json& s) {  // Non-const: a missing key reads as null.
   std::string out;
-  const json& fleet = s["fleet"];
+  json& fleet = s["fleet"];
   absl::StrAppendFormat(&out, "\nfleet: %d C-MAPSS %s engines, one fleet-agent each, in %s\n",
                         fleet.value("assets", 0), fleet.value("subset", ""),
                         fleet.value("data_dir", ""));
@@ -717,13 +782,13 @@ std::string FormatOrThrow(const json& s) {
                           a.value("rul_std", 0.0), a.value("p_fail", 0.0),
                           a.value("true_rul", 0.0), a.value("cycles", 0), when);
   }
-  const json& plan = s["plan"];
+  json& plan = s["plan"];
   absl::StrAppendFormat(&out, "\nplan %s: %d maintained, hash %s\n", plan.value("id", ""),
                         plan.value("maintained", 0), plan.value("plan_hash", ""));
   for (const json& l : plan.value("left_out", json::array())) {
     absl::StrAppendFormat(&out, "  left out: %s (%s)\n", l.value("asset", ""), l.value("reason", ""));
   }
-  const json& c = s["costs"];
+  json& c = s["costs"];
   absl::StrAppendFormat(&out,
                         "cost with the true RUL (failure %g, preventive %g, wasted life %g/cycle): "
                         "plan %.1f, run to failure %.1f, oracle %.1f",
@@ -735,7 +800,7 @@ std::string FormatOrThrow(const json& s) {
                           c["share_of_oracle_saving"].get<double>());
   }
   out += "\n";
-  const json& r = s["rounds"];
+  json& r = s["rounds"];
   absl::StrAppendFormat(&out,
                         "\nfederated rounds (%s; from the shipped model; RMSE on each agent's "
                         "held-out training engines): %d",
@@ -753,7 +818,7 @@ std::string FormatOrThrow(const json& s) {
     }
     out += "\n";
   }
-  const json& audit = s["audit"];
+  json& audit = s["audit"];
   absl::StrAppendFormat(&out, "\nledgers (%d/%d verify; crosscheck %s; replay-plan %s):\n",
                         audit.value("verified", 0), static_cast<int>(audit["ledgers"].size()),
                         audit.value("crosscheck", false) ? "ok" : "FAILED",
@@ -770,7 +835,7 @@ std::string FormatOrThrow(const json& s) {
 }  // namespace
 
 std::string FormatSummary(const std::string& summary_json) {
-  const json s = json::parse(summary_json, nullptr, false);
+  json s = json::parse(summary_json, nullptr, false);
   if (!s.is_object()) return "(no summary)\n";
   try {
     return FormatOrThrow(s);
@@ -780,20 +845,19 @@ std::string FormatSummary(const std::string& summary_json) {
 }
 
 absl::Status StopLocalFleet(const fs::path& data_dir, std::ostream& progress, int grace_s) {
-  std::ifstream in(data_dir / kStateFile);
-  if (!in) return absl::NotFoundError(absl::StrCat("no fleet in ", data_dir.string(), " (no fleet.json)"));
-  json state = json::parse(in, nullptr, false);
-  if (!state.is_object()) return absl::DataLossError(absl::StrCat(data_dir.string(), "/fleet.json is damaged"));
+  absl::StatusOr<std::vector<ChildProcess>> recorded = ReadRecorded(data_dir);
+  if (!recorded.ok()) return recorded.status();
   std::vector<ChildProcess> agents, coordinator;
-  for (const json& p : state.value("processes", json::array())) {
-    ChildProcess c{p.value("name", ""), p.value("pid", 0), p.value("binary", ""), p.value("log", "")};
+  for (const ChildProcess& c : *recorded) {
     if (!Running(c)) continue;
     (c.name == "coordinator" ? coordinator : agents).push_back(c);
   }
   progress << "stopping " << agents.size() << " agents and " << coordinator.size()
            << " coordinator in " << data_dir.string() << "\n";
-  StopAll(agents, grace_s, progress);
+  StopAll(agents, grace_s, progress);  // Agents first: they flush their ledgers on SIGTERM.
   StopAll(coordinator, grace_s, progress);
+  std::ifstream in(data_dir / kStateFile);
+  json state = json::parse(in, nullptr, false);
   state["state"] = "stopped";
   std::ofstream(data_dir / kStateFile, std::ios::trunc) << state.dump(2) << "\n";
   return absl::OkStatus();
@@ -803,11 +867,14 @@ absl::StatusOr<FleetAccess> ReadFleetAccess(const fs::path& data_dir) {
   std::ifstream in(data_dir / kStateFile);
   if (!in) return absl::NotFoundError(absl::StrCat("no fleet in ", data_dir.string(), " (no fleet.json)"));
   const json state = json::parse(in, nullptr, false);
-  if (!state.is_object() || !state.contains("control")) {
-    return absl::DataLossError(absl::StrCat(data_dir.string(), "/fleet.json is damaged"));
+  try {
+    return FleetAccess{state.at("control").get<std::string>(),
+                       state.at("coordinator_key").get<std::string>(),
+                       state.at("operator_key").get<std::string>()};
+  } catch (const json::exception& e) {
+    return absl::DataLossError(
+        absl::StrCat(data_dir.string(), "/fleet.json is damaged: ", e.what()));
   }
-  return FleetAccess{state.value("control", ""), state.value("coordinator_key", ""),
-                     state.value("operator_key", "")};
 }
 
 }  // namespace fleettwin::deploy

@@ -61,22 +61,22 @@ std::pair<int, std::string> Fleetctl(const fs::path& fleet, std::vector<std::str
 TEST(LocalFleetTest, FiveAgentsEndToEndAndTheSummaryAgreesWithFleetctlAndTheLedgers) {
   testing::TempDir dir;
   const fs::path fleet = dir.path() / "fleet";
+  struct Stop {  // Whatever happens below, a fleet left running is stopped.
+    fs::path fleet;
+    ~Stop() { RunTool({FLEETTWIN_FLEETCTL, "down", "--data-dir", fleet.string()}); }
+  } stop{fleet};
   Child up = Spawn({FLEETTWIN_FLEETCTL, "up", "--assets", "5", "--speed", "max", "--rounds", "2",
                     "--local-epochs", "1", "--keep-running", "--data-dir", fleet.string()});
   const std::string printed = ReadAll(up.out);
   const std::string progress = ReadAll(up.err);
   ASSERT_EQ(Wait(up.pid), 0) << progress;
   // Progress shows each step.
-  for (const char* step : {"1/6 start", "2/6 federated rounds", "3/6 live replay",
+  for (const char* step : {"1/6 start", "2/6 federated rounds", "3/6 the live replay",
                            "4/6 a maintenance plan", "5/6", "6/6 audit"}) {
     EXPECT_NE(progress.find(step), std::string::npos) << step << "\n" << progress;
   }
   const json summary = ReadJson(fleet / "summary.json");
   ASSERT_TRUE(summary.is_object()) << printed;
-  struct Stop {  // Whatever happens below, the fleet is stopped.
-    fs::path fleet;
-    ~Stop() { RunTool({FLEETTWIN_FLEETCTL, "down", "--data-dir", fleet.string()}); }
-  } stop{fleet};
 
   // Rounds completed: both aggregated with all five nodes, as the coordinator reports them.
   auto [rounds_code, rounds_out] = Fleetctl(fleet, {"rounds", "list"});
@@ -194,24 +194,59 @@ TEST(LocalFleetTest, FiveAgentsEndToEndAndTheSummaryAgreesWithFleetctlAndTheLedg
   for (const auto& [pid, binary] : processes) EXPECT_FALSE(StillRuns(pid, binary)) << pid;
 }
 
-TEST(LocalFleetTest, CtrlCStopsEveryProcessItStarted) {
+// The README's path: the fleet is stopped before the audit, which reads the closed ledgers.
+TEST(LocalFleetTest, WithoutKeepRunningTheFleetStopsThenEveryLedgerIsAudited) {
   testing::TempDir dir;
   const fs::path fleet = dir.path() / "fleet";
-  // A slow replay, so the fleet is mid-run when interrupted.
-  Child up = Spawn({FLEETTWIN_FLEETCTL, "up", "--assets", "3", "--speed", "1x", "--rounds", "0",
-                    "--data-dir", fleet.string()});
-  ASSERT_TRUE(testing::WaitFor([&] {
-    const json state = ReadJson(fleet / "fleet.json");
-    return state.is_object() && state["state"] == "running";
-  }, 120s));
-  const auto processes = RecordedProcesses(fleet);
-  ASSERT_EQ(processes.size(), 4u);
-  ::kill(up.pid, SIGINT);
-  ReadAll(up.out);
+  Child up = Spawn({FLEETTWIN_FLEETCTL, "up", "--assets", "3", "--speed", "max", "--rounds", "1",
+                    "--local-epochs", "1", "--data-dir", fleet.string(), "--json"});
+  const json printed = json::parse(ReadAll(up.out), nullptr, false);
   const std::string progress = ReadAll(up.err);
-  EXPECT_EQ(Wait(up.pid), 130) << progress;
-  EXPECT_NE(progress.find("interrupted"), std::string::npos) << progress;
-  for (const auto& [pid, binary] : processes) EXPECT_FALSE(StillRuns(pid, binary)) << pid;
+  ASSERT_EQ(Wait(up.pid), 0) << progress;
+  ASSERT_TRUE(printed.is_object());
+  EXPECT_EQ(printed, ReadJson(fleet / "summary.json"));
+  EXPECT_EQ(printed["audit"]["verified"], 4);
+  EXPECT_TRUE(printed["audit"]["crosscheck"].get<bool>());
+  EXPECT_TRUE(printed["audit"]["replay_plan"].get<bool>());
+  EXPECT_EQ(printed["rounds"]["rounds"].size(), 1u);
+  EXPECT_EQ(printed["assets"].size(), 3u);
+  EXPECT_EQ(ReadJson(fleet / "fleet.json")["state"], "stopped");
+  for (const auto& [pid, binary] : RecordedProcesses(fleet)) EXPECT_FALSE(StillRuns(pid, binary));
+  // Every agent ledger ends with its stop: nothing after the audit's copy.
+  for (const json& l : printed["audit"]["ledgers"]) {
+    auto [code, checkpoint] = RunTool({FLEETTWIN_FLEET_AUDIT, "checkpoint", l["path"]});
+    ASSERT_EQ(code, 0);
+    std::istringstream lines(checkpoint);
+    std::string origin, size;
+    std::getline(lines, origin);
+    std::getline(lines, size);
+    EXPECT_EQ(std::stoll(size), l["entries"].get<int64_t>()) << l["name"];
+  }
+}
+
+// Ctrl-C (SIGINT) and a closed terminal (SIGHUP) during the federated rounds stop every process
+// the launcher started, promptly, and it exits 130.
+TEST(LocalFleetTest, CtrlCOrAClosedTerminalStopsEveryProcessItStarted) {
+  for (int signal : {SIGINT, SIGHUP}) {
+    testing::TempDir dir;
+    const fs::path fleet = dir.path() / "fleet";
+    Child up = Spawn({FLEETTWIN_FLEETCTL, "up", "--assets", "3", "--speed", "1x", "--rounds", "5",
+                      "--local-epochs", "3", "--data-dir", fleet.string()});
+    ASSERT_TRUE(testing::WaitFor([&] {
+      const json state = ReadJson(fleet / "fleet.json");
+      return state.is_object() && state["state"] == "running";
+    }, 120s));
+    const auto processes = RecordedProcesses(fleet);
+    ASSERT_EQ(processes.size(), 4u);
+    ::kill(up.pid, signal);
+    ReadAll(up.out);
+    const std::string progress = ReadAll(up.err);
+    EXPECT_EQ(Wait(up.pid), 130) << progress;
+    EXPECT_NE(progress.find("interrupted"), std::string::npos) << progress;
+    EXPECT_NE(progress.find("2/6 federated rounds"), std::string::npos) << progress;
+    EXPECT_EQ(progress.find("3/6"), std::string::npos) << progress;
+    for (const auto& [pid, binary] : processes) EXPECT_FALSE(StillRuns(pid, binary)) << pid;
+  }
 }
 
 TEST(LocalFleetTest, UpRefusesBadFlagsAndADirectoryItDidNotMake) {
@@ -233,6 +268,19 @@ TEST(LocalFleetTest, UpRefusesBadFlagsAndADirectoryItDidNotMake) {
                 .first,
             1);  // No such files: NotFound.
   EXPECT_EQ(RunTool({FLEETTWIN_FLEETCTL, "down", "--data-dir", (dir.path() / "none").string()}).first,
+            2);
+  // A fleet.json it did not write: up refuses the directory, down touches nothing.
+  const fs::path other = dir.path() / "other";
+  fs::create_directories(other);
+  std::ofstream(other / "fleet.json") << "hello\n";
+  std::ofstream(other / "thesis.tex") << "precious\n";
+  EXPECT_EQ(RunTool({FLEETTWIN_FLEETCTL, "up", "--assets", "2", "--data-dir", other.string()}).first,
+            1);
+  EXPECT_TRUE(fs::exists(other / "thesis.tex"));
+  EXPECT_NE(RunTool({FLEETTWIN_FLEETCTL, "down", "--data-dir", other.string()}).first, 0);
+  EXPECT_EQ(RunTool({FLEETTWIN_FLEETCTL, "up", "--speed", "fast", "--data-dir",
+                     (dir.path() / "h").string()})
+                .first,
             2);
 }
 

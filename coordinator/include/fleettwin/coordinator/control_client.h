@@ -3,6 +3,7 @@
 #ifndef FLEETTWIN_COORDINATOR_CONTROL_CLIENT_H_
 #define FLEETTWIN_COORDINATOR_CONTROL_CLIENT_H_
 
+#include <atomic>
 #include <chrono>
 #include <memory>
 #include <string>
@@ -23,8 +24,11 @@ class ControlClient final {
   // Sends one JSON request and returns the answer's "result" (JSON text). Errors: the
   // coordinator's own (its code and message), DeadlineExceeded if no answer came within
   // `timeout` (unreachable, or the operator key is not allowed: CURVE gives no other sign),
-  // InvalidArgument for an answer that is not ours.
-  absl::StatusOr<std::string> Call(const std::string& request, std::chrono::milliseconds timeout);
+  // Cancelled once `cancel` (if given) is set, InvalidArgument for an answer that is not ours.
+  // After DeadlineExceeded or Cancelled the client cannot send again (a REQ socket): make a
+  // new one.
+  absl::StatusOr<std::string> Call(const std::string& request, std::chrono::milliseconds timeout,
+                                   const std::atomic<bool>* cancel = nullptr);
 
  private:
   struct Impl;
