@@ -22,6 +22,7 @@ namespace fs = std::filesystem;
 
 struct AssetSpec {
   std::string id, kind, model, storage, mqtt;
+  std::string history, history_units;  // Federated rounds: the asset's own training history.
 };
 
 struct FleetSpec {
@@ -49,19 +50,15 @@ absl::StatusOr<std::string> Scalar(const YAML::Node& map, const std::string& key
   return v;
 }
 
-absl::StatusOr<FleetSpec> ParseAssets(const fs::path& file) {
-  YAML::Node root;
-  try {
-    root = YAML::LoadFile(file.string());
-  } catch (const YAML::Exception& e) {
-    return absl::InvalidArgumentError(absl::StrCat(file.string(), ": ", e.what()));
-  }
+absl::StatusOr<FleetSpec> ParseAssetsOrThrow(const fs::path& file) {
+  const YAML::Node root = YAML::LoadFile(file.string());
   if (!root.IsMap()) return absl::InvalidArgumentError(absl::StrCat(file.string(), ": not a map"));
   FleetSpec spec;
   const std::regex name("[a-z0-9]([a-z0-9-]{0,38}[a-z0-9])?");
   const std::regex image("[A-Za-z0-9][A-Za-z0-9._/:@-]{0,250}");
   const std::regex model("[A-Za-z0-9][A-Za-z0-9._-]{0,99}");
-  const std::regex quantity("[0-9]{1,6}(Ki|Mi|Gi|Ti)?");
+  const std::regex quantity("[1-9][0-9]{0,5}(Mi|Gi|Ti)");
+  const std::regex units("[1-9][0-9]{0,5}-[1-9][0-9]{0,5}");
   const std::regex url("(tcp|ssl|ws|wss)://[A-Za-z0-9.-]+:[0-9]{1,5}");
   for (const auto& field : root) {
     const std::string key = field.first.as<std::string>();
@@ -84,9 +81,11 @@ absl::StatusOr<FleetSpec> ParseAssets(const fs::path& file) {
     if (!a.IsMap()) return Bad(a, "each asset is a map with id and kind");
     for (const auto& field : a) {
       const std::string key = field.first.as<std::string>();
-      if (key != "id" && key != "kind" && key != "model" && key != "storage" && key != "mqtt") {
-        return Bad(field.first,
-                   absl::StrCat("unknown asset field '", key, "' (id, kind, model, storage, mqtt)"));
+      if (key != "id" && key != "kind" && key != "model" && key != "storage" && key != "mqtt" &&
+          key != "history" && key != "history_units") {
+        return Bad(field.first, absl::StrCat("unknown asset field '", key,
+                                             "' (id, kind, model, storage, mqtt, history, "
+                                             "history_units)"));
       }
     }
     AssetSpec s;
@@ -94,18 +93,31 @@ absl::StatusOr<FleetSpec> ParseAssets(const fs::path& file) {
          {std::tuple{"id", &s.id, &name, "lower-case letters, digits and '-', at most 40"},
           std::tuple{"kind", &s.kind, &model, "a kind file's name without .json"},
           std::tuple{"model", &s.model, &model, "a model directory's name"},
-          std::tuple{"storage", &s.storage, &quantity, "a size such as 1Gi"},
+          std::tuple{"storage", &s.storage, &quantity, "a size such as 512Mi or 2Gi"},
+          std::tuple{"history", &s.history, &model, "a C-MAPSS file name in the image"},
+          std::tuple{"history_units", &s.history_units, &units, "a unit range such as 1-20"},
           std::tuple{"mqtt", &s.mqtt, &url, "a broker URL such as tcp://mosquitto:1883"}}) {
       absl::StatusOr<std::string> v = Scalar(a, key, *re, rule);
       if (!v.ok()) return v.status();
       *out = *v;
     }
     if (s.id.empty() || s.kind.empty()) return Bad(a, "an asset needs an id and a kind");
+    if (!s.history_units.empty() && s.history.empty()) {
+      return Bad(a, "history_units needs history");
+    }
     if (!ids.insert(s.id).second) return Bad(a, absl::StrCat("asset id '", s.id, "' twice"));
     if (s.storage.empty()) s.storage = "1Gi";
     spec.assets.push_back(std::move(s));
   }
   return spec;
+}
+
+absl::StatusOr<FleetSpec> ParseAssets(const fs::path& file) {
+  try {
+    return ParseAssetsOrThrow(file);
+  } catch (const YAML::Exception& e) {  // Syntax, or a node of an unexpected type.
+    return absl::InvalidArgumentError(absl::StrCat(file.string(), ": ", e.what()));
+  }
 }
 
 absl::Status Write(const fs::path& path, const std::string& text) {
@@ -158,6 +170,7 @@ std::string AgentPatch(const AssetSpec& a) {
       "--kind", absl::StrCat("/etc/fleettwin/kinds/", a.kind, ".json"),
       "--data-dir", "/var/lib/fleettwin",
       "--http", "0.0.0.0:8080",
+      "--http-operator", "0.0.0.0:8081",
       "--coordinator", "tcp://fleet-coordinator:7400",
       "--coordinator-key", "/etc/fleettwin/coordinator/coordinator.curve-public",
       "--agent-key", "/etc/fleettwin/secret/agent.curve-secret"};
@@ -165,6 +178,11 @@ std::string AgentPatch(const AssetSpec& a) {
     args.insert(args.end(), {"--model", absl::StrCat("/usr/share/fleettwin/models/", a.model)});
   }
   if (!a.mqtt.empty()) args.insert(args.end(), {"--mqtt", a.mqtt});
+  if (!a.history.empty()) {
+    args.insert(args.end(), {"--fl-server", "fleet-coordinator:9092", "--fl-history",
+                             absl::StrCat("/usr/share/fleettwin/cmapss/", a.history)});
+    if (!a.history_units.empty()) args.insert(args.end(), {"--fl-history-units", a.history_units});
+  }
   std::string out = "- op: replace\n  path: /spec/template/spec/containers/0/args\n  value:\n";
   for (const std::string& arg : args) absl::StrAppend(&out, "  - ", Q(arg), "\n");
   absl::StrAppend(&out,
@@ -196,6 +214,10 @@ absl::StatusOr<std::vector<RenderedAsset>> RenderManifests(const RenderOptions& 
   }
   std::vector<RenderedAsset> rendered;
   for (const AssetSpec& a : spec->assets) {
+    if (!a.history.empty() && !fs::is_regular_file(share->cmapss / a.history, ec)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("asset ", a.id, ": no history file ", (share->cmapss / a.history).string()));
+    }
     const fs::path home = out / "assets" / a.id;
     absl::StatusOr<bool> made = EnsureKey(out / "keys" / "agents", a.id, home);
     if (!made.ok()) return made.status();

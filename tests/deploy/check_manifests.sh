@@ -9,11 +9,18 @@
 #   c. kubectl kustomize renders it;
 #   d. every rendered object is valid for the Kubernetes schema of its kind (validate.mjs; needs
 #      `npm ci --prefix tests/deploy` first);
-#   e. the render is the fleet asked for: 3 agent StatefulSets, one per asset, each with its own
-#      claim template and key Secret, one coordinator Deployment, every reference resolved;
+#   e. the render is the fleet asked for, one line per assertion (check_fleet.py): 3 agent
+#      StatefulSets, one per asset, each with its own claim template and key Secret, one
+#      coordinator Deployment, every reference resolved; each agent's flags (--http-operator,
+#      federated learning for an asset with a history); three different agent keys, each
+#      matching its public key in fleet-agent-keys; every pod's and container's
+#      securityContext, probes and resources; the NetworkPolicies (agents' egress, 8081 and
+#      7401 from operator pods only, no auditor path to them); the PodDisruptionBudget and the
+#      Prometheus annotations;
 #   f. every container's command line passes its binary's --check-config (check_args.py).
 #
-# Needs kubectl (with kustomize), node 20 and python3 with PyYAML. Closes with
+# Needs kubectl (with kustomize; v2.0.3 of Debian's kubectl 1.20 will do), node 18 or later
+# and python3 with PyYAML. Closes with
 # "check_manifests: N passed, M failed"; exit 1 when a check failed, 2 on bad usage.
 # KEEP=1 keeps the scratch directory.
 set -uo pipefail
@@ -113,94 +120,7 @@ fi
 
 # e. The shape of the fleet.
 if ((built)); then
-  python3 - "$tmp/all.yaml" "$repo/$assets" >"$tmp/assert.log" 2>&1 <<'EOF'
-import sys
-import yaml
-
-objects = [o for o in yaml.safe_load_all(open(sys.argv[1])) if isinstance(o, dict)]
-spec = yaml.safe_load(open(sys.argv[2]))
-asset_ids = {a["id"] for a in spec["assets"]}
-namespace = spec.get("namespace")
-image = spec.get("image")
-
-
-def check(ok, message):
-    print(("ok   " if ok else "FAIL ") + message)
-
-
-def names(kind):
-    return {o["metadata"]["name"] for o in objects if o.get("kind") == kind}
-
-
-def pod_of(workload):
-    return workload["spec"]["template"]["spec"]
-
-
-def containers(workload):
-    pod = pod_of(workload)
-    return list(pod.get("initContainers") or []) + list(pod.get("containers") or [])
-
-
-def arg(container, flag):
-    args = list(container.get("args") or [])
-    return args[args.index(flag) + 1] if flag in args[:-1] else None
-
-
-agents = [o for o in objects if o.get("kind") == "StatefulSet"
-          and o["spec"]["template"]["metadata"].get("labels", {}).get(
-              "app.kubernetes.io/name") == "fleet-agent"]
-check(len(agents) == len(asset_ids),
-      f"{len(agents)} agent StatefulSets for {len(asset_ids)} assets")
-assets_seen = [arg(pod_of(s)["containers"][0], "--asset") for s in agents]
-check(sorted(a for a in assets_seen if a) == sorted(asset_ids),
-      f"one agent per asset: --asset {sorted(map(str, assets_seen))}")
-check(all(pod_of(s)["containers"][0]["name"] == "fleet-agent" for s in agents),
-      "fleet-agent is the first container of every agent")
-claims = [(s["metadata"]["name"], [c["metadata"]["name"] for c in s["spec"].get(
-    "volumeClaimTemplates") or []]) for s in agents]
-check(all(c for _, c in claims) and len({n for n, _ in claims}) == len(agents),
-      f"{len({n for n, _ in claims})} distinct StatefulSets with claim templates: "
-      + ", ".join(f"{n} {c}" for n, c in claims))
-secrets = [sorted(v["secret"]["secretName"]
-                  for v in pod_of(s).get("volumes") or [] if "secret" in v)
-           for s in agents]
-check(all(len(s) == 1 for s in secrets) and len({s[0] for s in secrets if s}) == len(agents),
-      f"each agent mounts its own key Secret: {[s[0] if len(s) == 1 else s for s in secrets]}")
-coordinators = [o for o in objects if o.get("kind") == "Deployment"
-                and o["metadata"]["name"] == "fleet-coordinator"]
-check(len(coordinators) == 1 and len([o for o in objects if o.get("kind") == "Deployment"]) == 1,
-      f"one coordinator Deployment ({len(coordinators)} named fleet-coordinator)")
-
-# Every reference resolves: kustomize leaves a name it could not match as it was.
-missing = []
-for w in agents + coordinators:
-    pod = pod_of(w)
-    where = f"{w['kind']}/{w['metadata']['name']}"
-    for v in pod.get("volumes") or []:
-        if "secret" in v and v["secret"]["secretName"] not in names("Secret"):
-            missing.append(f"{where}: Secret {v['secret']['secretName']}")
-        if "configMap" in v and v["configMap"]["name"] not in names("ConfigMap"):
-            missing.append(f"{where}: ConfigMap {v['configMap']['name']}")
-        claim = (v.get("persistentVolumeClaim") or {}).get("claimName")
-        if claim and claim not in names("PersistentVolumeClaim"):
-            missing.append(f"{where}: PersistentVolumeClaim {claim}")
-    if pod.get("serviceAccountName") and pod["serviceAccountName"] not in names("ServiceAccount"):
-        missing.append(f"{where}: ServiceAccount {pod['serviceAccountName']}")
-    if w["kind"] == "StatefulSet" and w["spec"].get("serviceName") not in names("Service"):
-        missing.append(f"{where}: Service {w['spec'].get('serviceName')}")
-check(not missing, "every Secret, ConfigMap, claim, service account and service referenced exists"
-      + (": missing " + "; ".join(missing) if missing else ""))
-if namespace:
-    cluster_scoped = {"Namespace", "ClusterRole", "ClusterRoleBinding"}
-    outside = [f"{o['kind']}/{o['metadata']['name']}" for o in objects
-               if o.get("kind") not in cluster_scoped
-               and o["metadata"].get("namespace") != namespace]
-    check(not outside, f"every object in namespace {namespace}"
-          + (": not " + ", ".join(outside) if outside else ""))
-if image:
-    images = sorted({c["image"] for w in agents + coordinators for c in containers(w)})
-    check(images == [image], f"every container runs {image}: {images}")
-EOF
+  python3 "$here/check_fleet.py" "$tmp/all.yaml" "$repo/$assets" >"$tmp/assert.log" 2>&1
   while IFS= read -r line; do
     case $line in
       "ok   "*) pass "${line#ok   }" ;;

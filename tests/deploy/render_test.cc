@@ -40,10 +40,11 @@ assets:
     model: cmapss-fd001-mlp
     storage: 2Gi
   - {id: belt-2, kind: conveyor-belt, mqtt: "tcp://mosquitto:1883"}
+  - {id: engine-3, kind: cmapss-turbofan, history: train_FD001.txt, history_units: 1-20}
 )");
   absl::StatusOr<std::vector<RenderedAsset>> first = RenderManifests(o);
   ASSERT_TRUE(first.ok()) << first.status();
-  ASSERT_EQ(first->size(), 2u);
+  ASSERT_EQ(first->size(), 3u);
   EXPECT_TRUE((*first)[0].new_key && (*first)[1].new_key);
   const std::string root = Read(o.out_dir / "kustomization.yaml");
   EXPECT_NE(root.find("namespace: plant-7"), std::string::npos) << root;
@@ -59,6 +60,13 @@ assets:
   EXPECT_NE(Read(o.out_dir / "assets" / "belt-2" / "patch.yaml").find("\"tcp://mosquitto:1883\""),
             std::string::npos);
   EXPECT_TRUE(fs::exists(o.out_dir / "assets" / "belt-2" / "conveyor-belt.json"));
+  // Writes only on the operator port; federated rounds for an asset with a history.
+  EXPECT_NE(patch.find("\"--http-operator\""), std::string::npos);
+  EXPECT_EQ(patch.find("\"--fl-server\""), std::string::npos);
+  const std::string with_history = Read(o.out_dir / "assets" / "engine-3" / "patch.yaml");
+  EXPECT_NE(with_history.find("\"fleet-coordinator:9092\""), std::string::npos);
+  EXPECT_NE(with_history.find("\"/usr/share/fleettwin/cmapss/train_FD001.txt\""), std::string::npos);
+  EXPECT_NE(with_history.find("\"1-20\""), std::string::npos);
   // The agent's secret lives only in its own overlay, owner-only.
   const fs::path secret = o.out_dir / "assets" / "engine-1" / "engine-1.curve-secret";
   ASSERT_TRUE(fs::exists(secret));
@@ -69,7 +77,7 @@ assets:
   const std::string key = Read(secret);
   absl::StatusOr<std::vector<RenderedAsset>> second = RenderManifests(o);
   ASSERT_TRUE(second.ok()) << second.status();
-  EXPECT_FALSE((*second)[0].new_key || (*second)[1].new_key);
+  EXPECT_FALSE((*second)[0].new_key || (*second)[1].new_key || (*second)[2].new_key);
   EXPECT_EQ(Read(secret), key);
 }
 
@@ -85,6 +93,12 @@ TEST(RenderTest, BadAssetFilesAreRefusedWithTheReason) {
       {"assets:\n  - {id: a}\n", "needs an id and a kind"},
       {"assets:\n  - {id: a, kind: cmapss-turbofan, storage: lots}\n", "storage 'lots'"},
       {"assets:\n  - {id: a, kind: cmapss-turbofan, colour: red}\n", "unknown asset field 'colour'"},
+      {"assets:\n  - {id: a, kind: cmapss-turbofan, storage: 0Gi}\n", "storage '0Gi'"},
+      {"assets:\n  - {id: a, kind: cmapss-turbofan, storage: 512}\n", "storage '512'"},
+      {"assets:\n  - {[x]: a, kind: cmapss-turbofan}\n", "assets.yaml"},
+      {"? [a, b]\n: c\nassets: []\n", "assets.yaml"},
+      {"assets:\n  - {id: a, kind: cmapss-turbofan, history: nothere.txt}\n", "nothere.txt"},
+      {"assets:\n  - {id: a, kind: cmapss-turbofan, history_units: 1-2}\n", "needs history"},
   };
   for (const auto& [yaml, reason] : cases) {
     testing::TempDir dir;
