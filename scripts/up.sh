@@ -6,9 +6,16 @@
 # Extra arguments go to fleetctl up (e.g. --assets 5 --speed max --keep-running).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+fleetctl=build/release/coordinator/fleetctl
+data_dir=(--data-dir build/fleet)
+for arg in "$@"; do
+  # Help needs no install or build when fleetctl is already there.
+  if [[ ($arg == --help || $arg == -h) && -x $fleetctl ]]; then exec "$fleetctl" up --help; fi
+  [[ $arg == --data-dir* ]] && data_dir=()
+done
 bash scripts/install-deps.sh
 echo "== building (release preset; the first build takes a while)" >&2
 cmake --preset release >/dev/null
 cmake --build --preset release -j"$(nproc)" --target fleetctl fleet-agent fleet-coordinator \
   fleet-audit >/dev/null
-exec build/release/coordinator/fleetctl up --data-dir build/fleet "$@"
+exec "$fleetctl" up "${data_dir[@]}" "$@"
