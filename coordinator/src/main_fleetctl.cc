@@ -181,6 +181,10 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   up->add_option("--strategy", up_options.strategy, "fedavg, fedprox, median or trimmed-mean")
       ->capture_default_str();
+  up->add_option("--learning-rate", up_options.learning_rate,
+                 "Local learning rate sent to the nodes; 0 = their default")
+      ->check(CLI::Range(0.0, 1.0))
+      ->capture_default_str();
   up->add_option("--horizon", up_options.horizon, "Plan horizon, cycles")->capture_default_str();
   up->add_option("--crews", up_options.crews, "Maintenance crews")->capture_default_str();
   up->add_option("--duration", up_options.duration, "Cycles per maintenance")->capture_default_str();

@@ -456,11 +456,12 @@ absl::Status Launcher::Rounds(json& summary) {
   if (o_.rounds == 0) return absl::OkStatus();
   std::unique_ptr<coordinator::ControlClient> client = Connect();
   if (!client) return absl::InternalError("cannot make a control client");
-  const json request = {{"command", "rounds.start"}, {"rounds", o_.rounds},
+  json request = {{"command", "rounds.start"}, {"rounds", o_.rounds},
                         {"min_nodes", o_.assets},    {"fraction", 1.0},
                         {"strategy", o_.strategy},   {"local_epochs", o_.local_epochs},
                         {"deadline_s", 300},         {"wait_s", 60},
                         {"evaluate", true}};
+  if (o_.learning_rate > 0) request["learning_rate"] = o_.learning_rate;
   const int timeout_ms = (o_.rounds * 2 * 300 + 120) * 1000;
   std::future<absl::StatusOr<json>> result = std::async(std::launch::async, [&] {
     return Call(request, timeout_ms, client.get());

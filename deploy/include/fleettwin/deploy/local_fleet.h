@@ -36,6 +36,9 @@ struct LocalFleetOptions {
   int rounds = 3;
   int local_epochs = 2;
   std::string strategy = "fedavg";
+  // Sent to the nodes (0: their default, 1e-3, for training from scratch): the rounds fine-tune
+  // the shipped, centrally trained model, which a smaller step disturbs less.
+  double learning_rate = 1e-4;
   // The maintenance plan (the plan_bench problem).
   int horizon = 150, duration = 5, crews = 2;
   bool keep_running = false;  // Leave the fleet running after the summary (fleetctl down).
