@@ -275,6 +275,7 @@ void Coordinator::Impl::Run() {
   const int64_t started_ns = last_sweep;
   bool absent_winners_checked = false;
   while (!stop) {
+    loop_turned_ns.store(std::chrono::steady_clock::now().time_since_epoch().count());
     zmq::pollitem_t items[2] = {{router->handle(), 0, ZMQ_POLLIN, 0},
                                 {control ? control->handle() : nullptr, 0, ZMQ_POLLIN, 0}};
     zmq::pollitem_t& item = items[0];
@@ -564,6 +565,13 @@ void Coordinator::Impl::PostControlReply(const std::string& peer, std::string js
 }
 
 bool Coordinator::running() const { return impl_ && !impl_->stop.load(); }
+
+int64_t Coordinator::loop_idle_ms() const {
+  if (!impl_ || impl_->loop_turned_ns.load() == 0) return 0;
+  return (std::chrono::steady_clock::now().time_since_epoch().count() -
+          impl_->loop_turned_ns.load()) /
+         1'000'000;
+}
 
 int Coordinator::fl_port() const { return impl_ && impl_->fl ? impl_->fl->port() : 0; }
 

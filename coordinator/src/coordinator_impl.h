@@ -82,6 +82,8 @@ struct Coordinator::Impl {
   std::unique_ptr<zmq::socket_t> control;  // Null without a control endpoint.
   std::thread thread;
   std::atomic<bool> stop{false};
+  // When the loop last turned (steady clock, ns): /healthz fails when it stops turning.
+  std::atomic<int64_t> loop_turned_ns{0};
   std::atomic<uint64_t> refused_after_stop{0};
   CoordinatorStats stats;
   protocol::ReplayGuard replay;

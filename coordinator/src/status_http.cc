@@ -77,10 +77,16 @@ absl::StatusOr<std::unique_ptr<StatusHttp>> StatusHttp::Start(const std::string&
   httplib::Server& server = impl->server;
   server.set_read_timeout(5, 0);
   server.set_write_timeout(5, 0);
+  // Live while its loop turns; a loop stuck for 10 s (a wedged handler) fails the probe.
   server.Get("/healthz", [&coordinator](const httplib::Request&, httplib::Response& res) {
-    const bool up = coordinator.running();
+    const int64_t idle_ms = coordinator.loop_idle_ms();
+    const bool up = coordinator.running() && idle_ms < 10'000;
     res.status = up ? 200 : 503;
-    res.set_content(up ? "ok\n" : "stopping\n", "text/plain");
+    res.set_content(up ? "ok\n"
+                       : coordinator.running()
+                             ? absl::StrCat("the loop has not turned for ", idle_ms, " ms\n")
+                             : std::string("stopping\n"),
+                    "text/plain");
   });
   server.Get("/readyz", [&coordinator](const httplib::Request&, httplib::Response& res) {
     const bool up = coordinator.running();

@@ -8,6 +8,7 @@
 #include <sstream>
 #include <thread>
 
+#include <httplib.h>
 #include <nlohmann/json.hpp>
 #include <zmq.hpp>
 
@@ -152,7 +153,8 @@ class FleetProcessTest : public ::testing::Test {
 };
 
 TEST_F(FleetProcessTest, AgentsNegotiateAPlanWithoutTheKilledOneAndSurviveACoordinatorRestart) {
-  StartCoordinator();
+  const int http_port = FreePort();
+  StartCoordinator("2000", {"--http", "127.0.0.1:" + std::to_string(http_port)});
   for (int i = 1; i <= 4; ++i) {
     const std::string asset = "engine-" + std::to_string(i);
     agents_running_.push_back(StartAgent(asset, i, agents_ / (asset + ".curve-secret")));
@@ -161,6 +163,27 @@ TEST_F(FleetProcessTest, AgentsNegotiateAPlanWithoutTheKilledOneAndSurviveACoord
   agents_running_.push_back(StartAgent("engine-9", 9, keys_ / "strangers" / "engine-9.curve-secret"));
   ASSERT_TRUE(WaitFor([&] { return ActiveWithRul({"engine-1", "engine-2", "engine-3", "engine-4"}); },
                       60s));
+  // The coordinator's probes and metrics (--http): four members, the stranger refused.
+  {
+    httplib::Client http("127.0.0.1", http_port);
+    httplib::Result healthz = http.Get("/healthz");
+    ASSERT_TRUE(healthz);
+    EXPECT_EQ(healthz->status, 200);
+    httplib::Result readyz = http.Get("/readyz");
+    ASSERT_TRUE(readyz);
+    EXPECT_EQ(readyz->status, 200);
+    httplib::Result metrics = http.Get("/metrics");
+    ASSERT_TRUE(metrics);
+    EXPECT_NE(metrics->body.find("\nfleettwin_coordinator_members{state=\"active\"} 4\n"),
+              std::string::npos)
+        << metrics->body;
+    EXPECT_EQ(metrics->body.find("\nfleettwin_coordinator_unauthenticated_total 0\n"),
+              std::string::npos)
+        << metrics->body;
+    httplib::Result put = http.Put("/healthz", "", "text/plain");
+    ASSERT_TRUE(put);
+    EXPECT_EQ(put->status, 404);  // Read-only.
+  }
 
   // Bytes that are not ours, and a replayed message, on a connection with an admitted key: the
   // coordinator ignores them, counts them, and carries on.

@@ -93,6 +93,8 @@ class Coordinator final {
   void Stop();
   // False once Stop() began.
   bool running() const;
+  // Milliseconds since the loop last turned (it turns every few ms while healthy).
+  int64_t loop_idle_ms() const;
 
   const std::string& endpoint() const { return endpoint_; }
   const std::string& control_endpoint() const { return control_endpoint_; }
