@@ -638,7 +638,7 @@ TEST_F(FleetProcessTest, FederatedRoundsCompleteWithoutAKilledNodeAndAreLedgered
       {FLEETTWIN_FLEETCTL, "--coordinator", control_, "--coordinator-key",
        (keys_ / "coordinator.curve-public").string(), "--operator-key",
        (keys_ / "operators" / "alice.curve-secret").string(), "--json", "rounds", "start",
-       "--rounds", "1", "--min-nodes", "6", "--local-epochs", "1", "--deadline", "10"});
+       "--rounds", "1", "--min-nodes", "6", "--local-epochs", "1", "--deadline", "120"});
   flwr::proto::PullMessagesResponse pulled;
   ASSERT_TRUE(WaitFor([&] {
     pulled.Clear();
