@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The main job until the local fleet lands: one live twin, audited. Installs what is missing,
+# A tour of one twin (the main job is scripts/up.sh, the whole fleet). Installs what is missing,
 # builds the release preset, starts a Mosquitto broker and a fleet-agent for C-MAPSS engine 31
 # (its FD001 test trajectory replayed at 100x, plus MQTT telemetry with some bad samples) with
 # the shipped failure model predicting its RUL every cycle, reads the twin over HTTP, asks it
