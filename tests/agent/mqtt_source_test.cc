@@ -194,6 +194,9 @@ TEST(MqttSourceTest, BrokerKeepsMessagesWhileTheAgentIsAwayAndReconnectsAfterABr
   source = StartSource(broker.uri(), queue);
   ASSERT_TRUE(WaitFor([&] { return source->stats().samples() == 7; }))
       << source->stats().last_error();
+  // The queued messages can arrive before the subscription is confirmed; only a connection
+  // the source counts as up can be seen going down below.
+  ASSERT_TRUE(WaitFor([&] { return source->connected(); })) << source->stats().last_error();
 
   // The broker restarts (losing its in-memory sessions); the source reconnects by itself and
   // subscribes again.
