@@ -17,15 +17,18 @@
 // each policy's total cost and share of the oracle's saving over run to failure (target >= 0.8).
 // Exits non-zero only on errors, never on the figures.
 //
-// The test trajectories end at "now", so a re-planning twin has no new sensor data here: its
-// new bid only knows that the engine has survived so far (its estimate conditioned on that). A
-// live twin would also re-estimate from the cycles it has seen since, so the rolling figure is
-// what re-planning gains from failures and survivals alone.
+// The test trajectories end at "now", so a re-planning twin of the test fleet has no new
+// sensor data: its new bid only knows that the engine has survived so far (its estimate
+// conditioned on that). On the held-out training pseudo-fleet (whose trajectories go on after
+// each cut) the rolling policy is also run as live twins run it, re-estimating from the cycles
+// seen since. `--noisy-oracle SIGMA…` measures instead how good estimates must be for a plan
+// committed once to reach the target (the true RUL plus calibrated Gaussian noise).
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -35,11 +38,13 @@
 #include "fleettwin/plan/scoring.h"
 #include "fleettwin/sim/distributions.h"
 #include "fleettwin/sim/monte_carlo.h"
+#include "fleettwin/sim/random.h"
 
 namespace {
 
 using fleettwin::model::Dataset;
 using fleettwin::model::RulModel;
+using fleettwin::model::UnitSeries;
 using fleettwin::plan::MaintenanceBid;
 using fleettwin::plan::MaintenanceProblem;
 
@@ -52,7 +57,8 @@ struct Estimate {
 };
 
 absl::StatusOr<std::vector<Estimate>> PredictAll(const RulModel& model, const Dataset& units) {
-  absl::StatusOr<Dataset> selected = fleettwin::model::SelectChannels(units, model.input_channels());
+  absl::StatusOr<Dataset> selected =
+      fleettwin::model::SelectChannels(units, model.input_channels());
   if (!selected.ok()) return selected.status();
   std::vector<Estimate> out;
   for (const auto& unit : selected->units) {
@@ -202,28 +208,33 @@ Estimate Survived(const Estimate& e, double t) {
   return {std::max(m1 - t, 0.5), std::sqrt(var)};
 }
 
+// What a twin estimates for engine i at `now` cycles after the fleet's "now".
+using EstimateAt = std::function<absl::StatusOr<Estimate>(size_t i, int now)>;
+
 // Rolling re-planning: at every slot's start the engines still running and not yet maintained
-// bid again (their estimates conditioned on having survived so far), the coordinator solves
-// the rest of the horizon, and only the maintenances starting now are carried out.
+// bid again from their current estimates (`estimate_at`), the coordinator solves the rest of
+// the horizon, and only the maintenances starting now are carried out.
 absl::StatusOr<std::vector<int>> Rolling(const MaintenanceProblem& problem, const Costs& costs,
-                                         const std::vector<Estimate>& estimates,
+                                         const EstimateAt& estimate_at,
                                          const std::vector<double>& rul, uint64_t replications,
                                          int threads, double sigma_scale) {
-  std::vector<int> start(estimates.size(), -1);
+  std::vector<int> start(rul.size(), -1);
   for (int k = 0; k < problem.slots(); ++k) {
     const int now = problem.SlotStart(k);
     std::vector<size_t> open;
     std::vector<Estimate> current;
-    for (size_t i = 0; i < estimates.size(); ++i) {
+    for (size_t i = 0; i < rul.size(); ++i) {
       // Maintained, or failed by now: the fleet knows both. The true RUL is used for nothing
       // else; scoring uses it afterwards as for every policy.
       if (start[i] >= 0 || rul[i] <= now) continue;
+      absl::StatusOr<Estimate> e = estimate_at(i, now);
+      if (!e.ok()) return e.status();
       open.push_back(i);
-      current.push_back(Survived(estimates[i], now));
+      current.push_back(*e);
     }
     if (open.empty()) break;
-    MaintenanceProblem rest{.horizon = problem.horizon - now, .duration = problem.duration,
-                            .crews = problem.crews};
+    MaintenanceProblem rest{
+        .horizon = problem.horizon - now, .duration = problem.duration, .crews = problem.crews};
     absl::StatusOr<std::vector<MaintenanceBid>> bids =
         Bids(rest, costs, current, replications, threads, sigma_scale);
     if (!bids.ok()) return bids.status();
@@ -236,6 +247,47 @@ absl::StatusOr<std::vector<int>> Rolling(const MaintenanceProblem& problem, cons
   return start;
 }
 
+// Re-bidding without new sensor data: the estimate made at "now", conditioned on survival.
+EstimateAt SurvivalOnly(const std::vector<Estimate>& estimates) {
+  return [&estimates](size_t i, int now) -> absl::StatusOr<Estimate> {
+    return Survived(estimates[i], now);
+  };
+}
+
+// Re-bidding as a live twin does: the model re-estimates from the engine's sensor rows up to
+// the current cycle. Needs each engine's whole trajectory (`full[i]`, in the model's channels)
+// and the length of its cut at the fleet's "now" (`cut[i]` rows); an engine bids only while
+// it runs, so the rows exist.
+EstimateAt LiveReestimate(const RulModel& model, const std::vector<const UnitSeries*>& full,
+                          const std::vector<size_t>& cut) {
+  return [&model, &full, &cut](size_t i, int now) -> absl::StatusOr<Estimate> {
+    const size_t rows = cut[i] + static_cast<size_t>(now);
+    if (rows > full[i]->rows.size()) return absl::OutOfRangeError("engine bids after its end");
+    std::vector<std::vector<double>> seen(full[i]->rows.begin(),
+                                          full[i]->rows.begin() + static_cast<long>(rows));
+    absl::StatusOr<fleettwin::model::RulPrediction> p =
+        model.Predict(seen, static_cast<double>(rows));
+    if (!p.ok()) return p.status();
+    return Estimate{p->rul, p->rul_std};
+  };
+}
+
+// A calibrated noisy oracle, for the information ceiling of a plan committed once: each
+// engine's estimate is its true RUL plus Gaussian noise of standard deviation `sigma` (capped
+// at `cap` like a model trained on the capped target, when cap > 0), and it bids with that
+// sigma as its uncertainty. Not a policy: a measure of how good estimates must be.
+std::vector<Estimate> NoisyOracle(const std::vector<double>& rul, double sigma, double cap,
+                                  uint64_t seed) {
+  fleettwin::sim::Random rng(seed);
+  std::vector<Estimate> out;
+  for (double r : rul) {
+    double v = r + rng.Normal(0, sigma);
+    if (cap > 0) v = std::min(v, cap);
+    out.push_back({std::max(v, 0.5), std::max(sigma, 1.0)});
+  }
+  return out;
+}
+
 int Fail(const absl::Status& s) {
   std::fprintf(stderr, "plan_bench: %s\n", std::string(s.message()).c_str());
   return 1;
@@ -244,8 +296,9 @@ int Fail(const absl::Status& s) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"Maintenance plan quality on C-MAPSS FD001 test: run to failure, threshold, "
-               "negotiated plan and oracle, scored with the true RUL"};
+  CLI::App app{
+      "Maintenance plan quality on C-MAPSS FD001 test: run to failure, threshold, "
+      "negotiated plan and oracle, scored with the true RUL"};
   std::string data_dir = "data/cmapss", model_dir = "data/models/cmapss-fd001-mlp";
   MaintenanceProblem problem{.horizon = 150, .duration = 5, .crews = 2};
   uint64_t replications = 2000;
@@ -257,8 +310,7 @@ int main(int argc, char** argv) {
   app.add_option("--horizon", problem.horizon, "Cycles")->capture_default_str();
   app.add_option("--crews", problem.crews, "Maintenances at once")->capture_default_str();
   app.add_option("--duration", problem.duration, "Cycles per maintenance")->capture_default_str();
-  app.add_option("--replications", replications, "Monte Carlo runs per bid")
-      ->capture_default_str();
+  app.add_option("--replications", replications, "Monte Carlo runs per bid")->capture_default_str();
   app.add_option("--threads", threads, "Threads for the bids' Monte Carlo and the dev model")
       ->capture_default_str();
   app.add_flag("--quick", quick,
@@ -268,6 +320,16 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_flag("--detail", detail,
                "Also print every engine: estimate, true RUL, the plan's and the oracle's start");
+  std::vector<double> noisy_sigmas;
+  int noisy_draws = 5;
+  app.add_option("--noisy-oracle", noisy_sigmas,
+                 "Instead of the policies: the share a plan committed once reaches when every "
+                 "estimate is the true RUL plus Gaussian noise of each SIGMA given (bidding "
+                 "with that SIGMA), uncapped and capped at 125 like the model")
+      ->expected(1, 64);
+  app.add_option("--noisy-draws", noisy_draws, "Noise draws per SIGMA for --noisy-oracle")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 1000));
   CLI11_PARSE(app, argc, argv);
   if (quick) replications = std::min<uint64_t>(replications, 200);
   const Costs costs;
@@ -283,10 +345,50 @@ int main(int argc, char** argv) {
   if (!model.ok()) return Fail(model.status());
   if (rul->size() != test->units.size()) return Fail(absl::InvalidArgumentError("RUL count"));
   const size_t n = test->units.size();
-  std::printf("fleet: %zu FD001 test engines; horizon %d cycles, %d crews, maintenance %d cycles "
-              "(%d slots); costs failure %g, preventive %g, wasted life %g/cycle\n",
-              n, problem.horizon, problem.crews, problem.duration, problem.slots(), costs.failure,
-              costs.preventive, costs.wasted_life);
+  std::printf(
+      "fleet: %zu FD001 test engines; horizon %d cycles, %d crews, maintenance %d cycles "
+      "(%d slots); costs failure %g, preventive %g, wasted life %g/cycle\n",
+      n, problem.horizon, problem.crews, problem.duration, problem.slots(), costs.failure,
+      costs.preventive, costs.wasted_life);
+
+  for (const double sigma : noisy_sigmas) {
+    if (!(sigma >= 0) || !std::isfinite(sigma)) {
+      return Fail(absl::InvalidArgumentError("--noisy-oracle: SIGMA must be finite and >= 0"));
+    }
+  }
+  if (!noisy_sigmas.empty()) {
+    // The information ceiling of a plan committed once (see NoisyOracle).
+    absl::StatusOr<std::vector<int>> oracle = OracleStarts(problem, costs, *rul);
+    if (!oracle.ok()) return Fail(oracle.status());
+    const double none = ScoreStarts(problem, costs, *rul, std::vector<int>(n, -1)).cost;
+    const double best = ScoreStarts(problem, costs, *rul, *oracle).cost;
+    std::printf(
+        "\nplan committed once from a calibrated noisy oracle (true RUL + N(0, sigma)); "
+        "share of the oracle's saving over %d noise draws\n%-7s %-12s %7s %7s %7s\n",
+        noisy_draws, "sigma", "estimates", "median", "min", "max");
+    for (const double sigma : noisy_sigmas) {
+      for (const double cap : {0.0, model->rul_cap()}) {
+        std::vector<double> shares;
+        for (int d = 0; d < noisy_draws; ++d) {
+          absl::StatusOr<std::vector<MaintenanceBid>> b =
+              Bids(problem, costs, NoisyOracle(*rul, sigma, cap, 1000 + static_cast<uint64_t>(d)),
+                   replications, threads, 1);
+          if (!b.ok()) return Fail(b.status());
+          absl::StatusOr<std::vector<int>> starts = Solve(problem, *b);
+          if (!starts.ok()) return Fail(starts.status());
+          shares.push_back((none - ScoreStarts(problem, costs, *rul, *starts).cost) /
+                           (none - best));
+        }
+        std::sort(shares.begin(), shares.end());
+        char label[32];
+        std::snprintf(label, sizeof label, cap > 0 ? "capped %g" : "uncapped", cap);
+        std::printf("%-7g %-12s %7.3f %7.3f %7.3f\n", sigma, label, shares[shares.size() / 2],
+                    shares.front(), shares.back());
+        std::fflush(stdout);
+      }
+    }
+    return 0;
+  }
 
   // 1. Each agent's estimate from its own (the shipped) model.
   absl::StatusOr<std::vector<Estimate>> estimates = PredictAll(*model, *test);
@@ -346,11 +448,11 @@ int main(int argc, char** argv) {
       best_threshold = threshold;
     }
   }
-  std::printf("threshold chosen on %zu cuts of %zu held-out training units: %g cycles (dev "
-              "cost %.1f; dev model trained in %.1f s)\n",
-              split.dev.units.size(), split.dev.units.size() / 5, best_threshold, best_dev_cost,
-              std::chrono::duration<double>(std::chrono::steady_clock::now() - dev_started)
-                  .count());
+  std::printf(
+      "threshold chosen on %zu cuts of %zu held-out training units: %g cycles (dev "
+      "cost %.1f; dev model trained in %.1f s)\n",
+      split.dev.units.size(), split.dev.units.size() / 5, best_threshold, best_dev_cost,
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - dev_started).count());
 
   // The negotiated plan on the same held-out pseudo-fleet: what the figures below look like on
   // data no choice was made on.
@@ -359,8 +461,7 @@ int main(int argc, char** argv) {
         Bids(problem, costs, *dev_estimates, replications, threads, sigma_scale);
     if (!dev_bids.ok()) return Fail(dev_bids.status());
     absl::StatusOr<std::vector<int>> dev_plan = Solve(problem, *dev_bids);
-    absl::StatusOr<std::vector<int>> dev_oracle =
-        OracleStarts(problem, costs, split.dev_rul);
+    absl::StatusOr<std::vector<int>> dev_oracle = OracleStarts(problem, costs, split.dev_rul);
     if (!dev_plan.ok()) return Fail(dev_plan.status());
     if (!dev_oracle.ok()) return Fail(dev_oracle.status());
     const std::vector<double>& r = split.dev_rul;
@@ -369,21 +470,46 @@ int main(int argc, char** argv) {
     const double none = ScoreStarts(problem, costs, r, std::vector<int>(r.size(), -1)).cost;
     const double planned = ScoreStarts(problem, costs, r, *dev_plan).cost;
     const double best = ScoreStarts(problem, costs, r, *dev_oracle).cost;
-    std::printf("dev fleet: run to failure %.1f, threshold %.1f, negotiated %.1f, oracle %.1f; "
-                "negotiated share %.3f\n",
-                none, best_dev_cost, planned, best, (none - planned) / (none - best));
-    absl::StatusOr<std::vector<int>> dev_rolling =
-        Rolling(problem, costs, *dev_estimates, r, replications, threads, sigma_scale);
+    std::printf(
+        "dev fleet: run to failure %.1f, threshold %.1f, negotiated %.1f, oracle %.1f; "
+        "negotiated share %.3f\n",
+        none, best_dev_cost, planned, best, (none - planned) / (none - best));
+    absl::StatusOr<std::vector<int>> dev_rolling = Rolling(
+        problem, costs, SurvivalOnly(*dev_estimates), r, replications, threads, sigma_scale);
     if (!dev_rolling.ok()) return Fail(dev_rolling.status());
     const double rolled = ScoreStarts(problem, costs, r, *dev_rolling).cost;
     std::printf("dev fleet, re-planned each slot: %.1f; share %.3f\n", rolled,
                 (none - rolled) / (none - best));
+
+    // The dev engines' trajectories go on after their cut, so here a re-bidding twin can do
+    // what a live one does: re-estimate from the cycles it has seen since.
+    absl::StatusOr<Dataset> whole =
+        fleettwin::model::SelectChannels(*train, dev_model->input_channels());
+    if (!whole.ok()) return Fail(whole.status());
+    std::vector<const UnitSeries*> full;
+    std::vector<size_t> cut;
+    for (const UnitSeries& u : split.dev.units) {
+      const auto it = std::find_if(whole->units.begin(), whole->units.end(),
+                                   [&](const UnitSeries& w) { return w.unit == u.unit; });
+      if (it == whole->units.end()) return Fail(absl::InternalError("dev unit not in training"));
+      full.push_back(&*it);
+      cut.push_back(u.rows.size());
+    }
+    absl::StatusOr<std::vector<int>> dev_live =
+        Rolling(problem, costs, LiveReestimate(*dev_model, full, cut), r, replications, threads,
+                sigma_scale);
+    if (!dev_live.ok()) return Fail(dev_live.status());
+    const Score live = ScoreStarts(problem, costs, r, *dev_live);
+    std::printf(
+        "dev fleet, re-planned each slot with live re-estimates: %.1f (%d maintained, %d "
+        "failures); share %.3f\n",
+        live.cost, live.maintained, live.failures, (none - live.cost) / (none - best));
   }
   if (detail) PrintDetail("test fleet", problem, costs, *estimates, *rul, *negotiated, *oracle);
   // 5. Rolling re-planning on the test fleet.
   const auto rolling_started = std::chrono::steady_clock::now();
   absl::StatusOr<std::vector<int>> rolling =
-      Rolling(problem, costs, *estimates, *rul, replications, threads, sigma_scale);
+      Rolling(problem, costs, SurvivalOnly(*estimates), *rul, replications, threads, sigma_scale);
   if (!rolling.ok()) return Fail(rolling.status());
   const double rolling_seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - rolling_started).count();
@@ -400,8 +526,7 @@ int main(int argc, char** argv) {
   std::printf("\n%-34s %10s %10s %9s %16s\n", "policy", "cost", "maintained", "failures",
               "share of oracle");
   auto row = [&](const char* name, const Score& s) {
-    std::printf("%-34s %10.1f %10d %9d %16.3f\n", name, s.cost, s.maintained, s.failures,
-                share(s));
+    std::printf("%-34s %10.1f %10d %9d %16.3f\n", name, s.cost, s.maintained, s.failures, share(s));
   };
   row("run to failure", rtf);
   char name[64];
@@ -410,15 +535,17 @@ int main(int argc, char** argv) {
   row("negotiated plan, committed once", plan);
   row("negotiated, re-planned each slot", replanned);
   row("oracle (true RUL)", best);
-  std::printf("\nbids: %zu engines x %d options x %llu replications in %.2f s (%.1f ms per "
-              "agent); solve %.2f ms\n",
-              n, problem.slots() + 1, static_cast<unsigned long long>(replications), bid_seconds,
-              1000 * bid_seconds / static_cast<double>(n), solve_ms);
+  std::printf(
+      "\nbids: %zu engines x %d options x %llu replications in %.2f s (%.1f ms per "
+      "agent); solve %.2f ms\n",
+      n, problem.slots() + 1, static_cast<unsigned long long>(replications), bid_seconds,
+      1000 * bid_seconds / static_cast<double>(n), solve_ms);
   std::printf("rolling: %d negotiations in %.1f s\n", problem.slots(), rolling_seconds);
-  std::printf("share of the oracle's saving over run to failure (target >= 0.8): committed once "
-              "%.3f (%s), re-planned each slot %.3f (%s)%s\n",
-              share(plan), share(plan) >= 0.8 ? "met" : "NOT met", share(replanned),
-              share(replanned) >= 0.8 ? "met" : "NOT met",
-              quick ? " (quick smoke mode: figures are meaningless)" : "");
+  std::printf(
+      "share of the oracle's saving over run to failure (target >= 0.8): committed once "
+      "%.3f (%s), re-planned each slot %.3f (%s)%s\n",
+      share(plan), share(plan) >= 0.8 ? "met" : "NOT met", share(replanned),
+      share(replanned) >= 0.8 ? "met" : "NOT met",
+      quick ? " (quick smoke mode: figures are meaningless)" : "");
   return 0;
 }
