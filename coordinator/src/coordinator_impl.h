@@ -4,11 +4,11 @@
 #define FLEETTWIN_COORDINATOR_SRC_COORDINATOR_IMPL_H_
 
 #include <atomic>
+#include <deque>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
-#include <deque>
-#include <map>
 #include <optional>
 #include <set>
 #include <string>
@@ -19,13 +19,10 @@
 #include <nlohmann/json.hpp>
 #include <zmq.hpp>
 
-#include "fleettwin/coordinator/federated_host.h"
 #include "fleettwin/coordinator/coordinator.h"
+#include "fleettwin/coordinator/federated_host.h"
 #include "fleettwin/coordinator/task_auction.h"
 #include "fleettwin/ledger/ledger.h"
-#include <nlohmann/json.hpp>
-
-#include "fleettwin/coordinator/task_auction.h"
 #include "fleettwin/protocol/curve_zmq.h"
 #include "fleettwin/protocol/messages.h"
 
@@ -88,15 +85,15 @@ struct Coordinator::Impl {
   CoordinatorStats stats;
   protocol::ReplayGuard replay;
   mutable std::mutex mutex;
-  Membership membership;  // GUARDED_BY(mutex) for readers; written by the loop only.
-  std::vector<PlanRecord> plans;              // GUARDED_BY(mutex).
-  std::vector<std::unique_ptr<Request>> requests;  // GUARDED_BY(mutex): waiting to start.
+  Membership membership;          // GUARDED_BY(mutex) for readers; written by the loop only.
+  std::vector<PlanRecord> plans;  // GUARDED_BY(mutex).
+  std::vector<std::unique_ptr<Request>> requests;       // GUARDED_BY(mutex): waiting to start.
   std::unordered_map<std::string, std::string> routes;  // Asset -> ROUTER routing id.
-  std::unique_ptr<Request> running_request;   // Loop only.
-  bool negotiation_running = false;           // GUARDED_BY(mutex): requested, not returned.
+  std::unique_ptr<Request> running_request;             // Loop only.
+  bool negotiation_running = false;                   // GUARDED_BY(mutex): requested, not returned.
   std::optional<MaintenanceNegotiation> negotiation;  // Loop only.
-  std::unique_ptr<ledger::Ledger> ledger;  // Null without a data_dir.
-  std::unique_ptr<FederatedHost> fl;       // Null without fl_address.
+  std::unique_ptr<ledger::Ledger> ledger;             // Null without a data_dir.
+  std::unique_ptr<FederatedHost> fl;                  // Null without fl_address.
   // Control replies produced off the loop (federated rounds), sent by the loop.
   std::mutex posted_mutex;
   std::vector<std::pair<std::string, std::string>> posted;  // GUARDED_BY(posted_mutex).
@@ -126,8 +123,16 @@ struct Coordinator::Impl {
   std::map<std::string, std::set<std::string>> assigned_to;  // GUARDED_BY(mutex).
   // Takes task `id` out of its winner's entry in assigned_to. REQUIRES(mutex).
   void Unassign(const std::string& id, TaskState& t);
-  std::deque<std::string> task_queue;      // Loop only: waiting for an auction.
-  std::optional<TaskAuction> auction;      // Loop only.
+  // Task `id`, held by `asset`, goes back to auction without it: unassigned, queued, `asset`
+  // excluded, history "AUCTION: ASSET WHY". REQUIRES(mutex). Follow it, outside the lock, with
+  // Reauction(id, auction, asset, why).
+  void TakeBack(const std::string& id, TaskState& t, const std::string& asset,
+                const std::string& why);
+  // Counts, ledgers (task.reauction) and queues a task taken back. Loop only, without mutex.
+  void Reauction(const std::string& id, const std::string& auction, const std::string& asset,
+                 const std::string& why);
+  std::deque<std::string> task_queue;  // Loop only: waiting for an auction.
+  std::optional<TaskAuction> auction;  // Loop only.
   // Control peers waiting for a task's first auction to end: task id -> reply.
   std::map<std::string, std::function<void(const std::string&)>> task_waiters;  // Loop only.
   absl::Status SubmitTask(const protocol::TaskCall& call, const NegotiationOptions& options,
@@ -146,7 +151,7 @@ struct Coordinator::Impl {
   absl::Status LoadTask(const ledger::Entry& entry);
   // The control socket's view of one task.
   static nlohmann::json TaskStateJson(const std::string& id, const TaskState& t);
-  std::vector<ledger::NewEntry> pending_anchors;      // Loop only.
+  std::vector<ledger::NewEntry> pending_anchors;  // Loop only.
   // After a restart with work to resume (a negotiation the ledger shows started but not
   // committed, tasks waiting for auction), nothing starts before this time: one heartbeat
   // timeout, so the agents have registered again before they are invited.

@@ -26,8 +26,7 @@ nlohmann::json Coordinator::Impl::TaskStateJson(const std::string& id, const Tas
 void Coordinator::Impl::LedgerTask(const std::string& kind, const std::string& asset,
                                    const nlohmann::json& body) {
   if (!ledger) return;
-  if (!ledger->Append({kind, asset.empty() ? protocol::kCoordinatorName : asset, 0, 0,
-                       body.dump()})
+  if (!ledger->Append({kind, asset.empty() ? protocol::kCoordinatorName : asset, 0, 0, body.dump()})
            .ok()) {
     ++stats.ledger_errors;
   }
@@ -49,9 +48,8 @@ absl::Status Coordinator::Impl::SubmitTask(const protocol::TaskCall& call,
   }
   // Ledgered before anything else happens, so a restart finds the task and auctions it.
   if (ledger) {
-    absl::StatusOr<uint64_t> index =
-        ledger->Append({"task.submit", protocol::kCoordinatorName, 0, 0,
-                        TaskSubmitJson(call, options).dump()});
+    absl::StatusOr<uint64_t> index = ledger->Append(
+        {"task.submit", protocol::kCoordinatorName, 0, 0, TaskSubmitJson(call, options).dump()});
     if (!index.ok()) {
       ++stats.ledger_errors;
       return index.status();
@@ -92,8 +90,11 @@ void Coordinator::Impl::StartPendingTask() {
     }
   }
   // Ledgered before the calls go out, so a restart never reuses an auction id.
-  LedgerTask("task.start", "", {{"task", id}, {"auction", absl::StrCat(id, "#", attempt)},
-                                {"attempt", attempt}, {"invited", invited}});
+  LedgerTask("task.start", "",
+             {{"task", id},
+              {"auction", absl::StrCat(id, "#", attempt)},
+              {"attempt", attempt},
+              {"invited", invited}});
   auction.emplace(absl::StrCat(id, "#", attempt), attempt, call, std::move(invited),
                   clock.NowUnixNanos(), options);
   SendAll(auction->Begin());
@@ -132,7 +133,7 @@ void Coordinator::Impl::FinishTaskIfDone() {
 }
 
 void Coordinator::Impl::OnTaskReport(const std::string& asset, const protocol::TaskReport& r) {
-  bool requeue = false;
+  const std::string dropped = absl::StrCat("dropped: ", protocol::Utf8Prefix(r.reason, 200));
   {
     std::lock_guard<std::mutex> lock(mutex);
     auto it = tasks.find(r.task_id);
@@ -143,28 +144,19 @@ void Coordinator::Impl::OnTaskReport(const std::string& asset, const protocol::T
       return;
     }
     TaskState& t = it->second;
-    Unassign(r.task_id, t);
     if (r.done) {
+      Unassign(r.task_id, t);
       t.status = "done";
       t.history.push_back(absl::StrCat(r.auction, ": done by ", asset));
     } else {
-      t.status = "queued";
-      t.excluded.insert(asset);
-      t.winner.clear();
-      t.history.push_back(
-          absl::StrCat(r.auction, ": ", asset, " dropped: ", protocol::Utf8Prefix(r.reason, 200)));
-      requeue = true;
+      TakeBack(r.task_id, t, asset, dropped);
     }
   }
   if (r.done) {
     LedgerTask("task.done", "", {{"task", r.task_id}, {"auction", r.auction}, {"asset", asset}});
   } else {
-    ++stats.task_reauctions;
-    LedgerTask("task.reauction", "",
-               {{"task", r.task_id}, {"auction", r.auction}, {"asset", asset},
-                {"reason", absl::StrCat("dropped: ", protocol::Utf8Prefix(r.reason, 200))}});
+    Reauction(r.task_id, r.auction, asset, dropped);
   }
-  if (requeue) task_queue.push_back(r.task_id);
 }
 
 namespace {
@@ -179,6 +171,23 @@ void Coordinator::Impl::Unassign(const std::string& id, TaskState& t) {
   }
 }
 
+void Coordinator::Impl::TakeBack(const std::string& id, TaskState& t, const std::string& asset,
+                                 const std::string& why) {
+  Unassign(id, t);
+  t.winner.clear();
+  t.status = "queued";
+  t.excluded.insert(asset);
+  t.history.push_back(absl::StrCat(t.auction, ": ", asset, " ", why));
+}
+
+void Coordinator::Impl::Reauction(const std::string& id, const std::string& auction,
+                                  const std::string& asset, const std::string& why) {
+  ++stats.task_reauctions;
+  LedgerTask("task.reauction", "",
+             {{"task", id}, {"auction", auction}, {"asset", asset}, {"reason", why}});
+  task_queue.push_back(id);
+}
+
 void Coordinator::Impl::ReconcileTasks(const std::string& asset,
                                        const std::vector<std::string>& held) {
   const std::set<std::string> holds(held.begin(), held.end());
@@ -188,7 +197,7 @@ void Coordinator::Impl::ReconcileTasks(const std::string& asset,
     std::lock_guard<std::mutex> lock(mutex);
     auto mine = assigned_to.find(asset);
     if (holds.empty() && mine == assigned_to.end()) return;  // The common case: nothing held.
-    std::set<std::string> current;  // Auctions this agent rightly holds.
+    std::set<std::string> current;                           // Auctions this agent rightly holds.
     const std::set<std::string> ids =
         mine == assigned_to.end() ? std::set<std::string>{} : mine->second;
     for (const std::string& id : ids) {
@@ -198,11 +207,7 @@ void Coordinator::Impl::ReconcileTasks(const std::string& asset,
         continue;
       }
       forgotten.emplace_back(id, t.auction);
-      Unassign(id, t);
-      t.winner.clear();
-      t.status = "queued";
-      t.excluded.insert(asset);
-      t.history.push_back(absl::StrCat(t.auction, ": ", asset, " ", kNotHeld));
+      TakeBack(id, t, asset, kNotHeld);
     }
     for (const std::string& auction : holds) {
       if (current.contains(auction)) continue;
@@ -210,13 +215,7 @@ void Coordinator::Impl::ReconcileTasks(const std::string& asset,
       revoke.push_back({task, auction, "not yours: the task was auctioned again or ended"});
     }
   }
-  for (const auto& [id, auction_id] : forgotten) {
-    ++stats.task_reauctions;
-    LedgerTask("task.reauction", "",
-               {{"task", id}, {"auction", auction_id}, {"asset", asset},
-                {"reason", kNotHeld}});
-    task_queue.push_back(id);
-  }
+  for (const auto& [id, auction_id] : forgotten) Reauction(id, auction_id, asset, kNotHeld);
   for (protocol::TaskRevoke& r : revoke) {
     ++stats.task_revokes;
     SendTo(asset, std::move(r));
@@ -233,26 +232,17 @@ void Coordinator::Impl::ReauctionTasksOf(const std::string& asset, const std::st
     for (const std::string& id : ids) {
       TaskState& t = tasks.at(id);
       lost.emplace_back(id, t.auction);
-      Unassign(id, t);
-      t.winner.clear();
-      t.status = "queued";
-      t.excluded.insert(asset);
-      t.history.push_back(absl::StrCat(t.auction, ": ", asset, " ", reason));
+      TakeBack(id, t, asset, reason);
     }
   }
-  for (const auto& [id, auction_id] : lost) {
-    ++stats.task_reauctions;
-    LedgerTask("task.reauction", "",
-               {{"task", id}, {"auction", auction_id}, {"asset", asset}, {"reason", reason}});
-    task_queue.push_back(id);
-  }
+  for (const auto& [id, auction_id] : lost) Reauction(id, auction_id, asset, reason);
 }
 
 absl::Status Coordinator::Impl::LoadTask(const ledger::Entry& entry) {
   const nlohmann::json j = nlohmann::json::parse(entry.payload, nullptr, false);
   auto bad = [&](const std::string& why) {
-    return absl::DataLossError(absl::StrCat("ledger entry ", entry.index, " (", entry.kind,
-                                            "): ", why));
+    return absl::DataLossError(
+        absl::StrCat("ledger entry ", entry.index, " (", entry.kind, "): ", why));
   };
   if (!j.is_object()) return bad("not a JSON object");
   try {
