@@ -34,6 +34,10 @@ struct Maintenance {
   time @0 :Float64;
   note @1 :Text;
   author @2 :Text;
+  # A renewal (overhaul, replacement, the repair after a failure): the asset's age restarts.
+  # False for work that leaves the asset as worn as it was (an inspection). Records written
+  # before this field existed read as true, which is what they meant.
+  renews @3 :Bool = true;
 }
 
 # A sample that failed a check; it changed nothing in the twin.

@@ -12,8 +12,8 @@
 
 #include <nlohmann/json.hpp>
 
-#include "absl/strings/str_cat.h"
 #include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "fleettwin/agent/federated_learner.h"
 #include "fleettwin/agent/what_if.h"
@@ -31,8 +31,8 @@ absl::StatusOr<std::unique_ptr<AgentRuntime>> AgentRuntime::Start(const AgentOpt
                                                                   const Clock& clock) {
   if (!(options.travel_speed > 0 && options.travel_speed <= 1e9) ||
       !(options.default_repair_time >= 0 && options.default_repair_time <= 1e7) ||
-      (options.location && (!std::isfinite((*options.location)[0]) ||
-                            !std::isfinite((*options.location)[1])))) {
+      (options.location &&
+       (!std::isfinite((*options.location)[0]) || !std::isfinite((*options.location)[1])))) {
     return absl::InvalidArgumentError(
         "travel speed must be in (0, 1e9], repair time in [0, 1e7], a location finite");
   }
@@ -87,9 +87,8 @@ absl::StatusOr<std::unique_ptr<AgentRuntime>> AgentRuntime::Start(const AgentOpt
       ledger::OpenLedger(ledger_options, clock, *key);
   if (!ledger.ok()) return ledger.status();
   agent->ledger_ = std::move(*ledger);
-  absl::StatusOr<std::unique_ptr<LedgeredTwin>> twin =
-      LedgeredTwin::Open(agent->kind_, options.asset, *agent->ledger_, 1000, kind_text,
-                         agent->model_.get());
+  absl::StatusOr<std::unique_ptr<LedgeredTwin>> twin = LedgeredTwin::Open(
+      agent->kind_, options.asset, *agent->ledger_, 1000, kind_text, agent->model_.get());
   if (!twin.ok()) return twin.status();
   agent->twin_ = std::move(*twin);
   agent->queue_ = std::make_unique<TelemetryQueue>(options.queue_capacity);
@@ -153,7 +152,8 @@ absl::StatusOr<std::unique_ptr<AgentRuntime>> AgentRuntime::Start(const AgentOpt
     absl::StatusOr<common::CurvePublicKey> server =
         common::ReadCurvePublicKeyFile(options.coordinator_key_file);
     if (!server.ok()) return server.status();
-    absl::StatusOr<common::CurveSecretKey> own = common::ReadCurveSecretKeyFile(options.agent_key_file);
+    absl::StatusOr<common::CurveSecretKey> own =
+        common::ReadCurveSecretKeyFile(options.agent_key_file);
     if (!own.ok()) return own.status();
     if (own->name != options.asset) {
       return absl::InvalidArgumentError(absl::StrCat(
@@ -359,14 +359,16 @@ std::string AgentRuntime::MetricsText() {
     const federated::FleetNodeStats fl = fl_node_->stats();
     w.Family("fleettwin_agent_federated_models_total", "counter",
              "Global models received in federated rounds (each ledgered).");
-    w.Sample("fleettwin_agent_federated_models_total", asset, static_cast<double>(fl_models_.load()));
+    w.Sample("fleettwin_agent_federated_models_total", asset,
+             static_cast<double>(fl_models_.load()));
     w.Family("fleettwin_agent_federated_replies_total", "counter",
              "Replies pushed to the Fleet API server (train, evaluate, query).");
     w.Sample("fleettwin_agent_federated_replies_total", asset,
              static_cast<double>(fl.messages_handled));
     w.Family("fleettwin_agent_federated_errors_total", "counter",
              "Replies that carried an error instead of a result.");
-    w.Sample("fleettwin_agent_federated_errors_total", asset, static_cast<double>(fl.handler_errors));
+    w.Sample("fleettwin_agent_federated_errors_total", asset,
+             static_cast<double>(fl.handler_errors));
   }
   w.Family("fleettwin_agent_ledger_entries", "gauge", "Entries in the agent's ledger.");
   w.Sample("fleettwin_agent_ledger_entries", asset, static_cast<double>(ledger_size));
@@ -517,6 +519,36 @@ absl::StatusOr<uint64_t> AgentRuntime::SetDesired(std::string name, double value
   return twin_->SetDesired(std::move(name), value, std::move(author));
 }
 
+absl::StatusOr<uint64_t> AgentRuntime::RecordMaintenance(std::optional<double> time,
+                                                         std::string note, std::string author,
+                                                         bool renews) {
+  if (stopping_) return absl::FailedPreconditionError("the agent is shutting down");
+  if (note.size() > 256 || author.size() > 128) {
+    return absl::InvalidArgumentError("a maintenance note is at most 256 bytes, its author 128");
+  }
+  std::lock_guard lock(twin_mu_);
+  const TwinState& state = twin_->twin().state();
+  if (!time) {
+    if (!state.last_time) {
+      return absl::FailedPreconditionError(
+          "the twin has no sample yet: give the maintenance's time");
+    }
+    time = state.last_time;
+  }
+  if (!std::isfinite(*time)) return absl::InvalidArgumentError("maintenance time must be finite");
+  if (state.last_time && *time > *state.last_time) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("maintenance time ", *time, " is after the latest sample (", *state.last_time,
+                     "): record it once the twin has reached it"));
+  }
+  if (!state.maintenance.empty() && *time < state.maintenance.back().time) {
+    return absl::InvalidArgumentError(absl::StrCat("maintenance time ", *time,
+                                                   " precedes the latest maintenance record (",
+                                                   state.maintenance.back().time, ")"));
+  }
+  return twin_->RecordMaintenance(*time, std::move(note), std::move(author), renews);
+}
+
 const std::string& AgentRuntime::http_endpoint() const {
   static const std::string kNone;
   return http_ ? http_->endpoint() : kNone;
@@ -555,7 +587,8 @@ AgentRuntime::~AgentRuntime() { Shutdown().IgnoreError(); }
 
 absl::Status AgentRuntime::StartFederated(const AgentOptions& options) {
   if (options.fl_history_file.empty()) {
-    return absl::InvalidArgumentError("federated learning needs the agent's history (--fl-history)");
+    return absl::InvalidArgumentError(
+        "federated learning needs the agent's history (--fl-history)");
   }
   absl::StatusOr<model::Dataset> history = model::ReadCmapss(options.fl_history_file);
   if (!history.ok()) return history.status();
@@ -573,7 +606,8 @@ absl::Status AgentRuntime::StartFederated(const AgentOptions& options) {
     }
     history->units = std::move(kept);
   }
-  if (history->units.empty()) return absl::InvalidArgumentError("the federated history has no units");
+  if (history->units.empty())
+    return absl::InvalidArgumentError("the federated history has no units");
   LearnerOptions lo;
   lo.asset_id = options.asset;
   lo.train.threads = std::max(1, options.fl_train_threads);
@@ -582,8 +616,9 @@ absl::Status AgentRuntime::StartFederated(const AgentOptions& options) {
   learner_ = std::make_unique<FederatedLearner>(
       std::move(*history), std::move(base), lo, [this](const ModelReceived& m) {
         ++fl_models_;
-        absl::StatusOr<uint64_t> r = SetDesired("federated.model", static_cast<double>(m.server_round),
-                                                absl::StrCat("federated:", m.message_type, ":", m.model_id));
+        absl::StatusOr<uint64_t> r =
+            SetDesired("federated.model", static_cast<double>(m.server_round),
+                       absl::StrCat("federated:", m.message_type, ":", m.model_id));
         (void)r;  // Refused only while the agent shuts down; the node stops next.
       });
   const std::filesystem::path key_file =
@@ -650,9 +685,9 @@ absl::StatusOr<std::string> RebuildTwinJson(const std::filesystem::path& ledger_
         "the failure model does not fit the recorded asset kind (a channel it needs is missing)");
   }
   if (model && rebuilt->twin->state().model_version != model->version()) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "the ledger's twin uses model '", rebuilt->twin->state().model_version,
-        "', not the given one ('", model->version(), "')"));
+    return absl::FailedPreconditionError(
+        absl::StrCat("the ledger's twin uses model '", rebuilt->twin->state().model_version,
+                     "', not the given one ('", model->version(), "')"));
   }
   return rebuilt->twin->StateJson();
 }

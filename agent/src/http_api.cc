@@ -2,6 +2,8 @@
 
 #include <httplib.h>
 
+#include <optional>
+
 #include <nlohmann/json.hpp>
 
 #include "absl/strings/numbers.h"
@@ -108,6 +110,48 @@ absl::StatusOr<std::unique_ptr<HttpApi>> HttpApi::Start(const std::string& bind,
           }
           res.set_content(json{{"revision", *revision}}.dump() + "\n", "application/json");
         });
+    // POST /maintenance {"note": "failure", "time": 212, "author": "ops", "renews": true}: a
+    // maintenance done on the asset (time defaults to the latest sample's; renews to true),
+    // recorded as a twin update.
+    server.Post("/maintenance", [&agent](const httplib::Request& req, httplib::Response& res) {
+      const json body = json::parse(req.body, nullptr, /*allow_exceptions=*/false);
+      if (body.is_discarded() || !body.is_object()) {
+        return JsonError(res, 400,
+                         "body must be a JSON object: {\"note\": S, \"time\": T, \"author\": S, "
+                         "\"renews\": B}");
+      }
+      for (const auto& [key, value] : body.items()) {
+        if (key != "note" && key != "time" && key != "author" && key != "renews") {
+          return JsonError(res, 400, absl::StrCat("unknown key \"", key, "\""));
+        }
+      }
+      std::string note = "maintenance", author = "http";
+      std::optional<double> time;
+      bool renews = true;
+      if (auto r = body.find("renews"); r != body.end()) {
+        if (!r->is_boolean()) return JsonError(res, 400, "\"renews\" must be true or false");
+        renews = r->get<bool>();
+      }
+      if (auto n = body.find("note"); n != body.end()) {
+        if (!n->is_string()) return JsonError(res, 400, "\"note\" must be a string");
+        note = n->get<std::string>();
+      }
+      if (auto a = body.find("author"); a != body.end()) {
+        if (!a->is_string()) return JsonError(res, 400, "\"author\" must be a string");
+        author = a->get<std::string>();
+      }
+      if (auto t = body.find("time"); t != body.end()) {
+        if (!t->is_number()) return JsonError(res, 400, "\"time\" must be a number");
+        time = t->get<double>();
+      }
+      absl::StatusOr<uint64_t> revision =
+          agent.RecordMaintenance(time, std::move(note), std::move(author), renews);
+      if (!revision.ok()) {
+        return JsonError(res, HttpStatus(revision.status()),
+                         std::string(revision.status().message()));
+      }
+      res.set_content(json{{"revision", *revision}}.dump() + "\n", "application/json");
+    });
     // POST /whatif {"capacity": 8, "horizon": 500, "replications": 2000}: a Monte Carlo answer
     // from the twin's calibrated simulator (fields in docs/agent.md).
     server.Post("/whatif", [&agent](const httplib::Request& req, httplib::Response& res) {
@@ -125,9 +169,9 @@ absl::StatusOr<std::unique_ptr<HttpApi>> HttpApi::Start(const std::string& bind,
                 absl::StrCat("no ", req.method, " ", req.path,
                              "; try /healthz /readyz /metrics /twin /quarantine /sources",
                              access == Access::kAll
-                                 ? " PUT /desired/NAME POST /whatif"
-                                 : " (this port is read-only: PUT /desired and POST /whatif "
-                                   "are on the agent's operator port)"));
+                                 ? " PUT /desired/NAME POST /maintenance POST /whatif"
+                                 : " (this port is read-only: PUT /desired, POST /maintenance "
+                                   "and POST /whatif are on the agent's operator port)"));
     } else {
       JsonError(res, res.status, absl::StrCat("HTTP ", res.status));
     }

@@ -20,7 +20,8 @@ class AgentRuntime;
 class HttpApi final {
  public:
   // What a port serves: everything, or only the GET endpoints (the twin, health, metrics),
-  // never PUT /desired or POST /whatif, for a port that auditors and monitoring may reach.
+  // never PUT /desired, POST /maintenance or POST /whatif, for a port that auditors and
+  // monitoring may reach.
   enum class Access { kAll, kReadOnly };
 
   // Binds `bind` ("HOST:PORT"; port 0 picks a free one) and serves `agent`, which must outlive

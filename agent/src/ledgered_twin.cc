@@ -100,8 +100,8 @@ absl::StatusOr<std::unique_ptr<LedgeredTwin>> LedgeredTwin::Open(
   if (model != nullptr) {
     for (const std::string& name : model->input_channels()) {
       if (!kind.ChannelIndex(name)) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            "the failure model needs channel '", name, "', which kind '", kind.name, "' lacks"));
+        return absl::InvalidArgumentError(absl::StrCat("the failure model needs channel '", name,
+                                                       "', which kind '", kind.name, "' lacks"));
       }
     }
   }
@@ -231,8 +231,7 @@ absl::StatusOr<IngestResult> LedgeredTwin::IngestPipelined(absl::Span<const RawS
       ++result.accepted;
       if (std::optional<CalibrationChange> due = twin_->DueCalibration()) {
         const uint64_t r = twin_->Apply(*due);
-        batch.entries.push_back(
-            {kTwinUpdateKind, asset_, r, 0, EncodeTwinUpdate(asset_, r, *due)});
+        batch.entries.push_back({kTwinUpdateKind, asset_, r, 0, EncodeTwinUpdate(asset_, r, *due)});
       }
     } else {
       const Rejection& rejection = std::get<Rejection>(checked);
@@ -273,9 +272,9 @@ absl::StatusOr<uint64_t> LedgeredTwin::SetDesired(std::string name, double value
 }
 
 absl::StatusOr<uint64_t> LedgeredTwin::RecordMaintenance(double time, std::string note,
-                                                         std::string author) {
+                                                         std::string author, bool renews) {
   if (!std::isfinite(time)) return absl::InvalidArgumentError("maintenance time must be finite");
-  return ApplyOne(MaintenanceRecord{time, std::move(note), std::move(author)});
+  return ApplyOne(MaintenanceRecord{time, std::move(note), std::move(author), renews});
 }
 
 absl::StatusOr<uint64_t> LedgeredTwin::SetModelVersion(std::string version) {

@@ -107,8 +107,7 @@ void Twin::ObserveConveyor(const Sample& sample) {
   if (std::isnan(state_value)) return;
   // The kind bounds the channel; an out-of-range value still must not reach the int cast.
   const int belt_state = state_value >= -1 && state_value <= 3 ? static_cast<int>(state_value) : -1;
-  const bool failure_event = failure_channel_ != kNoSource &&
-                             sample.values[failure_channel_] == 1;
+  const bool failure_event = failure_channel_ != kNoSource && sample.values[failure_channel_] == 1;
   // Prediction quality: over a working interval, the calibrated rate expected rate * dt
   // failures; a failure is a move out of working (or a failure event between working samples).
   if (state_.calibration && previous_state_ == kConveyorWorking && previous_time_ &&
@@ -176,11 +175,13 @@ uint64_t Twin::Apply(const TwinChange& change) {
   } else if (const MaintenanceRecord* m = std::get_if<MaintenanceRecord>(&change)) {
     state_.maintenance.push_back(*m);
     if (m->note == kFailureNote) ScoreRulPredictions(m->time);
-    // Maintenance renews the asset: its age restarts, older rows no longer describe it, and
-    // the worn estimate is void until the next sample.
-    life_start_ = m->time;
-    model_rows_.clear();
-    state_.rul.reset();
+    // A renewal: the asset's age restarts, older rows no longer describe it, and the worn
+    // estimate is void until the next sample. An inspection changes none of that.
+    if (m->renews) {
+      life_start_ = m->time;
+      model_rows_.clear();
+      state_.rul.reset();
+    }
   } else if (const CalibrationChange* c = std::get_if<CalibrationChange>(&change)) {
     state_.calibration = c->calibration;
     ++state_.calibrations;
@@ -280,7 +281,8 @@ std::string Twin::StateJson() const {
   doc["model_version"] = state_.model_version;
   nlohmann::ordered_json maintenance = nlohmann::ordered_json::array();
   for (const MaintenanceRecord& m : state_.maintenance) {
-    maintenance.push_back({{"time", Number(m.time)}, {"note", m.note}, {"author", m.author}});
+    maintenance.push_back(
+        {{"time", Number(m.time)}, {"note", m.note}, {"author", m.author}, {"renews", m.renews}});
   }
   doc["maintenance"] = maintenance;
   if (state_.calibration) {

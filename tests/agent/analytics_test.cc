@@ -307,6 +307,11 @@ TEST_F(AnalyticsTest, MaintenanceRenewsTheAssetSoTheModelsAgeRestarts) {
   }
   const double worn = state.rul->rul;
   EXPECT_LT(worn, fresh - 20);
+  // An inspection (not a renewal) leaves the engine as worn as it was: same age, same window,
+  // same estimate.
+  ASSERT_TRUE((*twin)->RecordMaintenance(149, "borescope inspection", "test", false).ok());
+  ASSERT_TRUE(state.rul.has_value());
+  EXPECT_EQ(state.rul->rul, worn);
   // A maintenance at cycle 150 renews it: the same 40 readings at cycles 151..190 describe a
   // 1..40-cycle-old engine and give exactly the estimate of the new one.
   ASSERT_TRUE((*twin)->RecordMaintenance(150, "overhaul", "test").ok());

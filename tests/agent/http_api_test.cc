@@ -170,6 +170,46 @@ TEST_F(HttpApiTest, DesiredValuesAreRecordedUpdates) {
   EXPECT_EQ(json::parse(client_->Get("/twin")->body)["revision"], 1);  // Nothing else applied.
 }
 
+TEST_F(HttpApiTest, MaintenanceIsARecordedUpdateAtTheLatestSampleOrAGivenTime) {
+  // No sample yet: the time must be given.
+  httplib::Result early = client_->Post("/maintenance", R"({"note": "x"})", "application/json");
+  ASSERT_TRUE(early);
+  EXPECT_EQ(early->status, 503) << early->body;
+  Send({{1, {{"pressure", 1.0}}}, {2, {{"pressure", 2.0}}}, {3, {{"pressure", 3.0}}}});
+
+  httplib::Result post = client_->Post(
+      "/maintenance", R"({"note": "seal replaced", "author": "ops"})", "application/json");
+  ASSERT_TRUE(post);
+  EXPECT_EQ(post->status, 200) << post->body;
+  EXPECT_EQ(json::parse(post->body)["revision"], 4);
+  json state = json::parse(client_->Get("/twin")->body);
+  ASSERT_EQ(state["maintenance"].size(), 1u);
+  EXPECT_EQ(state["maintenance"][0],
+            json({{"time", 3}, {"note", "seal replaced"}, {"author", "ops"}, {"renews", true}}));
+
+  for (const char* bad :
+       {"", "[]", R"({"note": 5})", R"({"time": "now"})", R"({"author": 1})", R"({"when": 2})",
+        R"({"renews": "yes"})", R"({"time": 2})" /* before the latest record */,
+        R"({"time": 4})" /* after the latest sample */}) {
+    httplib::Result r = client_->Post("/maintenance", bad, "application/json");
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 400) << bad;
+    EXPECT_TRUE(json::parse(r->body).contains("error")) << r->body;
+  }
+  const std::string long_note = R"({"note": ")" + std::string(300, 'n') + R"("})";
+  EXPECT_EQ(client_->Post("/maintenance", long_note, "application/json")->status, 400);
+  EXPECT_EQ(json::parse(client_->Get("/twin")->body)["revision"], 4);  // Nothing else applied.
+
+  httplib::Result again = client_->Post(
+      "/maintenance", R"({"time": 3, "note": "inspection", "renews": false})", "application/json");
+  ASSERT_TRUE(again);
+  EXPECT_EQ(again->status, 200) << again->body;  // The same time as the latest is allowed.
+  state = json::parse(client_->Get("/twin")->body);
+  ASSERT_EQ(state["maintenance"].size(), 2u);
+  EXPECT_EQ(state["maintenance"][1],
+            json({{"time", 3}, {"note", "inspection"}, {"author", "http"}, {"renews", false}}));
+}
+
 TEST_F(HttpApiTest, ShutdownDrainsAndTheLedgerRebuildsTheSameTwin) {
   std::vector<RawSample> samples;
   for (int i = 1; i <= 50; ++i) samples.push_back({1.0 * i, {{"pressure", 0.1 * i}}});

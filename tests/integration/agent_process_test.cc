@@ -234,6 +234,26 @@ TEST(AgentProcessTest, WithAModelTheTwinPredictsRulAndAnswersWhatIfQuestions) {
   EXPECT_LE(a["answers"]["cost"]["ci"][0].get<double>(), a["answers"]["cost"]["mean"].get<double>());
   EXPECT_EQ(agent.Post("/whatif", R"({"capacity": 3})").first, 400);  // Not a turbofan field.
   EXPECT_EQ(agent.Post("/whatif", "not json").first, 400);
+  EXPECT_EQ(twin["prediction_quality"]["rul_errors"], 0);
+
+  // The engine fails at its last cycle and an operator records it: the failure scores the
+  // twin's earlier predictions, and the renewed engine has no estimate until its next sample.
+  auto [mstatus, recorded] = agent.Post("/maintenance", R"({"note": "failure", "author": "ops"})");
+  ASSERT_EQ(mstatus, 200) << recorded;
+  EXPECT_EQ(nlohmann::json::parse(recorded)["revision"], 198);
+  EXPECT_EQ(agent.Post("/maintenance", R"({"time": 1})").first, 400);  // Before the failure.
+  EXPECT_EQ(agent.Post("/maintenance", R"({"time": 500})").first, 400);  // After the last sample.
+  auto [after_status, after] = agent.Get("/twin");
+  ASSERT_EQ(after_status, 200);
+  const nlohmann::json failed = nlohmann::json::parse(after);
+  EXPECT_EQ(failed["revision"], 198);
+  ASSERT_EQ(failed["maintenance"].size(), 1u) << after;
+  EXPECT_EQ(failed["maintenance"][0]["note"], "failure");
+  EXPECT_EQ(failed["maintenance"][0]["author"], "ops");
+  EXPECT_EQ(failed["maintenance"][0]["time"], twin["last_time"]);
+  EXPECT_TRUE(failed["rul"].is_null()) << after;
+  EXPECT_GT(failed["prediction_quality"]["rul_errors"].get<int>(), 0) << after;
+
   AgentProcess::Exit exit = agent.Stop();
   ASSERT_EQ(exit.code, 0) << exit.err;
   EXPECT_EQ(Verify(dir), 0);
@@ -241,7 +261,7 @@ TEST(AgentProcessTest, WithAModelTheTwinPredictsRulAndAnswersWhatIfQuestions) {
   auto [code, rebuilt] = RunTool({FLEETTWIN_FLEET_AGENT, "replay-ledger", dir + "/ledger",
                                   "--asset", "engine-31", "--model", model});
   ASSERT_EQ(code, 0);
-  EXPECT_EQ(rebuilt, live);
+  EXPECT_EQ(rebuilt, after);
 }
 
 // With an operator port, the HTTP port auditors and monitoring reach serves reads only.
@@ -254,6 +274,7 @@ TEST(AgentProcessTest, WithAnOperatorPortTheHttpPortIsReadOnly) {
   ASSERT_TRUE(agent.running()) << agent.banner();
   EXPECT_EQ(agent.Put("/desired/max_s11", R"({"value": 48, "author": "auditor"})").first, 404);
   EXPECT_EQ(agent.Post("/whatif", R"({"replications": 100})").first, 404);
+  EXPECT_EQ(agent.Post("/maintenance", R"({"note": "auditor"})").first, 404);
   EXPECT_EQ(agent.Get("/healthz").first, 200);
   httplib::Client op("127.0.0.1", operator_port);
   httplib::Result put = op.Put("/desired/max_s11", R"({"value": 48, "author": "ops"})",

@@ -117,6 +117,14 @@ class AgentRuntime final {
   absl::Status Ready();
   // Records a desired value as a twin update. Errors: InvalidArgument, FailedPrecondition.
   absl::StatusOr<uint64_t> SetDesired(std::string name, double value, std::string author);
+  // Records a maintenance done on the asset (note "failure" for a failure) as a twin update.
+  // With `renews` the asset is as new afterwards: its age restarts and the RUL estimate waits
+  // for the next sample; without, it is an inspection that changes neither. A failure scores
+  // the twin's earlier RUL predictions. `time` defaults to the latest sample's; it may not
+  // precede the latest maintenance record nor follow the latest sample. Errors:
+  // InvalidArgument, FailedPrecondition (no sample yet and no time; shutting down).
+  absl::StatusOr<uint64_t> RecordMaintenance(std::optional<double> time, std::string note,
+                                             std::string author, bool renews);
   // Answers a what-if question (what_if.h) from a snapshot of the twin; the Monte Carlo runs
   // outside the twin's lock, one question at a time. Errors: InvalidArgument,
   // FailedPrecondition, ResourceExhausted (another question is running).

@@ -89,7 +89,9 @@ class LedgeredTwin final {
                                                absl::Span<const std::string> raw_text = {});
   // These return once their update is durable.
   absl::StatusOr<uint64_t> SetDesired(std::string name, double value, std::string author);
-  absl::StatusOr<uint64_t> RecordMaintenance(double time, std::string note, std::string author);
+  // `renews`: the asset is as new afterwards (MaintenanceRecord::renews).
+  absl::StatusOr<uint64_t> RecordMaintenance(double time, std::string note, std::string author,
+                                             bool renews = true);
   absl::StatusOr<uint64_t> SetModelVersion(std::string version);
 
   // Batches handed to the writer so far (a sequence number; read by the owner).

@@ -43,6 +43,7 @@ struct MaintenanceRecord {
   double time = 0;
   std::string note;
   std::string author;
+  bool renews = true;  // The asset is as new afterwards (its age restarts); false: an inspection.
   bool operator==(const MaintenanceRecord&) const = default;
 };
 
