@@ -80,6 +80,12 @@ absl::StatusOr<sim::TurbofanQuestion> TurbofanQuestionFor(const AssetKind& kind,
   } else if (state.rul) {
     q.params.rul_mean = what_if.rul.value_or(state.rul->rul);
     q.params.rul_std = what_if.rul_std.value_or(state.rul->rul_std);
+  } else if (!state.maintenance.empty() && state.maintenance.back().renews &&
+             (!state.last_time || *state.last_time <= state.maintenance.back().time)) {
+    // Renewed and not run since: a new engine's life, the kind's renewed-life distribution
+    // (the failure model has nothing to say until the next sample).
+    q.params.rul_mean = what_if.rul.value_or(kind.simulator.renewed_life_mean);
+    q.params.rul_std = what_if.rul_std.value_or(kind.simulator.renewed_life_std);
   } else {
     return absl::FailedPreconditionError(
         "the twin has no RUL estimate yet (no failure model loaded, or too few cycles): give "
@@ -151,9 +157,9 @@ constexpr double kMaxWork = 2e8;
 
 absl::Status CheckWork(uint64_t replications, double horizon) {
   if (static_cast<double>(replications) * horizon > kMaxWork) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "replications x horizon must be at most ", kMaxWork, " (a bounded question); got ",
-        static_cast<double>(replications) * horizon));
+    return absl::InvalidArgumentError(absl::StrCat("replications x horizon must be at most ",
+                                                   kMaxWork, " (a bounded question); got ",
+                                                   static_cast<double>(replications) * horizon));
   }
   return absl::OkStatus();
 }
@@ -198,10 +204,10 @@ absl::StatusOr<WhatIfRequest> ParseWhatIfJson(const AssetKind& kind, std::string
     if (absl::Status work = CheckWork(mc.replications, w.horizon); !work.ok()) return work;
     out.question = w;
   } else if (kind.simulator.model == SimulatorModel::kTurbofan) {
-    if (absl::Status s = f.OnlyKeys({"replications", "seed", "confidence", "rul", "rul_std",
-                                     "maintenance_at", "horizon", "failure_before",
-                                     "maintenance_duration", "repair_duration", "failure_cost",
-                                     "preventive_cost", "wasted_life_cost"});
+    if (absl::Status s =
+            f.OnlyKeys({"replications", "seed", "confidence", "rul", "rul_std", "maintenance_at",
+                        "horizon", "failure_before", "maintenance_duration", "repair_duration",
+                        "failure_cost", "preventive_cost", "wasted_life_cost"});
         !s.ok()) {
       return s;
     }
@@ -209,13 +215,13 @@ absl::StatusOr<WhatIfRequest> ParseWhatIfJson(const AssetKind& kind, std::string
     absl::Status s = f.Optional("rul", w.rul);
     if (s.ok()) s = f.Optional("rul_std", w.rul_std);
     if (s.ok()) s = f.Optional("maintenance_at", w.maintenance_at);
-    for (auto [key, field] : {std::pair{"horizon", &w.horizon},
-                              std::pair{"failure_before", &w.failure_before},
-                              std::pair{"maintenance_duration", &w.maintenance_duration},
-                              std::pair{"repair_duration", &w.repair_duration},
-                              std::pair{"failure_cost", &w.failure_cost},
-                              std::pair{"preventive_cost", &w.preventive_cost},
-                              std::pair{"wasted_life_cost", &w.wasted_life_cost}}) {
+    for (auto [key, field] :
+         {std::pair{"horizon", &w.horizon}, std::pair{"failure_before", &w.failure_before},
+          std::pair{"maintenance_duration", &w.maintenance_duration},
+          std::pair{"repair_duration", &w.repair_duration},
+          std::pair{"failure_cost", &w.failure_cost},
+          std::pair{"preventive_cost", &w.preventive_cost},
+          std::pair{"wasted_life_cost", &w.wasted_life_cost}}) {
       if (s.ok()) s = f.Number(key, *field);
     }
     if (!s.ok()) return s;

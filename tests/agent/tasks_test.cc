@@ -1,4 +1,5 @@
 // The agent's side of task allocation, in process: bids from the twin, awards, reports.
+#include <algorithm>
 #include <chrono>
 #include <fstream>
 #include <thread>
@@ -68,6 +69,51 @@ protocol::CallForProposals Call(const std::string& id, double duration, double d
   c.task.deadline = deadline;
   c.task.late_cost = 100;
   return c;
+}
+
+protocol::CallForProposals MaintenanceCall(const std::string& id) {
+  protocol::CallForProposals c;
+  c.negotiation = id;
+  c.maintenance.horizon = 150;
+  c.maintenance.duration = 5;
+  c.maintenance.crews = 2;
+  c.maintenance.failure_cost = 100;
+  c.maintenance.preventive_cost = 20;
+  c.maintenance.wasted_life_cost = 0.5;
+  return c;
+}
+
+size_t Cheapest(const protocol::Bid& bid) {  // The slot, or the slot count for "none".
+  const std::vector<double>& c = bid.maintenance.slot_cost;
+  const size_t k = static_cast<size_t>(std::min_element(c.begin(), c.end()) - c.begin());
+  return bid.maintenance.none_cost <= c[k] ? c.size() : k;
+}
+
+// A re-plan right after a maintenance must not lose the renewed engine: it bids from the
+// kind's renewed life until its next sample; an inspection changes nothing.
+TEST(AgentMaintenanceBidTest, ARenewedEngineBidsFromTheRenewedLifeAndAnInspectionChangesNothing) {
+  testing::TempDir tmp;
+  SystemClock clock;
+  std::unique_ptr<AgentRuntime> engine = Engine(tmp, 34, {}, std::nullopt, clock);  // RUL 7.
+  ASSERT_TRUE(engine);
+  const protocol::Bid worn = engine->BidFor(MaintenanceCall("p1"));
+  ASSERT_FALSE(worn.declined) << worn.decline_reason;
+  EXPECT_LT(worn.maintenance.rul, 30);
+  EXPECT_EQ(Cheapest(worn), 0u);  // Maintain now.
+
+  ASSERT_TRUE(engine->RecordMaintenance(std::nullopt, "borescope", "crew-1", false).ok());
+  const protocol::Bid inspected = engine->BidFor(MaintenanceCall("p2"));
+  ASSERT_FALSE(inspected.declined) << inspected.decline_reason;
+  EXPECT_EQ(inspected.maintenance.rul, worn.maintenance.rul);
+  EXPECT_EQ(inspected.maintenance.slot_cost, worn.maintenance.slot_cost);
+
+  ASSERT_TRUE(engine->RecordMaintenance(std::nullopt, "overhaul", "crew-1", true).ok());
+  const protocol::Bid renewed = engine->BidFor(MaintenanceCall("p3"));
+  ASSERT_FALSE(renewed.declined) << renewed.decline_reason;
+  EXPECT_EQ(renewed.maintenance.rul, 200);  // kinds/cmapss-turbofan.json: 200 ± 45.
+  EXPECT_EQ(renewed.maintenance.rul_std, 45);
+  EXPECT_EQ(Cheapest(renewed), renewed.maintenance.slot_cost.size());  // No maintenance.
+  EXPECT_LT(renewed.maintenance.none_cost, 30);  // P(life < 150) is about 0.13.
 }
 
 TEST(AgentTasksTest, BidsGrowWithHeldWorkAndTravelAndHeldTasksAreReportedRevokedOrDropped) {

@@ -42,8 +42,10 @@ struct TurbofanWhatIf {
   double wasted_life_cost = 0.5;
 };
 
-// Errors: FailedPrecondition when the twin has no calibration / RUL estimate yet and the
-// question does not supply the parameters; InvalidArgument for a kind without that simulator
+// A turbofan's life comes from the question, else the twin's RUL estimate, else — right after
+// a renewing maintenance record, before the next sample — the kind's renewed-life
+// distribution. Errors: FailedPrecondition when the twin has no calibration / RUL estimate
+// yet and the question does not supply the parameters; InvalidArgument for a kind without that simulator
 // or values out of range.
 absl::StatusOr<sim::ConveyorQuestion> ConveyorQuestionFor(const AssetKind& kind,
                                                           const TwinState& state,
