@@ -91,6 +91,10 @@ absl::StatusOr<std::unique_ptr<AgentRuntime>> AgentRuntime::Start(const AgentOpt
       agent->kind_, options.asset, *agent->ledger_, 1000, kind_text, agent->model_.get());
   if (!twin.ok()) return twin.status();
   agent->twin_ = std::move(*twin);
+  {
+    std::lock_guard lock(agent->twin_mu_);
+    agent->UpdateLiveConveyor();
+  }
   agent->queue_ = std::make_unique<TelemetryQueue>(options.queue_capacity);
 
   if (options.replay) {
@@ -219,6 +223,7 @@ void AgentRuntime::Drain() {
     // being prepared (LedgeredTwin's pipeline).
     std::lock_guard lock(twin_mu_);
     absl::StatusOr<IngestResult> result = twin_->IngestPipelined(samples, raw);
+    UpdateLiveConveyor();
     if (!result.ok()) {
       // The twin refuses from now on (a ledger write failed). Keep draining, so sources are not
       // stuck, and count what is refused: in = accepted + rejected + dropped + refused.
@@ -305,7 +310,26 @@ absl::StatusOr<std::string> AgentRuntime::WhatIfJson(std::string_view question) 
     std::lock_guard lock(twin_mu_);
     state = twin_->twin().state();
   }
-  return AnswerWhatIfJson(kind_, state, question, what_if_threads_);
+  // The conveyor model's feed process reads the live twin while the question runs.
+  sim::ConveyorLiveSource live = [this](double) {
+    // Out-of-range values are ignored by the feed: before any calibration nothing moves.
+    return LiveConveyor().value_or(sim::ConveyorLive{.failure_rate = -1, .repair_time = -1});
+  };
+  return AnswerWhatIfJson(kind_, state, question, what_if_threads_, std::move(live));
+}
+
+void AgentRuntime::UpdateLiveConveyor() {
+  const TwinState& state = twin_->twin().state();
+  if (state.calibrations == live_calibrations_) return;
+  live_calibrations_ = state.calibrations;
+  std::optional<sim::ConveyorLive> live = LiveConveyorOf(state);
+  std::lock_guard lock(live_mu_);
+  live_conveyor_ = live;
+}
+
+std::optional<sim::ConveyorLive> AgentRuntime::LiveConveyor() const {
+  std::lock_guard lock(live_mu_);
+  return live_conveyor_;
 }
 
 std::string AgentRuntime::MetricsText() {

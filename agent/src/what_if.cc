@@ -20,6 +20,12 @@ absl::Status NotFinite(std::string_view what) {
 
 }  // namespace
 
+std::optional<sim::ConveyorLive> LiveConveyorOf(const TwinState& state) {
+  if (!state.calibration) return std::nullopt;
+  return sim::ConveyorLive{.failure_rate = std::min(1.0, state.calibration->failure_rate),
+                           .repair_time = state.calibration->repair_time_mean};
+}
+
 absl::StatusOr<sim::ConveyorQuestion> ConveyorQuestionFor(const AssetKind& kind,
                                                           const TwinState& state,
                                                           const ConveyorWhatIf& what_if) {
@@ -40,8 +46,9 @@ absl::StatusOr<sim::ConveyorQuestion> ConveyorQuestionFor(const AssetKind& kind,
     }
     q.params.failure_rate = static_cast<float>(*what_if.failure_rate);
   } else if (c != nullptr) {
-    q.params.failure_rate = static_cast<float>(std::min(1.0, c->failure_rate));
+    q.params.failure_rate = static_cast<float>(LiveConveyorOf(state)->failure_rate);
     q.failure_rate_shape = c->posterior_shape;  // Carries the estimate's uncertainty along.
+    q.live_failure_rate = true;
   } else {
     return absl::FailedPreconditionError(
         "the twin has no calibration yet: give failure_rate and repair_time");
@@ -49,7 +56,8 @@ absl::StatusOr<sim::ConveyorQuestion> ConveyorQuestionFor(const AssetKind& kind,
   if (what_if.repair_time) {
     q.params.repair_time = static_cast<float>(*what_if.repair_time);
   } else if (c != nullptr) {
-    q.params.repair_time = static_cast<float>(c->repair_time_mean);
+    q.params.repair_time = static_cast<float>(LiveConveyorOf(state)->repair_time);
+    q.live_repair_time = true;
   } else {
     return absl::FailedPreconditionError("the twin has no calibration yet: give repair_time");
   }
@@ -235,7 +243,8 @@ absl::StatusOr<WhatIfRequest> ParseWhatIfJson(const AssetKind& kind, std::string
 }
 
 absl::StatusOr<std::string> AnswerWhatIfJson(const AssetKind& kind, const TwinState& state,
-                                             std::string_view request, int threads) {
+                                             std::string_view request, int threads,
+                                             sim::ConveyorLiveSource live) {
   absl::StatusOr<WhatIfRequest> parsed = ParseWhatIfJson(kind, request);
   if (!parsed.ok()) return parsed.status();
   sim::MonteCarloOptions mc = parsed->monte_carlo;
@@ -247,6 +256,7 @@ absl::StatusOr<std::string> AnswerWhatIfJson(const AssetKind& kind, const TwinSt
     const ConveyorWhatIf& w = *conveyor;
     absl::StatusOr<sim::ConveyorQuestion> q = ConveyorQuestionFor(kind, state, w);
     if (!q.ok()) return q.status();
+    if (live && (q->live_failure_rate || q->live_repair_time)) q->live = std::move(live);
     absl::StatusOr<sim::ConveyorAnswer> a = sim::AskConveyor(*q, mc);
     if (!a.ok()) return a.status();
     answer["model"] = "conveyor";
@@ -256,6 +266,10 @@ absl::StatusOr<std::string> AnswerWhatIfJson(const AssetKind& kind, const TwinSt
                             {"repair_time", q->params.repair_time},
                             {"horizon", q->horizon},
                             {"failure_before", q->failure_before}};
+    answer["parameters"]["live_feed"] = q->live ? Json{{"period", q->feed_period},
+                                                       {"failure_rate", q->live_failure_rate},
+                                                       {"repair_time", q->live_repair_time}}
+                                                : Json(nullptr);
     answer["replications"] = mc.replications;
     answer["seed"] = mc.seed;
     answer["confidence"] = mc.confidence;

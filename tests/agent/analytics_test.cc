@@ -2,9 +2,13 @@
 // identically), prediction-quality drift, and what-if questions answered from the twin.
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <cmath>
 #include <nlohmann/json.hpp>
+#include <thread>
+#include <zmq.hpp>
 
+#include "fleettwin/agent/agent_runtime.h"
 #include "fleettwin/agent/ledgered_twin.h"
 #include "fleettwin/agent/twin_records.h"
 #include "fleettwin/agent/what_if.h"
@@ -152,8 +156,8 @@ TEST_F(AnalyticsTest, WhatIfAnswersFromTheCalibratedTwin) {
   const TwinState& state = (*twin)->twin().state();
   ASSERT_TRUE(state.calibration.has_value());
 
-  absl::StatusOr<std::string> base = AnswerWhatIfJson(
-      conveyor_, state, R"({"horizon": 500, "replications": 4000, "seed": 1})", 2);
+  absl::StatusOr<std::string> base =
+      AnswerWhatIfJson(conveyor_, state, R"({"horizon": 500, "replications": 4000, "seed": 1})", 2);
   ASSERT_TRUE(base.ok()) << base.status();
   absl::StatusOr<std::string> raised = AnswerWhatIfJson(
       conveyor_, state, R"({"horizon": 500, "capacity": 8, "replications": 4000, "seed": 1})", 2);
@@ -193,6 +197,91 @@ TEST_F(AnalyticsTest, WhatIfAnswersFromTheCalibratedTwin) {
             absl::StatusCode::kInvalidArgument);
 }
 
+// The conveyor model's second process reads the live twin every 5 units while a question runs:
+// a twin that does not move leaves the answer as it was; one that moved is followed.
+TEST_F(AnalyticsTest, TheWhatIfBeltFollowsTheLiveTwin) {
+  auto twin = LedgeredTwin::Open(conveyor_, "belt-1", *ledger_);
+  ASSERT_TRUE(twin.ok()) << twin.status();
+  BeltTrace trace(5, 3);
+  Feed(**twin, trace.Next(3000, 0.02, 3));
+  const TwinState before = (*twin)->twin().state();
+  ASSERT_TRUE(before.calibration.has_value());
+  const std::string question = R"({"horizon": 500, "replications": 4000, "seed": 1})";
+  absl::StatusOr<std::string> fixed = AnswerWhatIfJson(conveyor_, before, question, 2);
+  absl::StatusOr<std::string> still = AnswerWhatIfJson(
+      conveyor_, before, question, 2, [&](double) { return *LiveConveyorOf(before); });
+  ASSERT_TRUE(fixed.ok() && still.ok());
+  const auto f = nlohmann::json::parse(*fixed), s = nlohmann::json::parse(*still);
+  EXPECT_TRUE(f["parameters"]["live_feed"].is_null());
+  EXPECT_EQ(s["parameters"]["live_feed"],
+            nlohmann::json({{"period", 5}, {"failure_rate", true}, {"repair_time", true}}));
+  EXPECT_EQ(f["answers"], s["answers"]);
+
+  // The belt breaks down ten times as often from now on, and the twin has recalibrated.
+  Feed(**twin, trace.Next(3000, 0.2, 3));
+  const TwinState after = (*twin)->twin().state();
+  ASSERT_GT(LiveConveyorOf(after)->failure_rate, 3 * LiveConveyorOf(before)->failure_rate);
+  absl::StatusOr<std::string> moved = AnswerWhatIfJson(
+      conveyor_, before, question, 2, [&](double) { return *LiveConveyorOf(after); });
+  ASSERT_TRUE(moved.ok()) << moved.status();
+  const auto m = nlohmann::json::parse(*moved);
+  const double p = LiveConveyorOf(after)->failure_rate,
+               repair = after.calibration->repair_time_mean;
+  // From the first refresh (5 units in) the belt runs at the live parameters.
+  EXPECT_NEAR(m["answers"]["availability"]["mean"].get<double>(), 1 / (1 + p * repair), 0.02);
+  EXPECT_LT(m["answers"]["availability"]["mean"].get<double>(),
+            f["answers"]["availability"]["mean"].get<double>() - 0.1);
+  // A question that sets a parameter keeps it: only what it takes from the twin is live.
+  absl::StatusOr<std::string> set =
+      AnswerWhatIfJson(conveyor_, before,
+                       R"({"horizon": 500, "replications": 4000, "seed": 1, "failure_rate": 0.02})",
+                       2, [&](double) { return *LiveConveyorOf(after); });
+  ASSERT_TRUE(set.ok()) << set.status();
+  EXPECT_EQ(nlohmann::json::parse(*set)["parameters"]["live_feed"]["failure_rate"], false);
+}
+
+// The running agent copies every recalibration out for the what-if's feed.
+TEST(LiveConveyorTest, TheRuntimeFollowsEveryRecalibration) {
+  testing::TempDir tmp;
+  AgentOptions options;
+  options.asset = "belt-1";
+  options.kind_file = kKinds + "conveyor-belt.json";
+  options.data_dir = tmp.path() / "belt-1";
+  options.zmq_bind = "tcp://127.0.0.1:*";
+  SystemClock clock;
+  absl::StatusOr<std::unique_ptr<AgentRuntime>> agent = AgentRuntime::Start(options, clock);
+  ASSERT_TRUE(agent.ok()) << agent.status();
+  EXPECT_FALSE((*agent)->LiveConveyor().has_value());
+  zmq::context_t context;
+  zmq::socket_t push(context, zmq::socket_type::push);
+  push.set(zmq::sockopt::linger, 5000);
+  push.connect((*agent)->zmq_endpoint());
+  BeltTrace trace(7, 5);
+  uint64_t sent = 0;
+  auto send = [&](double p) {
+    for (int batch = 0; batch < 30; ++batch) {
+      const std::vector<RawSample> samples = trace.Next(100, p, 3);
+      const std::string message = EncodeTelemetryBatch("belt-1", samples);
+      push.send(zmq::buffer(message), zmq::send_flags::none);
+      sent += samples.size();
+    }
+    for (int i = 0; i < 2000 && (*agent)->accepted() + (*agent)->rejected() < sent; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    ASSERT_EQ((*agent)->accepted(), sent);
+  };
+  auto calibration = [&] { return nlohmann::json::parse((*agent)->TwinJson())["calibration"]; };
+  send(0.02);
+  std::optional<sim::ConveyorLive> first = (*agent)->LiveConveyor();
+  ASSERT_TRUE(first.has_value());
+  EXPECT_EQ(first->failure_rate, calibration()["failure_rate"].get<double>());
+  EXPECT_EQ(first->repair_time, calibration()["repair_time_mean"].get<double>());
+  send(0.2);
+  std::optional<sim::ConveyorLive> second = (*agent)->LiveConveyor();
+  ASSERT_TRUE(second.has_value());
+  EXPECT_EQ(second->failure_rate, calibration()["failure_rate"].get<double>());
+  EXPECT_GT(second->failure_rate, 3 * first->failure_rate);
+}
 TEST_F(AnalyticsTest, TurbofanWhatIfNeedsAnEstimateOrGivenParameters) {
   absl::StatusOr<AssetKind> turbofan = LoadAssetKind(kKinds + "cmapss-turbofan.json");
   ASSERT_TRUE(turbofan.ok());
@@ -220,7 +309,8 @@ TEST_F(AnalyticsTest, TheFailureModelPredictsEveryCycleItsVersionIsLedgeredAndRe
   absl::StatusOr<model::RulModel> model = model::RulModel::Load(kData + "models/cmapss-fd001-mlp");
   ASSERT_TRUE(model.ok()) << model.status();
   // A training engine: it runs to failure, so its true RUL is known at every cycle.
-  const std::vector<RawSample> engine = testing::CmapssEngine(FLEETTWIN_SOURCE_DIR, *turbofan, "train_FD001.txt", 7);
+  const std::vector<RawSample> engine =
+      testing::CmapssEngine(FLEETTWIN_SOURCE_DIR, *turbofan, "train_FD001.txt", 7);
   ASSERT_GT(engine.size(), 150u);
   const double failure_time = engine.back().time + 1;
   std::vector<double> errors;

@@ -74,17 +74,81 @@ TEST(MonteCarloTest, ConveyorIntervalsCoverTheClosedFormAvailability) {
   constexpr int kRuns = 40;
   for (int run = 0; run < kRuns; ++run) {
     ConveyorQuestion q;
-    q.params = {.capacity = 5, .failure_rate = static_cast<float>(p),
+    q.params = {.capacity = 5,
+                .failure_rate = static_cast<float>(p),
                 .repair_time = static_cast<float>(repair)};
     q.horizon = 20000;
     q.failure_before = 100;
-    const auto answer = AskConveyor(q, {.replications = 40, .seed = 1000 + static_cast<uint64_t>(run)});
+    const auto answer =
+        AskConveyor(q, {.replications = 40, .seed = 1000 + static_cast<uint64_t>(run)});
     ASSERT_TRUE(answer.ok()) << answer.status();
     if (answer->availability.ci_low <= closed_form && closed_form <= answer->availability.ci_high) {
       ++covered;
     }
   }
   EXPECT_GE(covered, 34);  // P(covered <= 33 | 0.95) < 0.3%.
+}
+
+// The conveyor model's second process: a feed from the live twin every 5 units. A twin that
+// does not change leaves every answer exactly as without the feed (posterior draws included).
+TEST(MonteCarloTest, ALiveFeedThatNeverChangesLeavesTheAnswerAsItWas) {
+  ConveyorQuestion q;
+  q.params = {.capacity = 4, .failure_rate = 0.03f, .repair_time = 4};
+  q.failure_rate_shape = 20;
+  const auto fixed = AskConveyor(q, {.replications = 2000, .seed = 9});
+  q.live = [](double) { return ConveyorLive{.failure_rate = 0.03f, .repair_time = 4}; };
+  q.live_failure_rate = q.live_repair_time = true;
+  for (int threads : {1, 2}) {
+    const auto live = AskConveyor(q, {.replications = 2000, .threads = threads, .seed = 9});
+    ASSERT_TRUE(fixed.ok() && live.ok());
+    EXPECT_EQ(fixed->downtime, live->downtime);
+    EXPECT_EQ(fixed->items, live->items);
+    EXPECT_EQ(fixed->availability, live->availability);
+    EXPECT_EQ(fixed->failures, live->failures);
+    EXPECT_EQ(fixed->p_failure_before, live->p_failure_before);
+  }
+}
+
+// What the live twin says reaches the simulated belt within one feed period, and from then on
+// the belt runs on it: availability is the time-weighted closed form of both halves.
+TEST(MonteCarloTest, ALiveRecalibrationReachesTheBeltWithinAFeedPeriod) {
+  ConveyorQuestion q;
+  q.params = {.capacity = 5, .failure_rate = 0, .repair_time = 3};
+  q.horizon = 200;
+  q.live = [](double now) {
+    return ConveyorLive{.failure_rate = now >= 98 ? 1.0 : 0.0, .repair_time = 3};
+  };
+  q.live_failure_rate = true;
+  q.failure_before = 98;  // Never failed before the twin said so...
+  auto a = AskConveyor(q, {.replications = 200, .seed = 1});
+  ASSERT_TRUE(a.ok()) << a.status();
+  EXPECT_EQ(a->p_failure_before.mean, 0);
+  q.failure_before = 98 + 5 + 1;  // ...and always within a feed period (and one working unit).
+  a = AskConveyor(q, {.replications = 200, .seed = 1});
+  ASSERT_TRUE(a.ok()) << a.status();
+  EXPECT_EQ(a->p_failure_before.mean, 1);
+
+  // 0.02 and 3 units per repair for 1000 units, then 0.2 and 6: availability
+  // (1/(1 + 0.06) + 1/(1 + 1.2)) / 2. Only what is marked live moves.
+  q.params = {.capacity = 5, .failure_rate = 0.02f, .repair_time = 3};
+  q.horizon = 2000;
+  q.failure_before = 100;
+  q.live = [](double now) {
+    return now < 1000 ? ConveyorLive{.failure_rate = 0.02f, .repair_time = 3}
+                      : ConveyorLive{.failure_rate = 0.2, .repair_time = 6};
+  };
+  q.live_repair_time = true;
+  a = AskConveyor(q, {.replications = 2000, .seed = 2});
+  ASSERT_TRUE(a.ok()) << a.status();
+  EXPECT_NEAR(a->availability.mean, (1 / 1.06 + 1 / 2.2) / 2, 0.01);
+  q.live_failure_rate = false;  // The repair time alone: (1/(1 + 0.06) + 1/(1 + 0.12)) / 2.
+  a = AskConveyor(q, {.replications = 2000, .seed = 2});
+  ASSERT_TRUE(a.ok()) << a.status();
+  EXPECT_NEAR(a->availability.mean, (1 / 1.06 + 1 / 1.12) / 2, 0.01);
+
+  q.feed_period = 0;
+  EXPECT_EQ(AskConveyor(q, {.replications = 10}).status().code(),
+            absl::StatusCode::kInvalidArgument);
 }
 
 // P(first failure within t units) = 1 - (1 - p)^t for a belt that starts working.

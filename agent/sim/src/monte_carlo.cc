@@ -6,6 +6,7 @@
 #include <exception>
 #include <limits>
 #include <mutex>
+#include <optional>
 #include <thread>
 
 #include "absl/status/status.h"
@@ -24,9 +25,10 @@ Estimate MeanEstimate(std::span<const double> values, double confidence) {
   double squares = 0;
   for (double v : values) squares += (v - e.mean) * (v - e.mean);
   e.stddev = e.n > 1 ? std::sqrt(squares / static_cast<double>(e.n - 1)) : 0;
-  const double half = e.n > 1 ? StudentTQuantile(static_cast<int64_t>(e.n - 1), 0.5 + confidence / 2) *
-                                    e.stddev / std::sqrt(static_cast<double>(e.n))
-                              : 0;
+  const double half = e.n > 1
+                          ? StudentTQuantile(static_cast<int64_t>(e.n - 1), 0.5 + confidence / 2) *
+                                e.stddev / std::sqrt(static_cast<double>(e.n))
+                          : 0;
   e.ci_low = e.mean - half;
   e.ci_high = e.mean + half;
   return e;
@@ -93,8 +95,7 @@ absl::StatusOr<std::vector<Estimate>> RunMonteCarlo(const MonteCarloOptions& opt
   work();
   for (std::thread& w : workers) w.join();
   if (error_index != std::numeric_limits<uint64_t>::max()) {
-    return absl::InternalError(
-        absl::StrCat("replication ", error_index, " failed: ", error_text));
+    return absl::InternalError(absl::StrCat("replication ", error_index, " failed: ", error_text));
   }
   std::vector<Estimate> estimates;
   std::vector<double> column(k);
@@ -129,8 +130,39 @@ absl::Status CheckConveyor(const ConveyorQuestion& q) {
   if (!(q.failure_rate_shape >= 0 && std::isfinite(q.failure_rate_shape))) {
     return absl::InvalidArgumentError("failure_rate_shape must be >= 0");
   }
+  if (q.live && !(q.feed_period > 0 && q.feed_period <= q.horizon)) {
+    return absl::InvalidArgumentError("feed_period must be in (0, horizon]");
+  }
   return absl::OkStatus();
 }
+
+// The conveyor question's feed from the live twin (ConveyorQuestion::live), one per
+// replication: `drawn` is the failure rate this replication drew.
+class LiveConveyorFeed final : public ConveyorFeed {
+ public:
+  LiveConveyorFeed(const ConveyorQuestion& q, float drawn) : q_(q), drawn_(drawn) {}
+  void Refresh(double now, ConveyorParams& params) override {
+    const ConveyorLive live = q_.live(now);
+    if (q_.live_failure_rate && live.failure_rate >= 0 && live.failure_rate <= 1) {
+      const float rate = static_cast<float>(live.failure_rate);
+      if (rate == q_.params.failure_rate) {
+        params.failure_rate = drawn_;
+      } else if (q_.params.failure_rate > 0) {
+        params.failure_rate = static_cast<float>(
+            std::min(1.0, live.failure_rate * (drawn_ / q_.params.failure_rate)));
+      } else {
+        params.failure_rate = rate;
+      }
+    }
+    if (q_.live_repair_time && live.repair_time > 0 && live.repair_time <= 1e6) {
+      params.repair_time = static_cast<float>(live.repair_time);
+    }
+  }
+
+ private:
+  const ConveyorQuestion& q_;
+  const float drawn_;
+};
 
 absl::Status CheckTurbofan(const TurbofanQuestion& q) {
   const TurbofanParams& p = q.params;
@@ -164,6 +196,7 @@ absl::StatusOr<ConveyorAnswer> AskConveyor(const ConveyorQuestion& question,
       {MetricKind::kMean, MetricKind::kMean, MetricKind::kMean, MetricKind::kMean,
        MetricKind::kProportion},
       [&question](uint64_t, Random& rng, std::span<double> out) {
+        std::optional<LiveConveyorFeed> feed;  // Outlives the simulation that calls it.
         Simulation sim;
         ConveyorBelt belt;
         belt.params = question.params;
@@ -173,6 +206,10 @@ absl::StatusOr<ConveyorAnswer> AskConveyor(const ConveyorQuestion& question,
               std::min(1.0, rng.Gamma(shape, question.params.failure_rate / shape)));
         }
         sim.Start(RunConveyorBelt(sim, belt, rng));
+        if (question.live) {
+          feed.emplace(question, belt.params.failure_rate);
+          sim.Start(FeedConveyorBelt(sim, belt, *feed, question.feed_period));
+        }
         sim.Run(question.horizon);
         sim.RethrowProcessError();  // A model error fails the question (Internal).
         const ConveyorStats& s = belt.stats;
@@ -191,14 +228,14 @@ absl::StatusOr<ConveyorAnswer> AskConveyor(const ConveyorQuestion& question,
 namespace {
 
 // One run of the turbofan model over the question's horizon; its outcome and cost.
-double RunTurbofanOnce(const TurbofanQuestion& question, const TurbofanParams& params,
-                       Random& rng, TurbofanOutcome& outcome) {
+double RunTurbofanOnce(const TurbofanQuestion& question, const TurbofanParams& params, Random& rng,
+                       TurbofanOutcome& outcome) {
   Simulation sim;
   StartTurbofan(sim, params, outcome, rng);
   sim.Run(question.horizon);
   sim.RethrowProcessError();
-  double cost = question.failure_cost * outcome.failures +
-                question.preventive_cost * outcome.maintenances;
+  double cost =
+      question.failure_cost * outcome.failures + question.preventive_cost * outcome.maintenances;
   if (outcome.life_at_maintenance > 0) {
     cost += question.wasted_life_cost * outcome.life_at_maintenance;
   }
@@ -211,8 +248,7 @@ absl::StatusOr<TurbofanAnswer> AskTurbofan(const TurbofanQuestion& question,
                                            const MonteCarloOptions& options) {
   if (absl::Status s = CheckTurbofan(question); !s.ok()) return s;
   auto estimates = RunMonteCarlo(
-      options,
-      {MetricKind::kMean, MetricKind::kMean, MetricKind::kMean, MetricKind::kProportion},
+      options, {MetricKind::kMean, MetricKind::kMean, MetricKind::kMean, MetricKind::kProportion},
       [&question](uint64_t, Random& rng, std::span<double> out) {
         TurbofanOutcome outcome;
         out[0] = RunTurbofanOnce(question, question.params, rng, outcome);

@@ -7,6 +7,7 @@
 #include <array>
 #include <atomic>
 #include <chrono>
+#include <cstdint>
 #include <filesystem>
 #include <map>
 #include <memory>
@@ -26,6 +27,7 @@
 #include "fleettwin/federated/fleet_node.h"
 #include "fleettwin/ledger/ledger.h"
 #include "fleettwin/model/rul_model.h"
+#include "fleettwin/sim/monte_carlo.h"
 
 namespace fleettwin::agent {
 
@@ -40,8 +42,8 @@ struct AgentOptions {
   // Optional operator endpoint: when set, PUT /desired and POST /whatif are served only here
   // and http_bind serves the GET endpoints alone (auditors and monitoring may reach it).
   std::string http_operator_bind;
-  std::optional<ReplayOptions> replay;    // Optional file replay.
-  double replay_speed = 0;                // 0: as fast as possible.
+  std::optional<ReplayOptions> replay;  // Optional file replay.
+  double replay_speed = 0;              // 0: as fast as possible.
   size_t queue_capacity = 10000;
   // How long a ZeroMQ sample may wait for room in a full queue before it is dropped (MQTT has
   // its own, in `mqtt`).
@@ -129,10 +131,13 @@ class AgentRuntime final {
   // outside the twin's lock, one question at a time. Errors: InvalidArgument,
   // FailedPrecondition, ResourceExhausted (another question is running).
   absl::StatusOr<std::string> WhatIfJson(std::string_view question);
+  // The belt parameters of the twin's latest calibration, what a running conveyor what-if's
+  // feed process reads every 5 simulated units (nullopt before the first calibration).
+  std::optional<sim::ConveyorLive> LiveConveyor() const;
 
   const ledger::VerifierKey& verifier_key() const { return verifier_key_; }
   const std::string& zmq_endpoint() const;
-  const std::string& http_endpoint() const;  // Empty without HTTP.
+  const std::string& http_endpoint() const;           // Empty without HTTP.
   const std::string& http_operator_endpoint() const;  // Empty without an operator port.
   // Samples accepted / rejected by this process whose ledger entries are durable.
   uint64_t accepted() const;
@@ -172,6 +177,12 @@ class AgentRuntime final {
   ledger::VerifierKey verifier_key_;
   std::unique_ptr<LedgeredTwin> twin_;
   std::mutex twin_mu_;  // Guards twin_ between the drain thread and readers.
+  // The twin's calibration as the what-if feed reads it, copied out after every change under
+  // its own lock, so Monte Carlo workers never wait for ingestion.
+  void UpdateLiveConveyor();  // REQUIRES(twin_mu_)
+  mutable std::mutex live_mu_;
+  std::optional<sim::ConveyorLive> live_conveyor_;  // GUARDED_BY(live_mu_)
+  uint64_t live_calibrations_ = UINT64_MAX;         // GUARDED_BY(twin_mu_); copied at that count.
   std::unique_ptr<TelemetryQueue> queue_;
   std::unique_ptr<ZmqSource> zmq_;
   std::unique_ptr<MqttSource> mqtt_;
@@ -190,7 +201,7 @@ class AgentRuntime final {
   protocol::Bid TaskBidFor(const protocol::CallForProposals& call);
   std::mutex tasks_mu_;  // Guards the three below (the link's thread and tests).
   std::map<std::string, protocol::TaskCall> offered_;  // Auction -> the task bid on.
-  std::vector<HeldTask> held_;                          // In order of their planned ends.
+  std::vector<HeldTask> held_;                         // In order of their planned ends.
   std::vector<std::string> capabilities_;
   std::optional<std::array<double, 2>> location_;
   double travel_speed_ = 1;

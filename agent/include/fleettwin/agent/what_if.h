@@ -22,16 +22,16 @@ namespace fleettwin::agent {
 // Overrides of the twin-derived parameters and the question asked; unset fields come from the
 // twin or the defaults noted.
 struct ConveyorWhatIf {
-  std::optional<int> capacity;          // Default: the reported capacity channel.
-  std::optional<double> failure_rate;   // Failures per working unit, in [0, 1]. Default: the
-                                        // calibrated posterior mean.
-  std::optional<double> repair_time;    // Default: the calibrated mean repair time.
+  std::optional<int> capacity;         // Default: the reported capacity channel.
+  std::optional<double> failure_rate;  // Failures per working unit, in [0, 1]. Default: the
+                                       // calibrated posterior mean.
+  std::optional<double> repair_time;   // Default: the calibrated mean repair time.
   double horizon = 500;
   double failure_before = 100;
 };
 struct TurbofanWhatIf {
-  std::optional<double> rul;      // Default: the failure model's estimate.
-  std::optional<double> rul_std;  // Default: its uncertainty.
+  std::optional<double> rul;             // Default: the failure model's estimate.
+  std::optional<double> rul_std;         // Default: its uncertainty.
   std::optional<double> maintenance_at;  // None: run to failure.
   double horizon = 150;
   double failure_before = 30;
@@ -45,8 +45,8 @@ struct TurbofanWhatIf {
 // A turbofan's life comes from the question, else the twin's RUL estimate, else — right after
 // a renewing maintenance record, before the next sample — the kind's renewed-life
 // distribution. Errors: FailedPrecondition when the twin has no calibration / RUL estimate
-// yet and the question does not supply the parameters; InvalidArgument for a kind without that simulator
-// or values out of range.
+// yet and the question does not supply the parameters; InvalidArgument for a kind without that
+// simulator or values out of range.
 absl::StatusOr<sim::ConveyorQuestion> ConveyorQuestionFor(const AssetKind& kind,
                                                           const TwinState& state,
                                                           const ConveyorWhatIf& what_if);
@@ -69,8 +69,16 @@ absl::StatusOr<WhatIfRequest> ParseWhatIfJson(const AssetKind& kind, std::string
 // (default 0.95); unknown keys are refused, and so is a question whose replications x horizon
 // exceeds 2e8 (its work is bounded). The answer names the parameters used and gives,
 // per quantity, the mean, its confidence interval and the standard deviation of one run.
+// `live` (conveyor kinds): the live twin's belt parameters; the simulated belt re-reads the
+// ones the question takes from the twin (not those it sets) every 5 units from it, the
+// model's feed process (sim::ConveyorQuestion::live).
 absl::StatusOr<std::string> AnswerWhatIfJson(const AssetKind& kind, const TwinState& state,
-                                             std::string_view request, int threads);
+                                             std::string_view request, int threads,
+                                             sim::ConveyorLiveSource live = {});
+
+// The belt parameters a conveyor twin's what-if takes from its calibration (failure rate
+// capped at 1, mean repair time); nullopt before the first calibration.
+std::optional<sim::ConveyorLive> LiveConveyorOf(const TwinState& state);
 
 }  // namespace fleettwin::agent
 

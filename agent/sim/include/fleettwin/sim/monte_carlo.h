@@ -19,8 +19,8 @@ namespace fleettwin::sim {
 
 struct Estimate {
   double mean = 0;
-  double stddev = 0;   // Of one replication's value.
-  double ci_low = 0;   // Confidence interval of the mean.
+  double stddev = 0;  // Of one replication's value.
+  double ci_low = 0;  // Confidence interval of the mean.
   double ci_high = 0;
   uint64_t n = 0;
   bool operator==(const Estimate&) const = default;
@@ -30,7 +30,7 @@ struct MonteCarloOptions {
   uint64_t replications = 1000;  // K, >= 2.
   int threads = 2;               // Workers, >= 1; replications are split between them.
   uint64_t seed = 1;
-  double confidence = 0.95;      // In (0, 1).
+  double confidence = 0.95;  // In (0, 1).
 };
 
 // How a metric's interval is computed (quantiles from distributions.h): Student t for means,
@@ -55,6 +55,15 @@ Estimate ProportionEstimate(std::span<const double> zero_one, double confidence)
 
 // "Expected downtime and items over the next `horizon` units with these parameters (e.g.
 // capacity raised to 8), and the probability of a failure before `failure_before`."
+// The live twin's belt parameters, as the conveyor model's feed process reads them (`now`: the
+// simulated time of the read). Called from the Monte Carlo's worker threads at once, so it
+// must be thread-safe.
+struct ConveyorLive {
+  double failure_rate = 0;  // Per working unit, in [0, 1].
+  double repair_time = 0;   // > 0.
+};
+using ConveyorLiveSource = std::function<ConveyorLive(double now)>;
+
 struct ConveyorQuestion {
   ConveyorParams params;
   double horizon = 500;
@@ -62,6 +71,15 @@ struct ConveyorQuestion {
   // Parameter uncertainty: when > 0, each replication draws its failure rate from a Gamma with
   // this shape and the given failure_rate as mean (the calibration's posterior).
   double failure_rate_shape = 0;
+  // The model's second process: with `live`, every `feed_period` units a feed process
+  // refreshes the belt from the live twin — the failure rate when `live_failure_rate` (a
+  // replication that drew its rate from the posterior keeps its draw while the live rate
+  // equals params.failure_rate, and scales the live rate by the same factor once it moves),
+  // the repair time when `live_repair_time`. Values out of range are ignored.
+  ConveyorLiveSource live;
+  bool live_failure_rate = false;
+  bool live_repair_time = false;
+  double feed_period = 5;
 };
 struct ConveyorAnswer {
   Estimate downtime;
