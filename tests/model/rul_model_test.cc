@@ -1,12 +1,14 @@
 #include "fleettwin/model/rul_model.h"
 
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <cmath>
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "testing/process.h"
 #include "testing/temp_dir.h"
 
 namespace fleettwin::model {
@@ -43,8 +45,7 @@ RulModel TrainSmall(const Dataset& data, const TrainOptions& options = SmallOpti
 }
 
 // The last `n` rows of `unit`, restricted to the model's channels.
-std::vector<std::vector<double>> LastRows(const RulModel& model, const UnitSeries& unit,
-                                          size_t n) {
+std::vector<std::vector<double>> LastRows(const RulModel& model, const UnitSeries& unit, size_t n) {
   Dataset d{CmapssChannels(), {unit}};
   absl::StatusOr<Dataset> s = SelectChannels(d, model.input_channels());
   EXPECT_TRUE(s.ok());
@@ -135,6 +136,44 @@ TEST(RulModelTest, ExtendedFeaturesAndNoiseAreDeterministicAndRoundTrip) {
   EXPECT_EQ(RulModel::Load(dir.path()).status().code(), absl::StatusCode::kInvalidArgument);
 }
 
+// What Save writes is what the federated rounds ship: NumPy itself must read every parameter
+// file a model directory lists, as float32 arrays of the model's shapes and values.
+TEST(RulModelTest, NumPyReadsEverySavedParameter) {
+  constexpr char kPython[] = "/usr/bin/python3";  // With Debian's python3-numpy.
+  ASSERT_EQ(::access(kPython, X_OK), 0) << kPython << " missing: install python3-numpy";
+  absl::StatusOr<RulModel> shipped =
+      RulModel::Load(std::string(FLEETTWIN_SOURCE_DIR) + "/data/models/cmapss-fd001-mlp");
+  ASSERT_TRUE(shipped.ok()) << shipped.status();
+  TempDir dir;
+  ASSERT_TRUE(shipped->Save(dir.path()).ok());
+  // For each listed file: its shape, dtype and the float64 sum and first value of its values.
+  auto [rc, out] = testing::RunTool(
+      {kPython, "-c",
+       "import json, sys, numpy as np\n"
+       "d = sys.argv[1]\n"
+       "files = json.load(open(d + '/model.json'))['parameters']\n"
+       "rows = []\n"
+       "for f in files:\n"
+       "    a = np.load(d + '/' + f, allow_pickle=False)\n"
+       "    rows.append([list(a.shape), str(a.dtype), float(a.astype(np.float64).sum()),\n"
+       "                 float(a.ravel()[0])])\n"
+       "print(json.dumps(rows))\n",
+       dir.path().string()});
+  ASSERT_EQ(rc, 0) << out;
+  const nlohmann::json rows = nlohmann::json::parse(out);
+  const std::vector<fleettwin::NpyArray> params = shipped->parameters();
+  ASSERT_EQ(rows.size(), params.size());
+  for (size_t i = 0; i < params.size(); ++i) {
+    const std::vector<float> values = *fleettwin::NpyValues<float>(params[i]);
+    double sum = 0;
+    for (float v : values) sum += v;
+    EXPECT_EQ(rows[i][0].get<std::vector<int64_t>>(), params[i].shape) << i;
+    EXPECT_EQ(rows[i][1], "float32") << i;
+    EXPECT_NEAR(rows[i][2].get<double>(), sum, 1e-9 * (1 + std::abs(sum))) << i;
+    EXPECT_EQ(rows[i][3].get<double>(), static_cast<double>(values.front())) << i;
+  }
+}
+
 TEST(RulModelTest, SaveLoadRoundTrip) {
   const Dataset data = TrainSubset(6);
   const RulModel model = TrainSmall(data);
@@ -208,13 +247,15 @@ TEST(RulModelTest, TheAgeIsAnInputOnlyOfModelsTrainedWithIt) {
     const nlohmann::json doc = nlohmann::json::parse(in);
     double sum = 0, count = 0;
     for (const UnitSeries& u : data.units) {
-      for (size_t end = 29; end < u.rows.size(); ++end, ++count) sum += static_cast<double>(end + 1);
+      for (size_t end = 29; end < u.rows.size(); ++end, ++count)
+        sum += static_cast<double>(end + 1);
     }
     EXPECT_NEAR(doc["spec"]["feature_normalisation"]["mean"].back().get<double>(), sum / count,
                 1e-3);
   }
   // Evaluation gives each test unit its own age: the number of its rows.
-  absl::StatusOr<std::vector<double>> last = aged.PredictLast(Dataset{data.channels, {data.units[2]}});
+  absl::StatusOr<std::vector<double>> last =
+      aged.PredictLast(Dataset{data.channels, {data.units[2]}});
   ASSERT_TRUE(last.ok());
   const auto all_rows = LastRows(aged, data.units[2], data.units[2].rows.size());
   EXPECT_EQ((*last)[0],
@@ -269,10 +310,9 @@ TEST(RulModelTest, LoadRefusesBrokenModelDirectories) {
             StatusCode::kInvalidArgument);
   EXPECT_EQ(load_after([](auto& d) { EditJson(d, [](auto& j) { j["format"] = "other/1"; }); }),
             StatusCode::kInvalidArgument);
-  EXPECT_EQ(load_after([](auto& d) {
-              EditJson(d, [](auto& j) { j["spec"]["channels"].erase(0); });
-            }),
-            StatusCode::kInvalidArgument);
+  EXPECT_EQ(
+      load_after([](auto& d) { EditJson(d, [](auto& j) { j["spec"]["channels"].erase(0); }); }),
+      StatusCode::kInvalidArgument);
   EXPECT_EQ(load_after([](auto& d) {
               EditJson(d, [](auto& j) { j["spec"]["architecture"]["layers"][1] = 17; });
             }),
@@ -294,15 +334,16 @@ TEST(RulModelTest, LoadRefusesBrokenModelDirectories) {
                               .ok());
             }),
             StatusCode::kInvalidArgument);
-  EXPECT_EQ(load_after([](auto& d) {
-              absl::StatusOr<NpyArray> p = ReadNpyFile(d / "param_001.npy");
-              ASSERT_TRUE(p.ok());
-              const std::vector<float> f = *NpyValues<float>(*p);
-              ASSERT_TRUE(WriteNpyFile(d / "param_001.npy",
-                                       MakeNpy<double>(p->shape, std::vector<double>(f.begin(), f.end())))
-                              .ok());
-            }),
-            StatusCode::kInvalidArgument);
+  EXPECT_EQ(
+      load_after([](auto& d) {
+        absl::StatusOr<NpyArray> p = ReadNpyFile(d / "param_001.npy");
+        ASSERT_TRUE(p.ok());
+        const std::vector<float> f = *NpyValues<float>(*p);
+        ASSERT_TRUE(WriteNpyFile(d / "param_001.npy",
+                                 MakeNpy<double>(p->shape, std::vector<double>(f.begin(), f.end())))
+                        .ok());
+      }),
+      StatusCode::kInvalidArgument);
   EXPECT_EQ(load_after([](auto& d) {
               absl::StatusOr<NpyArray> p = ReadNpyFile(d / "param_000.npy");
               ASSERT_TRUE(p.ok());
@@ -322,9 +363,7 @@ TEST(RulModelTest, LoadRefusesBrokenModelDirectories) {
               ASSERT_TRUE(WriteNpyFile(d / "param_000.npy", MakeNpy<float>(p->shape, f)).ok());
             }),
             StatusCode::kDataLoss);
-  EXPECT_EQ(load_after([](auto& d) {
-              EditJson(d, [](auto& j) { j["spec"]["rul_cap"] = 130.0; });
-            }),
+  EXPECT_EQ(load_after([](auto& d) { EditJson(d, [](auto& j) { j["spec"]["rul_cap"] = 130.0; }); }),
             StatusCode::kDataLoss);
 }
 
@@ -519,9 +558,11 @@ TEST(RulModelTest, ShippedModelLoadsAndScores) {
   constexpr int kCalls = 200;
   double sum = 0;
   for (int i = 0; i < kCalls; ++i) sum += model->Predict(rows, 100.0)->rul;
-  std::printf("shipped model Predict: %.1f us per call (sum %g)\n",
-              std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - start)
-                      .count() / kCalls, sum);
+  std::printf(
+      "shipped model Predict: %.1f us per call (sum %g)\n",
+      std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - start).count() /
+          kCalls,
+      sum);
 }
 
 }  // namespace
