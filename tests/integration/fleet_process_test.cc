@@ -3,6 +3,7 @@
 #include <signal.h>
 
 #include <filesystem>
+#include <map>
 #include <regex>
 #include <set>
 #include <sstream>
@@ -50,15 +51,15 @@ class FleetProcessTest : public ::testing::Test {
     std::filesystem::create_directories(keys_ / "operators");
     std::filesystem::create_directories(keys_ / "strangers");
     ASSERT_EQ(Fleetctl({"keys", "generate", "coordinator", "--out", keys_.string()}).first, 0);
-    ASSERT_EQ(Fleetctl({"keys", "generate", "engine-1", "engine-2", "engine-3", "engine-4",
-                        "--out", agents_.string()})
+    ASSERT_EQ(Fleetctl({"keys", "generate", "engine-1", "engine-2", "engine-3", "engine-4", "--out",
+                        agents_.string()})
                   .first,
               0);
     ASSERT_EQ(
         Fleetctl({"keys", "generate", "alice", "--out", (keys_ / "operators").string()}).first, 0);
-    ASSERT_EQ(Fleetctl({"keys", "generate", "engine-9", "--out", (keys_ / "strangers").string()})
-                  .first,
-              0);
+    ASSERT_EQ(
+        Fleetctl({"keys", "generate", "engine-9", "--out", (keys_ / "strangers").string()}).first,
+        0);
     bind_ = "tcp://127.0.0.1:" + std::to_string(FreePort());
     control_ = "tcp://127.0.0.1:" + std::to_string(FreePort());
   }
@@ -83,22 +84,33 @@ class FleetProcessTest : public ::testing::Test {
   }
 
   std::pair<int, std::string> Control(std::vector<std::string> args) {
-    std::vector<std::string> all = {"--coordinator", control_, "--coordinator-key",
-                                    (keys_ / "coordinator.curve-public").string(),
-                                    "--operator-key",
-                                    (keys_ / "operators" / "alice.curve-secret").string()};
+    std::vector<std::string> all = {
+        "--coordinator",     control_,
+        "--coordinator-key", (keys_ / "coordinator.curve-public").string(),
+        "--operator-key",    (keys_ / "operators" / "alice.curve-secret").string()};
     all.insert(all.end(), args.begin(), args.end());
     return Fleetctl(all);
   }
 
   void StartCoordinator(const std::string& heartbeat_timeout_ms = "2000",
                         std::vector<std::string> extra = {}) {
-    std::vector<std::string> args = {
-        FLEETTWIN_FLEET_COORDINATOR, "--bind", bind_, "--control", control_,
-        "--key", (keys_ / "coordinator.curve-secret").string(), "--agents-dir",
-        agents_.string(), "--operators-dir", (keys_ / "operators").string(),
-        "--heartbeat-timeout-ms", heartbeat_timeout_ms, "--data-dir",
-        (dir_.path() / "coordinator").string(), "--anchor-interval-ms", "100"};
+    std::vector<std::string> args = {FLEETTWIN_FLEET_COORDINATOR,
+                                     "--bind",
+                                     bind_,
+                                     "--control",
+                                     control_,
+                                     "--key",
+                                     (keys_ / "coordinator.curve-secret").string(),
+                                     "--agents-dir",
+                                     agents_.string(),
+                                     "--operators-dir",
+                                     (keys_ / "operators").string(),
+                                     "--heartbeat-timeout-ms",
+                                     heartbeat_timeout_ms,
+                                     "--data-dir",
+                                     (dir_.path() / "coordinator").string(),
+                                     "--anchor-interval-ms",
+                                     "100"};
     args.insert(args.end(), extra.begin(), extra.end());
     coordinator_ = Spawn(args);
     const std::string banner = ReadUntil(coordinator_.err, std::regex("control on"), 30s);
@@ -109,14 +121,31 @@ class FleetProcessTest : public ::testing::Test {
   // `speed`, with further flags `extra`.
   Child StartAgent(const std::string& asset, int unit, const std::filesystem::path& key_file,
                    const std::string& speed = "max", std::vector<std::string> extra = {}) {
-    std::vector<std::string> args = {
-        FLEETTWIN_FLEET_AGENT, "--asset", asset, "--kind",
-        kSource + "/kinds/cmapss-turbofan.json", "--data-dir", (dir_.path() / asset).string(),
-        "--replay", kSource + "/data/cmapss/test_FD001.txt", "--replay-unit",
-        std::to_string(unit), "--speed", speed, "--model",
-        kSource + "/data/models/cmapss-fd001-mlp", "--coordinator", bind_, "--coordinator-key",
-        (keys_ / "coordinator.curve-public").string(), "--agent-key", key_file.string(),
-        "--heartbeat-ms", "100", "--bid-replications", "500"};
+    std::vector<std::string> args = {FLEETTWIN_FLEET_AGENT,
+                                     "--asset",
+                                     asset,
+                                     "--kind",
+                                     kSource + "/kinds/cmapss-turbofan.json",
+                                     "--data-dir",
+                                     (dir_.path() / asset).string(),
+                                     "--replay",
+                                     kSource + "/data/cmapss/test_FD001.txt",
+                                     "--replay-unit",
+                                     std::to_string(unit),
+                                     "--speed",
+                                     speed,
+                                     "--model",
+                                     kSource + "/data/models/cmapss-fd001-mlp",
+                                     "--coordinator",
+                                     bind_,
+                                     "--coordinator-key",
+                                     (keys_ / "coordinator.curve-public").string(),
+                                     "--agent-key",
+                                     key_file.string(),
+                                     "--heartbeat-ms",
+                                     "100",
+                                     "--bid-replications",
+                                     "500"};
     args.insert(args.end(), extra.begin(), extra.end());
     Child c = Spawn(args);
     const std::string banner = ReadUntil(c.err, std::regex("coordinator tcp"), 30s);
@@ -160,9 +189,13 @@ TEST_F(FleetProcessTest, AgentsNegotiateAPlanWithoutTheKilledOneAndSurviveACoord
     agents_running_.push_back(StartAgent(asset, i, agents_ / (asset + ".curve-secret")));
   }
   // An agent whose key the coordinator does not know.
-  agents_running_.push_back(StartAgent("engine-9", 9, keys_ / "strangers" / "engine-9.curve-secret"));
-  ASSERT_TRUE(WaitFor([&] { return ActiveWithRul({"engine-1", "engine-2", "engine-3", "engine-4"}); },
-                      60s));
+  agents_running_.push_back(
+      StartAgent("engine-9", 9, keys_ / "strangers" / "engine-9.curve-secret"));
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        return ActiveWithRul({"engine-1", "engine-2", "engine-3", "engine-4"});
+      },
+      60s));
   // The coordinator's probes and metrics (--http): four members, the stranger refused.
   {
     httplib::Client http("127.0.0.1", http_port);
@@ -202,12 +235,14 @@ TEST_F(FleetProcessTest, AgentsNegotiateAPlanWithoutTheKilledOneAndSurviveACoord
     raw.send(zmq::buffer(std::string(4096, '\xff')), zmq::send_flags::none);
     const std::string old = protocol::Encode({1, 1, "engine-4", 0, protocol::Register{}});
     raw.send(zmq::buffer(old), zmq::send_flags::none);  // An older session than the agent's.
-    ASSERT_TRUE(WaitFor([&] {
-      auto [c, s] = Control({"--json", "status"});
-      if (c != 0) return false;
-      const json st = json::parse(s);
-      return st["malformed"].get<uint64_t>() >= 2 && st["replayed"].get<uint64_t>() >= 1;
-    }, 30s));
+    ASSERT_TRUE(WaitFor(
+        [&] {
+          auto [c, s] = Control({"--json", "status"});
+          if (c != 0) return false;
+          const json st = json::parse(s);
+          return st["malformed"].get<uint64_t>() >= 2 && st["replayed"].get<uint64_t>() >= 1;
+        },
+        30s));
   }
   ASSERT_TRUE(ActiveWithRul({"engine-1", "engine-2", "engine-3", "engine-4"}));
 
@@ -242,8 +277,8 @@ TEST_F(FleetProcessTest, AgentsNegotiateAPlanWithoutTheKilledOneAndSurviveACoord
   EXPECT_EQ(json::parse(status)["plans"], 1);
 
   // A second plan with one crew, compared with the first and cancelled.
-  auto [p2_code, p2_out] = Control({"--json", "plan", "maintenance", "--id", "p2", "--crews", "1",
-                                    "--bid-window-ms", "4000"});
+  auto [p2_code, p2_out] = Control(
+      {"--json", "plan", "maintenance", "--id", "p2", "--crews", "1", "--bid-window-ms", "4000"});
   ASSERT_EQ(p2_code, 0) << p2_out;
   auto [diff_code, diff] = Control({"--json", "plan", "diff", "p1", "p2"});
   ASSERT_EQ(diff_code, 0) << diff;
@@ -303,20 +338,21 @@ TEST_F(FleetProcessTest, AgentsNegotiateAPlanWithoutTheKilledOneAndSurviveACoord
   ASSERT_EQ(again2_code, 0) << again2;
   EXPECT_EQ(json::parse(again2)["cancelled"], true);
   // Agents' checkpoints have been anchored in the fleet ledger.
-  ASSERT_TRUE(WaitFor([&] {
-    auto [c, s] = Control({"--json", "status"});
-    return c == 0 && json::parse(s)["anchors"].get<uint64_t>() >= 3;
-  }, 30s));
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        auto [c, s] = Control({"--json", "status"});
+        return c == 0 && json::parse(s)["anchors"].get<uint64_t>() >= 3;
+      },
+      30s));
 
   // A negotiation in flight when the coordinator dies runs again after its restart: engine-3
   // is stopped (still a member, answering nothing), so the bidding waits for its window.
   ::kill(agents_running_[2].pid, SIGSTOP);
-  Child pending = Spawn({FLEETTWIN_FLEETCTL, "--coordinator", control_, "--coordinator-key",
-                         (keys_ / "coordinator.curve-public").string(), "--operator-key",
-                         (keys_ / "operators" / "alice.curve-secret").string(),
-                         "--timeout-ms", "300", "plan",
-                         "maintenance", "--id", "p5", "--bid-window-ms", "3000",
-                         "--reply-timeout-ms", "500"});
+  Child pending =
+      Spawn({FLEETTWIN_FLEETCTL, "--coordinator", control_, "--coordinator-key",
+             (keys_ / "coordinator.curve-public").string(), "--operator-key",
+             (keys_ / "operators" / "alice.curve-secret").string(), "--timeout-ms", "300", "plan",
+             "maintenance", "--id", "p5", "--bid-window-ms", "3000", "--reply-timeout-ms", "500"});
   std::this_thread::sleep_for(1s);
   ::kill(coordinator_.pid, SIGKILL);
   Wait(coordinator_.pid);
@@ -329,12 +365,14 @@ TEST_F(FleetProcessTest, AgentsNegotiateAPlanWithoutTheKilledOneAndSurviveACoord
   ::kill(agents_running_[2].pid, SIGCONT);
   StartCoordinator();
   json p5;
-  ASSERT_TRUE(WaitFor([&] {
-    auto [c, s] = Control({"--json", "plan", "show", "p5"});
-    if (c != 0) return false;
-    p5 = json::parse(s);
-    return true;
-  }, 60s));
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        auto [c, s] = Control({"--json", "plan", "show", "p5"});
+        if (c != 0) return false;
+        p5 = json::parse(s);
+        return true;
+      },
+      60s));
   EXPECT_EQ(p5["assignments"].size(), 3u) << p5.dump();  // Everyone was back in time.
   auto [resumed_code, resumed] = Control({"--json", "status"});
   ASSERT_EQ(resumed_code, 0);
@@ -378,8 +416,8 @@ TEST_F(FleetProcessTest, AgentsNegotiateAPlanWithoutTheKilledOneAndSurviveACoord
   Child rewritten = Spawn({FLEETTWIN_FLEET_AGENT, "--asset", "engine-2", "--kind",
                            kSource + "/kinds/cmapss-turbofan.json", "--data-dir",
                            (dir_.path() / "engine-2").string(), "--replay",
-                           kSource + "/data/cmapss/test_FD001.txt", "--replay-unit", "2",
-                           "--speed", "max", "--exit-after-replay"});
+                           kSource + "/data/cmapss/test_FD001.txt", "--replay-unit", "2", "--speed",
+                           "max", "--exit-after-replay"});
   ReadAll(rewritten.out);
   ReadAll(rewritten.err);
   ASSERT_EQ(Wait(rewritten.pid), 0);
@@ -395,6 +433,85 @@ TEST_F(FleetProcessTest, AgentsNegotiateAPlanWithoutTheKilledOneAndSurviveACoord
 // two agents that have it; when that winner dies the task is auctioned again without it, and
 // the new winner reports it done once its twin's clock passes the task's end. A task nobody
 // can do stays unassigned (exit 1). A restarted coordinator still knows every task.
+// Re-planning each slot as an operator runs it: every slot the plan is negotiated again over the
+// rest of the horizon (--replaces), the maintenance that starts now is carried out and recorded
+// on its agent (POST /maintenance), and the next re-plan goes through with the renewed engine
+// bidding as new (it declined before, which had the re-plan refused).
+TEST_F(FleetProcessTest, ReplanningEachSlotGoesOnAfterTheMaintenancesAreRecorded) {
+  StartCoordinator();
+  // Three worn engines (true RUL 7, 8, 8) and one crew: one maintenance per slot.
+  const std::map<std::string, int> units = {{"engine-1", 34}, {"engine-2", 31}, {"engine-3", 68}};
+  std::map<std::string, int> http;
+  for (const auto& [asset, unit] : units) {
+    http[asset] = FreePort();
+    agents_running_.push_back(StartAgent(asset, unit, agents_ / (asset + ".curve-secret"), "max",
+                                         {"--http", "127.0.0.1:" + std::to_string(http[asset])}));
+  }
+  ASSERT_TRUE(WaitFor([&] { return ActiveWithRul({"engine-1", "engine-2", "engine-3"}); }, 60s));
+  auto slot_of = [](const json& plan, const std::string& asset) {
+    for (const json& a : plan["assignments"]) {
+      if (a["asset"] == asset) return a["slot"].get<int>();
+    }
+    return -2;
+  };
+  std::set<std::string> maintained;
+  std::string previous;
+  for (int k = 0; k < 3; ++k) {
+    const std::string id = "s" + std::to_string(k);
+    std::vector<std::string> args = {"--json",
+                                     "plan",
+                                     "maintenance",
+                                     "--id",
+                                     id,
+                                     "--horizon",
+                                     std::to_string(30 - 5 * k),
+                                     "--duration",
+                                     "5",
+                                     "--crews",
+                                     "1",
+                                     "--bid-window-ms",
+                                     "4000",
+                                     "--reply-timeout-ms",
+                                     "5000"};
+    if (!previous.empty()) args.insert(args.end(), {"--replaces", previous});
+    auto [code, out] = Control(args);
+    ASSERT_EQ(code, 0) << out;
+    const json plan = json::parse(out);
+    ASSERT_EQ(plan["assignments"].size(), 3u) << out;  // Nobody left out, the renewed included.
+    EXPECT_TRUE(plan["left_out"].empty()) << out;
+    if (!previous.empty()) {
+      EXPECT_EQ(plan["replaced"], true) << out;
+    }
+    for (const std::string& m : maintained) {
+      EXPECT_EQ(slot_of(plan, m), -1) << m << ": " << out;
+    }
+    std::string now;
+    for (const json& a : plan["assignments"]) {
+      if (a["slot"] == 0) now = a["asset"].get<std::string>();
+    }
+    ASSERT_FALSE(now.empty()) << "a worn engine is maintained in every slot: " << out;
+    EXPECT_FALSE(maintained.contains(now)) << out;
+    // The crew does it, and it is recorded on the engine's agent.
+    httplib::Client agent("127.0.0.1", http[now]);
+    httplib::Result done = agent.Post("/maintenance", R"({"note": "overhaul", "author": "crew-1"})",
+                                      "application/json");
+    ASSERT_TRUE(done);
+    ASSERT_EQ(done->status, 200) << done->body;
+    maintained.insert(now);
+    previous = id;
+  }
+  EXPECT_EQ(maintained.size(), 3u);
+  for (int k = 0; k < 2; ++k) {
+    auto [code, out] = Control({"--json", "plan", "show", "s" + std::to_string(k)});
+    ASSERT_EQ(code, 0) << out;
+    EXPECT_EQ(json::parse(out)["cancelled"], true) << out;
+    EXPECT_EQ(json::parse(out)["cancel_reason"], "replaced by plan s" + std::to_string(k + 1));
+  }
+  auto [status_code, status] = Control({"--json", "status"});
+  ASSERT_EQ(status_code, 0);
+  EXPECT_EQ(json::parse(status)["abandoned_plans"], 0) << status;
+}
+
 TEST_F(FleetProcessTest, TasksGoToTheCheapestCapableAgentAndAreReauctionedWhenItDies) {
   // Long enough that an agent restarted at once is back before it counts as lost.
   StartCoordinator("5000");
@@ -409,9 +526,9 @@ TEST_F(FleetProcessTest, TasksGoToTheCheapestCapableAgentAndAreReauctionedWhenIt
   }
   ASSERT_TRUE(WaitFor([&] { return ActiveWithRul({"engine-1", "engine-2", "engine-3"}); }, 60s));
 
-  auto [code, out] = Control({"--json", "task", "submit", "--id", "weld-1", "--duration", "3",
-                              "--deadline", "40", "--capability", "weld", "--bid-window-ms",
-                              "4000"});
+  auto [code, out] =
+      Control({"--json", "task", "submit", "--id", "weld-1", "--duration", "3", "--deadline", "40",
+               "--capability", "weld", "--bid-window-ms", "4000"});
   ASSERT_EQ(code, 0) << out;
   const json first = json::parse(out);
   EXPECT_EQ(first["status"], "assigned") << out;
@@ -427,17 +544,16 @@ TEST_F(FleetProcessTest, TasksGoToTheCheapestCapableAgentAndAreReauctionedWhenIt
   EXPECT_EQ(auction["left_out"][0]["reason"], "declined: lacks capability 'weld'");
 
   // Nobody can paint: unassigned, exit 1; the task is still listed.
-  auto [paint_code, paint] = Control({"task", "submit", "--id", "paint-1", "--duration", "2",
-                                      "--deadline", "10", "--capability", "paint",
-                                      "--bid-window-ms", "4000"});
+  auto [paint_code, paint] =
+      Control({"task", "submit", "--id", "paint-1", "--duration", "2", "--deadline", "10",
+               "--capability", "paint", "--bid-window-ms", "4000"});
   EXPECT_EQ(paint_code, 1) << paint;
   EXPECT_NE(paint.find("unassigned"), std::string::npos) << paint;
-  EXPECT_EQ(Control({"task", "submit", "--id", "weld-1", "--duration", "1", "--deadline", "1"})
-                .first,
-            1);  // The id is taken.
-  EXPECT_EQ(Control({"task", "submit", "--id", "bad id", "--duration", "1", "--deadline", "1"})
-                .first,
-            1);
+  EXPECT_EQ(
+      Control({"task", "submit", "--id", "weld-1", "--duration", "1", "--deadline", "1"}).first,
+      1);  // The id is taken.
+  EXPECT_EQ(
+      Control({"task", "submit", "--id", "bad id", "--duration", "1", "--deadline", "1"}).first, 1);
   EXPECT_EQ(Control({"task", "submit", "--id", "x"}).first, 2);  // --duration is required.
 
   // The winner dies: it is marked lost and the task is auctioned again without it.
@@ -449,21 +565,28 @@ TEST_F(FleetProcessTest, TasksGoToTheCheapestCapableAgentAndAreReauctionedWhenIt
   agents_running_[w].pid = -1;
   const std::string other = winner == "engine-1" ? "engine-2" : "engine-1";
   json task;
-  ASSERT_TRUE(WaitFor([&] {
-    auto [c, s] = Control({"--json", "task", "show", "weld-1"});
-    if (c != 0) return false;
-    task = json::parse(s);
-    return task["attempts"] == 2 && task["status"] != "auctioning" && task["status"] != "queued";
-  }, 30s)) << task.dump();
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        auto [c, s] = Control({"--json", "task", "show", "weld-1"});
+        if (c != 0) return false;
+        task = json::parse(s);
+        return task["attempts"] == 2 && task["status"] != "auctioning" &&
+               task["status"] != "queued";
+      },
+      30s))
+      << task.dump();
   EXPECT_EQ(task["excluded"], json::array({winner})) << task.dump();
   ASSERT_TRUE(task["winner"] == other || task["status"] == "done") << task.dump();
   // The new winner's twin passes the task's end: it reports the task done.
-  ASSERT_TRUE(WaitFor([&] {
-    auto [c, s] = Control({"--json", "task", "show", "weld-1"});
-    if (c != 0) return false;
-    task = json::parse(s);
-    return task["status"] == "done";
-  }, 30s)) << task.dump();
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        auto [c, s] = Control({"--json", "task", "show", "weld-1"});
+        if (c != 0) return false;
+        task = json::parse(s);
+        return task["status"] == "done";
+      },
+      30s))
+      << task.dump();
   EXPECT_EQ(task["winner"], other);
   const json weld1_history = task["history"];
   const std::string history = task["history"].dump();
@@ -506,9 +629,9 @@ TEST_F(FleetProcessTest, TasksGoToTheCheapestCapableAgentAndAreReauctionedWhenIt
   // A winner that restarts at once (before anyone notices it was gone) holds nothing: its
   // heartbeats say so, and the task is auctioned again without it (nobody else can weld).
   const size_t o = 1 - w;
-  auto [w3_code, w3] = Control({"--json", "task", "submit", "--id", "weld-3", "--duration", "500",
-                                "--deadline", "600", "--capability", "weld", "--bid-window-ms",
-                                "4000"});
+  auto [w3_code, w3] =
+      Control({"--json", "task", "submit", "--id", "weld-3", "--duration", "500", "--deadline",
+               "600", "--capability", "weld", "--bid-window-ms", "4000"});
   ASSERT_EQ(w3_code, 0) << w3;
   EXPECT_EQ(json::parse(w3)["winner"], other) << w3;
   ::kill(agents_running_[o].pid, SIGKILL);
@@ -518,12 +641,15 @@ TEST_F(FleetProcessTest, TasksGoToTheCheapestCapableAgentAndAreReauctionedWhenIt
   agents_running_[o] =
       StartAgent(other, other == "engine-1" ? 49 : 93, agents_ / (other + ".curve-secret"), "5x",
                  {"--capability", "weld,inspect"});
-  ASSERT_TRUE(WaitFor([&] {
-    auto [c, s] = Control({"--json", "task", "show", "weld-3"});
-    if (c != 0) return false;
-    task = json::parse(s);
-    return task["status"] == "unassigned";
-  }, 30s)) << task.dump();
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        auto [c, s] = Control({"--json", "task", "show", "weld-3"});
+        if (c != 0) return false;
+        task = json::parse(s);
+        return task["status"] == "unassigned";
+      },
+      30s))
+      << task.dump();
   EXPECT_NE(task["history"].dump().find(other + " no longer holds it"), std::string::npos)
       << task.dump();
   auto [status_code, status] = Control({"--json", "status"});
@@ -564,10 +690,9 @@ TEST_F(FleetProcessTest, TasksGoToTheCheapestCapableAgentAndAreReauctionedWhenIt
   ASSERT_TRUE(state.is_object()) << twin;
   EXPECT_EQ(state["desired"]["task.weld-1"], -1) << twin;
   EXPECT_EQ(state["desired"]["task.weld-3"], -1) << twin;
-  auto [verify_code, verify] = RunTool(
-      {FLEETTWIN_FLEET_AUDIT, "verify", "--quiet", "--key",
-       (dir_.path() / "coordinator" / "coordinator.vkey").string(),
-       (dir_.path() / "coordinator" / "ledger").string()});
+  auto [verify_code, verify] = RunTool({FLEETTWIN_FLEET_AUDIT, "verify", "--quiet", "--key",
+                                        (dir_.path() / "coordinator" / "coordinator.vkey").string(),
+                                        (dir_.path() / "coordinator" / "ledger").string()});
   EXPECT_EQ(verify_code, 0) << verify;
 }
 
@@ -577,27 +702,29 @@ TEST_F(FleetProcessTest, TasksGoToTheCheapestCapableAgentAndAreReauctionedWhenIt
 TEST_F(FleetProcessTest, FederatedRoundsCompleteWithoutAKilledNodeAndAreLedgered) {
   ASSERT_EQ(Fleetctl({"keys", "generate", "engine-5", "--out", agents_.string()}).first, 0);
   const std::string fl = "127.0.0.1:" + std::to_string(FreePort());
-  StartCoordinator("2000", {"--fl-listen", fl, "--fl-model",
-                            kSource + "/data/models/cmapss-fd001-mlp"});
+  StartCoordinator("2000",
+                   {"--fl-listen", fl, "--fl-model", kSource + "/data/models/cmapss-fd001-mlp"});
   for (int i = 1; i <= 5; ++i) {
     const std::string asset = "engine-" + std::to_string(i);
-    agents_running_.push_back(StartAgent(
-        asset, i, agents_ / (asset + ".curve-secret"), "max",
-        {"--fl-server", fl, "--fl-history", kSource + "/data/cmapss/train_FD001.txt",
-         "--fl-history-units", std::to_string(2 * i - 1) + "-" + std::to_string(2 * i),
-         "--fl-heartbeat", "1"}));
+    agents_running_.push_back(
+        StartAgent(asset, i, agents_ / (asset + ".curve-secret"), "max",
+                   {"--fl-server", fl, "--fl-history", kSource + "/data/cmapss/train_FD001.txt",
+                    "--fl-history-units", std::to_string(2 * i - 1) + "-" + std::to_string(2 * i),
+                    "--fl-heartbeat", "1"}));
   }
   auto rounds_status = [&] {
     auto [code, out] = Control({"--json", "rounds", "list"});
     return code == 0 ? json::parse(out, nullptr, false) : json();
   };
-  ASSERT_TRUE(WaitFor([&] {
-    const json s = rounds_status();
-    if (!s.is_object()) return false;
-    int alive = 0;
-    for (const json& n : s["nodes"]) alive += n.value("alive", false) ? 1 : 0;
-    return alive == 5;
-  }, 60s));
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        const json s = rounds_status();
+        if (!s.is_object()) return false;
+        int alive = 0;
+        for (const json& n : s["nodes"]) alive += n.value("alive", false) ? 1 : 0;
+        return alive == 5;
+      },
+      60s));
 
   auto [code, out] = Control({"--json", "rounds", "start", "--rounds", "2", "--min-nodes", "5",
                               "--local-epochs", "1", "--deadline", "120", "--evaluate"});
@@ -610,8 +737,8 @@ TEST_F(FleetProcessTest, FederatedRoundsCompleteWithoutAKilledNodeAndAreLedgered
     EXPECT_EQ(r["replied"].size(), 5u) << r.dump();
     std::set<std::string> assets;
     for (const json& p : r["replied"]) assets.insert(p.value("asset", ""));
-    EXPECT_EQ(assets, (std::set<std::string>{"engine-1", "engine-2", "engine-3", "engine-4",
-                                             "engine-5"}));
+    EXPECT_EQ(assets,
+              (std::set<std::string>{"engine-1", "engine-2", "engine-3", "engine-4", "engine-5"}));
     EXPECT_TRUE(r["eval_metrics"].contains("rmse")) << r.dump();
     model_ids.insert(r.value("model_id", ""));
   }
@@ -634,25 +761,29 @@ TEST_F(FleetProcessTest, FederatedRoundsCompleteWithoutAKilledNodeAndAreLedgered
   testing::RawFlowerClient tamperer(fl_port, *federated::NodeKey::Generate());
   uint64_t tamperer_id = 0;
   ASSERT_TRUE(tamperer.Register(&tamperer_id).ok());
-  Child tampered_round = Spawn(
-      {FLEETTWIN_FLEETCTL, "--coordinator", control_, "--coordinator-key",
-       (keys_ / "coordinator.curve-public").string(), "--operator-key",
-       (keys_ / "operators" / "alice.curve-secret").string(), "--json", "rounds", "start",
-       "--rounds", "1", "--min-nodes", "6", "--local-epochs", "1", "--deadline", "120"});
+  Child tampered_round =
+      Spawn({FLEETTWIN_FLEETCTL, "--coordinator", control_, "--coordinator-key",
+             (keys_ / "coordinator.curve-public").string(), "--operator-key",
+             (keys_ / "operators" / "alice.curve-secret").string(), "--json", "rounds", "start",
+             "--rounds", "1", "--min-nodes", "6", "--local-epochs", "1", "--deadline", "120"});
   flwr::proto::PullMessagesResponse pulled;
-  ASSERT_TRUE(WaitFor([&] {
-    pulled.Clear();
-    return tamperer.Pull(tamperer_id, &pulled).ok() && pulled.messages_list_size() == 1;
-  }, 30s));
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        pulled.Clear();
+        return tamperer.Pull(tamperer_id, &pulled).ok() && pulled.messages_list_size() == 1;
+      },
+      30s));
   {
     flwr::proto::RecordDict content;
     flwr::proto::MetricRecord metrics;
     federated::SetInt(metrics, "num-examples", 1000000);  // Would dominate FedAvg if accepted.
     federated::AddMetrics(content, "metrics", metrics);
     const std::vector<float> junk(8, 1e6f);
-    federated::AddArrays(content, "arrays", federated::ToArrayRecord({MakeNpy<float>(
-                                                {8}, absl::MakeConstSpan(junk))}));
-    const int stored = tamperer.Reply(tamperer_id, pulled.messages_list(0).metadata(), content, true);
+    federated::AddArrays(
+        content, "arrays",
+        federated::ToArrayRecord({MakeNpy<float>({8}, absl::MakeConstSpan(junk))}));
+    const int stored =
+        tamperer.Reply(tamperer_id, pulled.messages_list(0).metadata(), content, true);
     EXPECT_EQ(stored, tamperer.objects_pushed - 1);
   }
   const std::string tampered_out = ReadAll(tampered_round.out);
@@ -673,11 +804,11 @@ TEST_F(FleetProcessTest, FederatedRoundsCompleteWithoutAKilledNodeAndAreLedgered
 
   // A round in which engine-5 is killed after it got its train message: the round aggregates
   // the four replies at the deadline and says what happened to the fifth.
-  Child rounds = Spawn({FLEETTWIN_FLEETCTL, "--coordinator", control_, "--coordinator-key",
-                        (keys_ / "coordinator.curve-public").string(), "--operator-key",
-                        (keys_ / "operators" / "alice.curve-secret").string(), "--json", "rounds",
-                        "start", "--rounds", "1", "--min-nodes", "5", "--local-epochs", "10",
-                        "--deadline", "60"});
+  Child rounds =
+      Spawn({FLEETTWIN_FLEETCTL, "--coordinator", control_, "--coordinator-key",
+             (keys_ / "coordinator.curve-public").string(), "--operator-key",
+             (keys_ / "operators" / "alice.curve-secret").string(), "--json", "rounds", "start",
+             "--rounds", "1", "--min-nodes", "5", "--local-epochs", "10", "--deadline", "60"});
   // Killed while the round runs (10 local epochs take about 0.6 s in release, longer under
   // AddressSanitizer); whether it had pulled the message yet or not, the round must not wait
   // for it beyond the deadline.
@@ -701,9 +832,9 @@ TEST_F(FleetProcessTest, FederatedRoundsCompleteWithoutAKilledNodeAndAreLedgered
   // The rounds are in the coordinator's ledger, which verifies.
   Stop(coordinator_);
   const std::string ledger = (dir_.path() / "coordinator" / "ledger").string();
-  auto [vcode, vout] = RunTool(
-      {FLEETTWIN_FLEET_AUDIT, "verify", "--quiet", "--key",
-       (dir_.path() / "coordinator" / "coordinator.vkey").string(), ledger});
+  auto [vcode, vout] =
+      RunTool({FLEETTWIN_FLEET_AUDIT, "verify", "--quiet", "--key",
+               (dir_.path() / "coordinator" / "coordinator.vkey").string(), ledger});
   EXPECT_EQ(vcode, 0) << vout;
   auto [ecode, exported] = RunTool({FLEETTWIN_FLEET_AUDIT, "export", ledger});
   ASSERT_EQ(ecode, 0);
@@ -740,10 +871,10 @@ TEST_F(FleetProcessTest, FederatedRoundsCompleteWithoutAKilledNodeAndAreLedgered
 TEST_F(FleetProcessTest, TheFederatedServerRunsAloneWithItsOwnLedger) {
   const std::string fl = "127.0.0.1:" + std::to_string(FreePort());
   const std::filesystem::path state = dir_.path() / "fl-server";
-  Child server = Spawn({FLEETTWIN_FLEET_FL_SERVER, "--listen", fl, "--model",
-                        kSource + "/data/models/cmapss-fd001-mlp", "--data-dir", state.string(),
-                        "--rounds", "2", "--min-nodes", "2", "--deadline", "60", "--wait", "60",
-                        "--evaluate"});
+  Child server =
+      Spawn({FLEETTWIN_FLEET_FL_SERVER, "--listen", fl, "--model",
+             kSource + "/data/models/cmapss-fd001-mlp", "--data-dir", state.string(), "--rounds",
+             "2", "--min-nodes", "2", "--deadline", "60", "--wait", "60", "--evaluate"});
   for (int i = 1; i <= 2; ++i) {
     const std::string asset = "engine-" + std::to_string(i);
     agents_running_.push_back(Spawn(
@@ -764,8 +895,9 @@ TEST_F(FleetProcessTest, TheFederatedServerRunsAloneWithItsOwnLedger) {
     EXPECT_EQ(r["replied"].size(), 2u) << r.dump();
     EXPECT_TRUE(r["eval_metrics"].contains("rmse")) << r.dump();
   }
-  auto [code, verified] = RunTool({FLEETTWIN_FLEET_AUDIT, "verify", "--quiet", "--key",
-                                   (state / "fl-server.vkey").string(), (state / "ledger").string()});
+  auto [code, verified] =
+      RunTool({FLEETTWIN_FLEET_AUDIT, "verify", "--quiet", "--key",
+               (state / "fl-server.vkey").string(), (state / "ledger").string()});
   EXPECT_EQ(code, 0) << verified;
   EXPECT_TRUE(std::filesystem::exists(state / "fl-model" / "model.json"));
 }
