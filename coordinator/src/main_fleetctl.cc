@@ -11,11 +11,13 @@
 
 #include <CLI/CLI.hpp>
 
-#include "absl/strings/str_format.h"
 #include <nlohmann/json.hpp>
 
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "fleettwin/common/curve.h"
 #include "fleettwin/coordinator/control_client.h"
+#include "fleettwin/coordinator/rolling_plan.h"
 #include "fleettwin/deploy/local_fleet.h"
 #include "fleettwin/deploy/render.h"
 
@@ -125,6 +127,70 @@ int Up(fleettwin::deploy::LocalFleetOptions options, bool as_json) {
   }
   std::cout << (as_json ? *summary + "\n" : fleettwin::deploy::FormatSummary(*summary));
   return 0;
+}
+
+// `plan rolling`: one line (or JSON object) per slot; exit 0 when every plan committed and
+// replaced the one before, 1 when some did not, 3 when the coordinator stopped answering, 130
+// when interrupted.
+int RollingPlan(const fleettwin::coordinator::RollingPlanOptions& options, bool as_json,
+                const fleettwin::coordinator::ControlConnector& connect) {
+  std::signal(SIGINT, OnInterrupt);
+  std::signal(SIGTERM, OnInterrupt);
+  std::signal(SIGHUP, OnInterrupt);
+  int failed = 0;
+  auto on_step = [&](const fleettwin::coordinator::RollingStep& step) {
+    json line = {{"index", step.index}, {"id", step.id}, {"horizon", step.horizon}};
+    if (!step.plan.ok()) {
+      ++failed;
+      line["committed"] = step.committed;
+      line["error"] = std::string(step.plan.status().message());
+    } else {
+      line["committed"] = true;
+      line["plan"] = json::parse(*step.plan);
+    }
+    if (as_json) {
+      std::cout << line.dump() << std::endl;
+      return;
+    }
+    if (!step.plan.ok()) {
+      std::printf("%s (horizon %u): %s\n", step.id.c_str(), step.horizon,
+                  std::string(step.plan.status().message()).c_str());
+    } else {
+      const json& plan = line["plan"];
+      std::string now;
+      int later = 0;
+      for (const json& a : plan["assignments"]) {
+        const int slot = a.value("slot", -1);
+        if (slot == 0) {
+          absl::StrAppend(&now, now.empty() ? "" : ", ", a.value("asset", ""), " (crew ",
+                          a.value("crew", -1), ")");
+        } else if (slot > 0) {
+          ++later;
+        }
+      }
+      std::printf("%s (horizon %u): committed, cost %.1f; start now: %s; %d later%s\n",
+                  step.id.c_str(), step.horizon, plan.value("cost", 0.0),
+                  now.empty() ? "none" : now.c_str(), later,
+                  plan["left_out"].empty()
+                      ? ""
+                      : absl::StrCat("; left out: ", plan["left_out"].size()).c_str());
+    }
+    std::fflush(stdout);
+  };
+  absl::StatusOr<uint32_t> committed =
+      fleettwin::coordinator::RunRollingPlan(options, connect, on_step, &g_interrupted);
+  if (!committed.ok()) {
+    if (committed.status().code() == absl::StatusCode::kCancelled) {
+      std::cerr << "fleetctl: interrupted; the last committed plan stands\n";
+      return 130;
+    }
+    if (committed.status().code() == absl::StatusCode::kInvalidArgument) {
+      std::cerr << "fleetctl: " << committed.status().message() << "\n";
+      return kExitUsage;
+    }
+    return Fail(committed.status());
+  }
+  return failed > 0 ? kExitFailed : 0;
 }
 
 }  // namespace
@@ -244,6 +310,35 @@ int main(int argc, char** argv) {
   maintenance->add_option("--replaces", replaces,
                           "Re-plan: once this plan commits, cancel plan ID (agents of the new "
                           "plan keep their new start; the others are told 'none')");
+  CLI::App* rolling = plan->add_subcommand(
+      "rolling",
+      "Re-plan every slot: negotiate PREFIX-0 over the horizon, then each --slot-seconds a plan "
+      "over the rest of it that replaces the one before (only the maintenances starting now "
+      "are final); one line per slot");
+  fleettwin::coordinator::RollingPlanOptions roll;
+  double slot_seconds = 60;
+  rolling->add_option("--id-prefix", roll.id_prefix, "Plans are PREFIX-0, PREFIX-1, ...")
+      ->required();
+  rolling->add_option("--horizon", roll.horizon, "Cycles, at the first slot")
+      ->capture_default_str();
+  rolling->add_option("--duration", roll.duration, "Cycles per maintenance, and per slot")
+      ->capture_default_str();
+  rolling->add_option("--crews", roll.crews, "Maintenances at once")->capture_default_str();
+  rolling->add_option("--failure-cost", roll.failure_cost)->capture_default_str();
+  rolling->add_option("--preventive-cost", roll.preventive_cost)->capture_default_str();
+  rolling->add_option("--wasted-life-cost", roll.wasted_life_cost, "Per cycle thrown away")
+      ->capture_default_str();
+  rolling->add_option("--bid-window-ms", roll.bid_window_ms)->capture_default_str();
+  rolling->add_option("--reply-timeout-ms", roll.reply_timeout_ms)->capture_default_str();
+  rolling
+      ->add_option("--slot-seconds", slot_seconds,
+                   "Wall time of one slot: how long the assets take to run --duration cycles "
+                   "(the coordinator has no fleet clock)")
+      ->capture_default_str()
+      ->check(CLI::Range(0.001, 1e7));
+  rolling->add_option("--slots", roll.slots, "At most this many plans (0: until the horizon ends)")
+      ->capture_default_str();
+  rolling->add_option("--replaces", roll.replaces, "A committed plan the first one replaces");
   CLI::App* twin = app.add_subcommand("twin", "One agent's twin as its heartbeats report it");
   std::string twin_asset;
   twin->add_option("ASSET", twin_asset, "Asset id")->required();
@@ -432,6 +527,13 @@ int main(int argc, char** argv) {
                                                                (fl_evaluate ? 2 : 1)));
   }
   if (*task_show) request = {{"command", "task"}, {"id", task_show_id}};
+  if (*rolling) {
+    roll.slot = std::chrono::milliseconds(static_cast<int64_t>(slot_seconds * 1000));
+    roll.call_timeout = std::chrono::milliseconds(timeout_ms);
+    return RollingPlan(roll, as_json, [&] {
+      return fleettwin::coordinator::ControlClient::Connect(endpoint, server->key, me->pair);
+    });
+  }
   auto client = fleettwin::coordinator::ControlClient::Connect(endpoint, server->key, me->pair);
   if (!client.ok()) return Fail(client.status());
   if (*diff) {

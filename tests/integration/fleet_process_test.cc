@@ -510,6 +510,44 @@ TEST_F(FleetProcessTest, ReplanningEachSlotGoesOnAfterTheMaintenancesAreRecorded
   auto [status_code, status] = Control({"--json", "status"});
   ASSERT_EQ(status_code, 0);
   EXPECT_EQ(json::parse(status)["abandoned_plans"], 0) << status;
+
+  // The same, one command: `plan rolling` negotiates a plan per slot (here 0.3 s of wall time)
+  // over the rest of the horizon, each replacing the one before, until the horizon is used up.
+  const std::vector<std::string> windows = {"--bid-window-ms", "4000", "--reply-timeout-ms",
+                                            "5000"};
+  std::vector<std::string> roll = {
+      "plan",    "rolling", "--id-prefix",    "r",   "--horizon",  "15", "--duration", "5",
+      "--crews", "1",       "--slot-seconds", "0.3", "--replaces", "s2"};
+  roll.insert(roll.end(), windows.begin(), windows.end());
+  const auto started = std::chrono::steady_clock::now();
+  auto [roll_code, roll_out] = Control(roll);
+  EXPECT_GE(std::chrono::steady_clock::now() - started, 600ms);  // Two waits between three slots.
+  ASSERT_EQ(roll_code, 0) << roll_out;
+  for (const char* line : {"r-0 (horizon 15): committed", "r-1 (horizon 10): committed",
+                           "r-2 (horizon 5): committed"}) {
+    EXPECT_NE(roll_out.find(line), std::string::npos) << line << " in " << roll_out;
+  }
+  EXPECT_EQ(roll_out.find("r-3"), std::string::npos) << roll_out;
+  for (const auto& [old, by] : {std::pair{"s2", "r-0"}, {"r-0", "r-1"}, {"r-1", "r-2"}}) {
+    auto [code, out] = Control({"--json", "plan", "show", old});
+    ASSERT_EQ(code, 0) << out;
+    EXPECT_EQ(json::parse(out)["cancel_reason"], std::string("replaced by plan ") + by) << out;
+  }
+  std::vector<std::string> one = {
+      "--json",  "plan", "rolling",        "--id-prefix", "j",          "--horizon", "10",
+      "--slots", "1",    "--slot-seconds", "0.1",         "--replaces", "r-2"};
+  one.insert(one.end(), windows.begin(), windows.end());
+  auto [one_code, one_out] = Control(one);
+  ASSERT_EQ(one_code, 0) << one_out;
+  const json step = json::parse(one_out);  // One slot: one JSON line.
+  EXPECT_EQ(step["id"], "j-0");
+  EXPECT_EQ(step["committed"], true);
+  EXPECT_EQ(step["plan"]["replaces"], "r-2");
+  EXPECT_EQ(Control({"plan", "rolling", "--id-prefix", "x", "--horizon", "3"}).first, 2);
+  EXPECT_EQ(Control({"plan", "rolling", "--id-prefix", "y", "--replaces", "nope", "--slots", "1",
+                     "--slot-seconds", "0.1"})
+                .first,
+            1);  // Refused: nothing to replace.
 }
 
 TEST_F(FleetProcessTest, TasksGoToTheCheapestCapableAgentAndAreReauctionedWhenItDies) {
