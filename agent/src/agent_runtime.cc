@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <bit>
 #include <cerrno>
 #include <cmath>
 #include <cstring>
@@ -322,14 +323,21 @@ void AgentRuntime::UpdateLiveConveyor() {
   const TwinState& state = twin_->twin().state();
   if (state.calibrations == live_calibrations_) return;
   live_calibrations_ = state.calibrations;
-  std::optional<sim::ConveyorLive> live = LiveConveyorOf(state);
-  std::lock_guard lock(live_mu_);
-  live_conveyor_ = live;
+  const std::optional<sim::ConveyorLive> live = LiveConveyorOf(state);
+  uint64_t packed = kNoLiveConveyor;
+  if (live) {
+    packed = uint64_t{std::bit_cast<uint32_t>(static_cast<float>(live->failure_rate))} << 32 |
+             std::bit_cast<uint32_t>(static_cast<float>(live->repair_time));
+  }
+  live_conveyor_.store(packed, std::memory_order_release);
 }
 
 std::optional<sim::ConveyorLive> AgentRuntime::LiveConveyor() const {
-  std::lock_guard lock(live_mu_);
-  return live_conveyor_;
+  const uint64_t packed = live_conveyor_.load(std::memory_order_acquire);
+  if (packed == kNoLiveConveyor) return std::nullopt;
+  return sim::ConveyorLive{
+      .failure_rate = std::bit_cast<float>(static_cast<uint32_t>(packed >> 32)),
+      .repair_time = std::bit_cast<float>(static_cast<uint32_t>(packed))};
 }
 
 std::string AgentRuntime::MetricsText() {
@@ -554,8 +562,7 @@ absl::StatusOr<uint64_t> AgentRuntime::RecordMaintenance(std::optional<double> t
   const TwinState& state = twin_->twin().state();
   if (!time) {
     if (!state.last_time) {
-      return absl::FailedPreconditionError(
-          "the twin has no sample yet: give the maintenance's time");
+      return absl::InvalidArgumentError("the twin has no sample yet: give the maintenance's time");
     }
     time = state.last_time;
   }

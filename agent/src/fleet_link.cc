@@ -23,10 +23,10 @@ protocol::Heartbeat AgentRuntime::Summary() {
       h.rul_std = state.rul->rul_std;
       h.p_fail = state.rul->p_fail;
     }
-    h.anomaly = std::find(state.anomalous.begin(), state.anomalous.end(), true) !=
-                state.anomalous.end();
-    h.drift = state.quality.drift || std::find(state.drifting.begin(), state.drifting.end(),
-                                               true) != state.drifting.end();
+    h.anomaly =
+        std::find(state.anomalous.begin(), state.anomalous.end(), true) != state.anomalous.end();
+    h.drift = state.quality.drift ||
+              std::find(state.drifting.begin(), state.drifting.end(), true) != state.drifting.end();
     h.model_version = state.model_version;
   }
   {
@@ -51,8 +51,8 @@ protocol::Bid AgentRuntime::BidFor(const protocol::CallForProposals& call) {
   absl::StatusOr<sim::TurbofanQuestion> question = TurbofanQuestionFor(kind_, state, {});
   if (!question.ok() || m.duration == 0 || m.horizon / m.duration > 4096) {
     bid.declined = true;
-    bid.decline_reason = question.ok() ? "the call has too many slots"
-                                       : std::string(question.status().message());
+    bid.decline_reason =
+        question.ok() ? "the call has too many slots" : std::string(question.status().message());
     return bid;
   }
   question->horizon = m.horizon;
@@ -61,7 +61,8 @@ protocol::Bid AgentRuntime::BidFor(const protocol::CallForProposals& call) {
   question->wasted_life_cost = m.wasted_life_cost;
   question->params.maintenance_duration = m.duration;
   std::vector<double> starts;
-  for (uint32_t k = 0; k < m.horizon / m.duration; ++k) starts.push_back(static_cast<double>(k) * m.duration);
+  for (uint32_t k = 0; k < m.horizon / m.duration; ++k)
+    starts.push_back(static_cast<double>(k) * m.duration);
   absl::StatusOr<std::vector<sim::Estimate>> costs = sim::AskTurbofanSchedule(
       *question, starts,
       {.replications = bid_replications_, .threads = what_if_threads_, .seed = 1});
@@ -75,7 +76,8 @@ protocol::Bid AgentRuntime::BidFor(const protocol::CallForProposals& call) {
   bid.maintenance.rul = question->params.rul_mean;
   bid.maintenance.rul_std = question->params.rul_std;
   bid.maintenance.replications = bid_replications_;
-  bid.maintenance.model_version = state.model_version;
+  // The model's version only when the life came from its estimate (not the renewed-life prior).
+  bid.maintenance.model_version = state.rul ? state.model_version : std::string();
   return bid;
 }
 
@@ -89,7 +91,8 @@ absl::Status AgentRuntime::RecordCommit(const protocol::Commit& commit) {
   std::string hash;
   for (unsigned char c : commit.plan_hash) absl::StrAppend(&hash, absl::Hex(c, absl::kZeroPad2));
   return SetDesired("maintenance.planned_start", start,
-                    absl::StrCat("plan ", commit.negotiation, " ", hash)).status();
+                    absl::StrCat("plan ", commit.negotiation, " ", hash))
+      .status();
 }
 
 }  // namespace fleettwin::agent

@@ -268,12 +268,20 @@ absl::StatusOr<uint64_t> LedgeredTwin::SetDesired(std::string name, double value
     return absl::InvalidArgumentError("a desired value needs a name of 1-128 bytes");
   }
   if (!std::isfinite(value)) return absl::InvalidArgumentError("a desired value must be finite");
+  if (name.find('\0') != std::string::npos || author.find('\0') != std::string::npos) {
+    return absl::InvalidArgumentError("a desired value's name or author may not contain NUL");
+  }
   return ApplyOne(DesiredChange{std::move(name), value, std::move(author)});
 }
 
 absl::StatusOr<uint64_t> LedgeredTwin::RecordMaintenance(double time, std::string note,
                                                          std::string author, bool renews) {
   if (!std::isfinite(time)) return absl::InvalidArgumentError("maintenance time must be finite");
+  // The ledger's text fields end at a NUL: one inside would be cut off there, and the twin
+  // rebuilt from the ledger would differ from this one.
+  if (note.find('\0') != std::string::npos || author.find('\0') != std::string::npos) {
+    return absl::InvalidArgumentError("a maintenance note or author may not contain NUL");
+  }
   return ApplyOne(MaintenanceRecord{time, std::move(note), std::move(author), renews});
 }
 

@@ -104,7 +104,8 @@ int main(int argc, char** argv) {
   app.add_option("--http", options.http_bind,
                  "Serve the HTTP API on HOST:PORT (port 0: a free one, printed at start)");
   app.add_option("--http-operator", options.http_operator_bind,
-                 "HOST:PORT for PUT /desired and POST /whatif; with it, --http serves the GET "
+                 "HOST:PORT for PUT /desired, POST /maintenance and POST /whatif; with it, --http "
+                 "serves the GET "
                  "endpoints only (a port auditors and monitoring may reach)");
   app.add_option("--push-timeout-ms", push_timeout_ms,
                  "How long a network sample may wait for room in a full queue before it is "

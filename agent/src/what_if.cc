@@ -14,6 +14,14 @@ namespace {
 
 using Json = nlohmann::ordered_json;
 
+// The latest maintenance record that renewed the asset (inspections after it do not count).
+const MaintenanceRecord* LastRenewal(const TwinState& state) {
+  for (auto it = state.maintenance.rbegin(); it != state.maintenance.rend(); ++it) {
+    if (it->renews) return &*it;
+  }
+  return nullptr;
+}
+
 absl::Status NotFinite(std::string_view what) {
   return absl::InvalidArgumentError(absl::StrCat(std::string(what), " must be a finite number"));
 }
@@ -88,8 +96,8 @@ absl::StatusOr<sim::TurbofanQuestion> TurbofanQuestionFor(const AssetKind& kind,
   } else if (state.rul) {
     q.params.rul_mean = what_if.rul.value_or(state.rul->rul);
     q.params.rul_std = what_if.rul_std.value_or(state.rul->rul_std);
-  } else if (!state.maintenance.empty() && state.maintenance.back().renews &&
-             (!state.last_time || *state.last_time <= state.maintenance.back().time)) {
+  } else if (const MaintenanceRecord* renewal = LastRenewal(state);
+             renewal != nullptr && (!state.last_time || *state.last_time <= renewal->time)) {
     // Renewed and not run since: a new engine's life, the kind's renewed-life distribution
     // (the failure model has nothing to say until the next sample).
     q.params.rul_mean = what_if.rul.value_or(kind.simulator.renewed_life_mean);

@@ -1,5 +1,7 @@
 #include "fleettwin/coordinator/control_client.h"
 
+#include <cerrno>
+
 #include <zmq.hpp>
 
 #include <algorithm>
@@ -50,11 +52,17 @@ absl::StatusOr<std::string> ControlClient::Call(const std::string& request,
       const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
           deadline - std::chrono::steady_clock::now());
       if (left.count() <= 0) {
-        return absl::DeadlineExceededError(absl::StrCat(
-            "no answer from the coordinator within ", timeout.count(),
-            " ms (is it running, and is this operator key on its list?)"));
+        return absl::DeadlineExceededError(
+            absl::StrCat("no answer from the coordinator within ", timeout.count(),
+                         " ms (is it running, and is this operator key on its list?)"));
       }
-      if (zmq::poll(&item, 1, std::min(left, std::chrono::milliseconds(100))) > 0) break;
+      int ready = 0;
+      try {
+        ready = zmq::poll(&item, 1, std::min(left, std::chrono::milliseconds(100)));
+      } catch (const zmq::error_t& e) {
+        if (e.num() != EINTR) throw;  // A signal (Ctrl-C) woke the wait: look at `cancel`.
+      }
+      if (ready > 0) break;
       if (cancel != nullptr && cancel->load()) {
         return absl::CancelledError("cancelled while waiting for the coordinator's answer");
       }

@@ -139,27 +139,27 @@ int RollingPlan(const fleettwin::coordinator::RollingPlanOptions& options, bool 
   std::signal(SIGHUP, OnInterrupt);
   int failed = 0;
   auto on_step = [&](const fleettwin::coordinator::RollingStep& step) {
-    json line = {{"index", step.index}, {"id", step.id}, {"horizon", step.horizon}};
-    if (!step.plan.ok()) {
-      ++failed;
-      line["committed"] = step.committed;
-      line["error"] = std::string(step.plan.status().message());
-    } else {
-      line["committed"] = true;
-      line["plan"] = json::parse(*step.plan);
-    }
+    if (!step.error.ok()) ++failed;
+    json line = {{"index", step.index},
+                 {"id", step.id},
+                 {"horizon", step.horizon},
+                 {"skipped", step.skipped},
+                 {"committed", step.committed}};
+    if (!step.plan.empty()) line["plan"] = json::parse(step.plan, nullptr, false);
+    if (!step.error.ok()) line["error"] = std::string(step.error.message());
     if (as_json) {
-      std::cout << line.dump() << std::endl;
+      std::cout << line.dump(-1, ' ', false, json::error_handler_t::replace) << std::endl;
       return;
     }
-    if (!step.plan.ok()) {
-      std::printf("%s (horizon %u): %s\n", step.id.c_str(), step.horizon,
-                  std::string(step.plan.status().message()).c_str());
-    } else {
+    std::string text = absl::StrCat(step.id, " (horizon ", step.horizon, "): ");
+    if (step.skipped > 0) {
+      absl::StrAppend(&text, step.skipped, " slot(s) skipped while negotiating; ");
+    }
+    if (step.committed) {
       const json& plan = line["plan"];
       std::string now;
       int later = 0;
-      for (const json& a : plan["assignments"]) {
+      for (const json& a : plan.value("assignments", json::array())) {
         const int slot = a.value("slot", -1);
         if (slot == 0) {
           absl::StrAppend(&now, now.empty() ? "" : ", ", a.value("asset", ""), " (crew ",
@@ -168,20 +168,22 @@ int RollingPlan(const fleettwin::coordinator::RollingPlanOptions& options, bool 
           ++later;
         }
       }
-      std::printf("%s (horizon %u): committed, cost %.1f; start now: %s; %d later%s\n",
-                  step.id.c_str(), step.horizon, plan.value("cost", 0.0),
-                  now.empty() ? "none" : now.c_str(), later,
-                  plan["left_out"].empty()
-                      ? ""
-                      : absl::StrCat("; left out: ", plan["left_out"].size()).c_str());
+      absl::StrAppend(&text, "committed, cost ", absl::StrFormat("%.1f", plan.value("cost", 0.0)),
+                      "; start now: ", now.empty() ? "none" : now, "; ", later, " later");
+      const size_t left_out = plan.value("left_out", json::array()).size();
+      if (left_out > 0) absl::StrAppend(&text, "; left out: ", left_out);
+      if (!step.error.ok()) absl::StrAppend(&text, "; but: ", step.error.message());
+    } else {
+      absl::StrAppend(&text, "not committed (the standing plan stays): ", step.error.message());
     }
-    std::fflush(stdout);
+    std::cout << text << std::endl;
   };
   absl::StatusOr<uint32_t> committed =
       fleettwin::coordinator::RunRollingPlan(options, connect, on_step, &g_interrupted);
   if (!committed.ok()) {
-    if (committed.status().code() == absl::StatusCode::kCancelled) {
-      std::cerr << "fleetctl: interrupted; the last committed plan stands\n";
+    if (committed.status().code() == absl::StatusCode::kCancelled && g_interrupted.load()) {
+      std::cerr << "fleetctl: interrupted; the last committed plan stands, unless the one being "
+                   "negotiated still commits (see `fleetctl plan list`)\n";
       return 130;
     }
     if (committed.status().code() == absl::StatusCode::kInvalidArgument) {

@@ -274,12 +274,14 @@ TEST(LiveConveyorTest, TheRuntimeFollowsEveryRecalibration) {
   send(0.02);
   std::optional<sim::ConveyorLive> first = (*agent)->LiveConveyor();
   ASSERT_TRUE(first.has_value());
-  EXPECT_EQ(first->failure_rate, calibration()["failure_rate"].get<double>());
-  EXPECT_EQ(first->repair_time, calibration()["repair_time_mean"].get<double>());
+  // As the simulated belt holds them: float32.
+  EXPECT_EQ(first->failure_rate, static_cast<float>(calibration()["failure_rate"].get<double>()));
+  EXPECT_EQ(first->repair_time,
+            static_cast<float>(calibration()["repair_time_mean"].get<double>()));
   send(0.2);
   std::optional<sim::ConveyorLive> second = (*agent)->LiveConveyor();
   ASSERT_TRUE(second.has_value());
-  EXPECT_EQ(second->failure_rate, calibration()["failure_rate"].get<double>());
+  EXPECT_EQ(second->failure_rate, static_cast<float>(calibration()["failure_rate"].get<double>()));
   EXPECT_GT(second->failure_rate, 3 * first->failure_rate);
 }
 TEST_F(AnalyticsTest, TurbofanWhatIfNeedsAnEstimateOrGivenParameters) {
@@ -380,28 +382,37 @@ TEST_F(AnalyticsTest, MaintenanceRenewsTheAssetSoTheModelsAgeRestarts) {
   }
   const double fresh = state.rul->rul;
   // The twin gives the model the engine's age: the cycle of the latest sample (it is new at 0).
-  std::vector<std::vector<double>> rows;
-  for (size_t i = 10; i < 40; ++i) {
-    std::vector<double> row;
-    for (const std::string& channel : model->input_channels()) {
-      for (const auto& [name, value] : engine[i].fields) {
-        if (name == channel) row.push_back(std::get<double>(value));
+  auto rows_of = [&](size_t first, size_t end) {  // The model's channels of engine[first, end).
+    std::vector<std::vector<double>> rows;
+    for (size_t i = first; i < end; ++i) {
+      std::vector<double> row;
+      for (const std::string& channel : model->input_channels()) {
+        for (const auto& [name, value] : engine[i].fields) {
+          if (name == channel) row.push_back(std::get<double>(value));
+        }
       }
+      rows.push_back(std::move(row));
     }
-    rows.push_back(std::move(row));
+    return rows;
+  };
+  EXPECT_EQ(fresh, model->Predict(rows_of(10, 40), engine[39].time)->rul);
+  EXPECT_NE(fresh, model->Predict(rows_of(10, 40), engine[39].time + 100)->rul);
+  for (size_t i = 40; i < 140; ++i) {
+    ASSERT_TRUE((*twin)->Ingest(absl::MakeConstSpan(&engine[i], 1)).ok());
   }
-  EXPECT_EQ(fresh, model->Predict(rows, engine[39].time)->rul);
-  EXPECT_NE(fresh, model->Predict(rows, engine[39].time + 100)->rul);
-  for (size_t i = 40; i < 150; ++i) {
+  // An inspection (not a renewal) leaves the engine as worn as it was: same estimate, and the
+  // cycles after it are judged with the same window and the age since new.
+  const double before_inspection = state.rul->rul;
+  ASSERT_TRUE(
+      (*twin)->RecordMaintenance(engine[139].time, "borescope inspection", "test", false).ok());
+  ASSERT_TRUE(state.rul.has_value());
+  EXPECT_EQ(state.rul->rul, before_inspection);
+  for (size_t i = 140; i < 150; ++i) {
     ASSERT_TRUE((*twin)->Ingest(absl::MakeConstSpan(&engine[i], 1)).ok());
   }
   const double worn = state.rul->rul;
+  EXPECT_EQ(worn, model->Predict(rows_of(120, 150), engine[149].time)->rul);
   EXPECT_LT(worn, fresh - 20);
-  // An inspection (not a renewal) leaves the engine as worn as it was: same age, same window,
-  // same estimate.
-  ASSERT_TRUE((*twin)->RecordMaintenance(149, "borescope inspection", "test", false).ok());
-  ASSERT_TRUE(state.rul.has_value());
-  EXPECT_EQ(state.rul->rul, worn);
   // A maintenance at cycle 150 renews it: the same 40 readings at cycles 151..190 describe a
   // 1..40-cycle-old engine and give exactly the estimate of the new one.
   ASSERT_TRUE((*twin)->RecordMaintenance(150, "overhaul", "test").ok());

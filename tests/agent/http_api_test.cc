@@ -174,7 +174,7 @@ TEST_F(HttpApiTest, MaintenanceIsARecordedUpdateAtTheLatestSampleOrAGivenTime) {
   // No sample yet: the time must be given.
   httplib::Result early = client_->Post("/maintenance", R"({"note": "x"})", "application/json");
   ASSERT_TRUE(early);
-  EXPECT_EQ(early->status, 503) << early->body;
+  EXPECT_EQ(early->status, 400) << early->body;
   Send({{1, {{"pressure", 1.0}}}, {2, {{"pressure", 2.0}}}, {3, {{"pressure", 3.0}}}});
 
   httplib::Result post = client_->Post(
@@ -189,7 +189,8 @@ TEST_F(HttpApiTest, MaintenanceIsARecordedUpdateAtTheLatestSampleOrAGivenTime) {
 
   for (const char* bad :
        {"", "[]", R"({"note": 5})", R"({"time": "now"})", R"({"author": 1})", R"({"when": 2})",
-        R"({"renews": "yes"})", R"({"time": 2})" /* before the latest record */,
+        R"({"renews": "yes"})", R"({"note": "failure\u0000 not really"})",
+        R"({"time": 2})" /* before the latest record */,
         R"({"time": 4})" /* after the latest sample */}) {
     httplib::Result r = client_->Post("/maintenance", bad, "application/json");
     ASSERT_TRUE(r);

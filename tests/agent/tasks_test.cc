@@ -113,7 +113,14 @@ TEST(AgentMaintenanceBidTest, ARenewedEngineBidsFromTheRenewedLifeAndAnInspectio
   EXPECT_EQ(renewed.maintenance.rul, 200);  // kinds/cmapss-turbofan.json: 200 ± 45.
   EXPECT_EQ(renewed.maintenance.rul_std, 45);
   EXPECT_EQ(Cheapest(renewed), renewed.maintenance.slot_cost.size());  // No maintenance.
-  EXPECT_LT(renewed.maintenance.none_cost, 30);  // P(life < 150) is about 0.13.
+  EXPECT_LT(renewed.maintenance.none_cost, 30);      // P(life < 150) is about 0.13.
+  EXPECT_EQ(renewed.maintenance.model_version, "");  // Not the model's estimate.
+  EXPECT_FALSE(worn.maintenance.model_version.empty());
+  // An inspection after the overhaul does not make the renewed engine unknown again.
+  ASSERT_TRUE(engine->RecordMaintenance(std::nullopt, "borescope", "crew-1", false).ok());
+  const protocol::Bid inspected_new = engine->BidFor(MaintenanceCall("p4"));
+  ASSERT_FALSE(inspected_new.declined) << inspected_new.decline_reason;
+  EXPECT_EQ(inspected_new.maintenance.rul, 200);
 }
 
 TEST(AgentTasksTest, BidsGrowWithHeldWorkAndTravelAndHeldTasksAreReportedRevokedOrDropped) {

@@ -543,6 +543,24 @@ TEST_F(FleetProcessTest, ReplanningEachSlotGoesOnAfterTheMaintenancesAreRecorded
   EXPECT_EQ(step["id"], "j-0");
   EXPECT_EQ(step["committed"], true);
   EXPECT_EQ(step["plan"]["replaces"], "r-2");
+  // Ctrl-C while a negotiation runs (engine-3 is stopped, so the bids wait for their window):
+  // fleetctl stops within moments with exit 130.
+  ::kill(agents_running_[2].pid, SIGSTOP);
+  Child roller = Spawn({FLEETTWIN_FLEETCTL, "--coordinator", control_, "--coordinator-key",
+                        (keys_ / "coordinator.curve-public").string(), "--operator-key",
+                        (keys_ / "operators" / "alice.curve-secret").string(), "plan", "rolling",
+                        "--id-prefix", "c", "--horizon", "15", "--slot-seconds", "30", "--replaces",
+                        "j-0", "--bid-window-ms", "8000"});
+  std::this_thread::sleep_for(1500ms);
+  const auto interrupted = std::chrono::steady_clock::now();
+  ::kill(roller.pid, SIGINT);
+  const int roller_code = Wait(roller.pid);
+  const std::string roller_err = ReadAll(roller.err);
+  ReadAll(roller.out);
+  ::kill(agents_running_[2].pid, SIGCONT);
+  EXPECT_EQ(roller_code, 130) << roller_err;
+  EXPECT_LT(std::chrono::steady_clock::now() - interrupted, 3s);
+  EXPECT_NE(roller_err.find("interrupted"), std::string::npos) << roller_err;
   EXPECT_EQ(Control({"plan", "rolling", "--id-prefix", "x", "--horizon", "3"}).first, 2);
   EXPECT_EQ(Control({"plan", "rolling", "--id-prefix", "y", "--replaces", "nope", "--slots", "1",
                      "--slot-seconds", "0.1"})

@@ -146,6 +146,9 @@ TEST(MonteCarloTest, ALiveRecalibrationReachesTheBeltWithinAFeedPeriod) {
   ASSERT_TRUE(a.ok()) << a.status();
   EXPECT_NEAR(a->availability.mean, (1 / 1.06 + 1 / 1.12) / 2, 0.01);
 
+  q.horizon = 4;  // Shorter than a feed period: the feed never fires, which is fine.
+  q.failure_before = 2;
+  EXPECT_TRUE(AskConveyor(q, {.replications = 10}).ok());
   q.feed_period = 0;
   EXPECT_EQ(AskConveyor(q, {.replications = 10}).status().code(),
             absl::StatusCode::kInvalidArgument);

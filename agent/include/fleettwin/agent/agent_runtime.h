@@ -124,7 +124,7 @@ class AgentRuntime final {
   // for the next sample; without, it is an inspection that changes neither. A failure scores
   // the twin's earlier RUL predictions. `time` defaults to the latest sample's; it may not
   // precede the latest maintenance record nor follow the latest sample. Errors:
-  // InvalidArgument, FailedPrecondition (no sample yet and no time; shutting down).
+  // InvalidArgument (also: no sample yet and no time), FailedPrecondition (shutting down).
   absl::StatusOr<uint64_t> RecordMaintenance(std::optional<double> time, std::string note,
                                              std::string author, bool renews);
   // Answers a what-if question (what_if.h) from a snapshot of the twin; the Monte Carlo runs
@@ -177,12 +177,13 @@ class AgentRuntime final {
   ledger::VerifierKey verifier_key_;
   std::unique_ptr<LedgeredTwin> twin_;
   std::mutex twin_mu_;  // Guards twin_ between the drain thread and readers.
-  // The twin's calibration as the what-if feed reads it, copied out after every change under
-  // its own lock, so Monte Carlo workers never wait for ingestion.
+  // The twin's calibration as the what-if feed reads it, copied out after every change into
+  // one atomic word (both parameters as float32, as the simulated belt holds them), so Monte
+  // Carlo workers read it without a lock and never wait for ingestion.
   void UpdateLiveConveyor();  // REQUIRES(twin_mu_)
-  mutable std::mutex live_mu_;
-  std::optional<sim::ConveyorLive> live_conveyor_;  // GUARDED_BY(live_mu_)
-  uint64_t live_calibrations_ = UINT64_MAX;         // GUARDED_BY(twin_mu_); copied at that count.
+  static constexpr uint64_t kNoLiveConveyor = ~uint64_t{0};
+  std::atomic<uint64_t> live_conveyor_{kNoLiveConveyor};
+  uint64_t live_calibrations_ = UINT64_MAX;  // GUARDED_BY(twin_mu_); copied at that count.
   std::unique_ptr<TelemetryQueue> queue_;
   std::unique_ptr<ZmqSource> zmq_;
   std::unique_ptr<MqttSource> mqtt_;

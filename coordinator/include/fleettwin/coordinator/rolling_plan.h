@@ -32,16 +32,19 @@ struct RollingPlanOptions {
   std::chrono::milliseconds call_timeout{5'000};  // Added to the negotiation's own windows.
 };
 
-// One slot's negotiation: the plan's id and horizon, and the committed plan as the control
-// socket answers it (JSON), or why none was committed (the previous plan then stands) or why
-// the previous one could not be cancelled although this one committed (`committed`: both
-// stand).
+// One slot's negotiation: its slot index (slots that went by while the previous negotiation
+// overran are skipped, `skipped` of them), the plan's id and horizon; `plan` is the committed
+// plan as the control socket answers it (JSON; empty when none was committed and the standing
+// plan stays), `error` why it was not committed, or — with a plan — why the standing plan could
+// not be cancelled (both then stand) or that the answer was lost and the plan found committed.
 struct RollingStep {
   uint32_t index = 0;
+  uint32_t skipped = 0;
   std::string id;
   uint32_t horizon = 0;
   bool committed = false;
-  absl::StatusOr<std::string> plan;
+  std::string plan;
+  absl::Status error;
 };
 
 // Opens a control connection (a new one after a timeout: the socket cannot be reused).
@@ -49,11 +52,14 @@ using ControlConnector = std::function<absl::StatusOr<std::unique_ptr<ControlCli
 
 // Negotiates a plan at the start of every slot until the horizon is used up (the last plan's
 // horizon is at least one duration), `slots` plans were tried or `cancel` is set, reporting
-// each to `on_step` as it ends. A plan that is not committed (refused, no agent, the
-// replacement refused) leaves the one before standing, and the next slot tries again to
-// replace that one. Returns the number of plans committed. Errors: InvalidArgument (bad
-// options), Cancelled (between or during negotiations), DeadlineExceeded/Unavailable (the
-// coordinator did not answer).
+// each to `on_step` as it ends. A plan refused for the state of the fleet (no agent, or the
+// replacement would leave out an agent the standing plan maintains) leaves the standing plan,
+// and the next slot tries again to replace it. When an answer is lost (the coordinator timed
+// out or restarted), a new connection asks whether the plan committed. Returns the number of
+// plans committed. Errors: InvalidArgument (bad options, or a request the coordinator refuses
+// as such), NotFound / FailedPrecondition (the plan to replace does not exist or was cancelled
+// by someone else), Cancelled (`cancel` set), DeadlineExceeded / Unavailable (the coordinator
+// stopped answering; the plan being negotiated may still commit).
 absl::StatusOr<uint32_t> RunRollingPlan(const RollingPlanOptions& options,
                                         const ControlConnector& connect,
                                         const std::function<void(const RollingStep&)>& on_step,
