@@ -168,7 +168,7 @@ class Fields {
 };
 
 // Bounds one question's work (replications x horizon time units; a conveyor unit is about one
-// event): about 7 s on two cores.
+// event): about 7 s on two cores, a quarter more when the belt follows the live twin.
 constexpr double kMaxWork = 2e8;
 
 absl::Status CheckWork(uint64_t replications, double horizon) {
