@@ -107,6 +107,20 @@ void PrintTask(const json& t) {
   for (const json& h : t["history"]) std::printf("- %s\n", h.get<std::string>().c_str());
 }
 
+// The options of one maintenance negotiation, shared by `plan maintenance` and `plan rolling`.
+void AddMaintenanceCallOptions(CLI::App& app, fleettwin::coordinator::MaintenanceCallOptions& call,
+                               const char* horizon_help, const char* duration_help) {
+  app.add_option("--horizon", call.horizon, horizon_help)->capture_default_str();
+  app.add_option("--duration", call.duration, duration_help)->capture_default_str();
+  app.add_option("--crews", call.crews, "Maintenances at once")->capture_default_str();
+  app.add_option("--failure-cost", call.failure_cost)->capture_default_str();
+  app.add_option("--preventive-cost", call.preventive_cost)->capture_default_str();
+  app.add_option("--wasted-life-cost", call.wasted_life_cost, "Per cycle thrown away")
+      ->capture_default_str();
+  app.add_option("--bid-window-ms", call.bid_window_ms)->capture_default_str();
+  app.add_option("--reply-timeout-ms", call.reply_timeout_ms)->capture_default_str();
+}
+
 std::atomic<int> g_interrupts{0};
 std::atomic<bool> g_interrupted{false};
 void OnInterrupt(int) {
@@ -295,19 +309,9 @@ int main(int argc, char** argv) {
   CLI::App* maintenance = plan->add_subcommand(
       "maintenance", "Negotiate a maintenance plan with every active agent (contract net)");
   std::string id;
-  uint32_t horizon = 150, duration = 5, crews = 2;
-  double failure_cost = 100, preventive_cost = 20, wasted_life_cost = 0.5;
-  int64_t bid_window_ms = 5000, reply_timeout_ms = 5000;
+  fleettwin::coordinator::MaintenanceCallOptions call;
   maintenance->add_option("--id", id, "Plan id (unique)")->required();
-  maintenance->add_option("--horizon", horizon, "Cycles")->capture_default_str();
-  maintenance->add_option("--duration", duration, "Cycles per maintenance")->capture_default_str();
-  maintenance->add_option("--crews", crews, "Maintenances at once")->capture_default_str();
-  maintenance->add_option("--failure-cost", failure_cost)->capture_default_str();
-  maintenance->add_option("--preventive-cost", preventive_cost)->capture_default_str();
-  maintenance->add_option("--wasted-life-cost", wasted_life_cost, "Per cycle thrown away")
-      ->capture_default_str();
-  maintenance->add_option("--bid-window-ms", bid_window_ms)->capture_default_str();
-  maintenance->add_option("--reply-timeout-ms", reply_timeout_ms)->capture_default_str();
+  AddMaintenanceCallOptions(*maintenance, call, "Cycles", "Cycles per maintenance");
   std::string replaces;
   maintenance->add_option("--replaces", replaces,
                           "Re-plan: once this plan commits, cancel plan ID (agents of the new "
@@ -321,17 +325,8 @@ int main(int argc, char** argv) {
   double slot_seconds = 60;
   rolling->add_option("--id-prefix", roll.id_prefix, "Plans are PREFIX-0, PREFIX-1, ...")
       ->required();
-  rolling->add_option("--horizon", roll.horizon, "Cycles, at the first slot")
-      ->capture_default_str();
-  rolling->add_option("--duration", roll.duration, "Cycles per maintenance, and per slot")
-      ->capture_default_str();
-  rolling->add_option("--crews", roll.crews, "Maintenances at once")->capture_default_str();
-  rolling->add_option("--failure-cost", roll.failure_cost)->capture_default_str();
-  rolling->add_option("--preventive-cost", roll.preventive_cost)->capture_default_str();
-  rolling->add_option("--wasted-life-cost", roll.wasted_life_cost, "Per cycle thrown away")
-      ->capture_default_str();
-  rolling->add_option("--bid-window-ms", roll.bid_window_ms)->capture_default_str();
-  rolling->add_option("--reply-timeout-ms", roll.reply_timeout_ms)->capture_default_str();
+  AddMaintenanceCallOptions(*rolling, roll.call, "Cycles, at the first slot",
+                            "Cycles per maintenance, and per slot");
   rolling
       ->add_option("--slot-seconds", slot_seconds,
                    "Wall time of one slot: how long the assets take to run --duration cycles "
@@ -498,13 +493,9 @@ int main(int argc, char** argv) {
   if (*heads) request = {{"command", "ledger.heads"}};
   if (*cancel) request = {{"command", "plan.cancel"}, {"id", cancel_id}, {"reason", cancel_reason}};
   if (*maintenance) {
-    request = {{"command", "plan.maintenance"}, {"id", id}, {"horizon", horizon},
-               {"duration", duration}, {"crews", crews}, {"failure_cost", failure_cost},
-               {"preventive_cost", preventive_cost}, {"wasted_life_cost", wasted_life_cost},
-               {"bid_window_ms", bid_window_ms}, {"reply_timeout_ms", reply_timeout_ms}};
-    if (!replaces.empty()) request["replaces"] = replaces;
+    request = json::parse(fleettwin::coordinator::MaintenanceRequest(id, call, replaces));
     // The negotiation itself takes up to both windows.
-    timeout_ms += bid_window_ms + 3 * reply_timeout_ms;
+    timeout_ms += call.bid_window_ms + 3 * call.reply_timeout_ms;
   }
   if (*submit) {
     request = {{"command", "task.submit"}, {"id", task_id},         {"duration", task_duration},

@@ -26,6 +26,22 @@ bool SleepUntil(std::chrono::steady_clock::time_point until, const std::atomic<b
 
 }  // namespace
 
+std::string MaintenanceRequest(const std::string& id, const MaintenanceCallOptions& call,
+                               const std::string& replaces) {
+  json request = {{"command", "plan.maintenance"},
+                  {"id", id},
+                  {"horizon", call.horizon},
+                  {"duration", call.duration},
+                  {"crews", call.crews},
+                  {"failure_cost", call.failure_cost},
+                  {"preventive_cost", call.preventive_cost},
+                  {"wasted_life_cost", call.wasted_life_cost},
+                  {"bid_window_ms", call.bid_window_ms},
+                  {"reply_timeout_ms", call.reply_timeout_ms}};
+  if (!replaces.empty()) request["replaces"] = replaces;
+  return request.dump();
+}
+
 absl::StatusOr<uint32_t> RunRollingPlan(const RollingPlanOptions& o,
                                         const ControlConnector& connect,
                                         const std::function<void(const RollingStep&)>& on_step,
@@ -34,15 +50,15 @@ absl::StatusOr<uint32_t> RunRollingPlan(const RollingPlanOptions& o,
       o.id_prefix.find('#') != std::string::npos || !protocol::IsUtf8(o.id_prefix)) {
     return absl::InvalidArgumentError("the id prefix must be 1-100 bytes of UTF-8 without '#'");
   }
-  if (o.duration == 0 || o.horizon < o.duration) {
+  if (o.call.duration == 0 || o.call.horizon < o.call.duration) {
     return absl::InvalidArgumentError("the horizon must hold at least one maintenance duration");
   }
   if (o.slot <= std::chrono::milliseconds(0)) {
     return absl::InvalidArgumentError("a slot must last longer than 0");
   }
   const auto timeout = std::chrono::duration_cast<std::chrono::milliseconds>(
-      o.call_timeout + std::chrono::milliseconds(o.bid_window_ms) +
-      3 * std::chrono::milliseconds(o.reply_timeout_ms));
+      o.call_timeout + std::chrono::milliseconds(o.call.bid_window_ms) +
+      3 * std::chrono::milliseconds(o.call.reply_timeout_ms));
   absl::StatusOr<std::unique_ptr<ControlClient>> client = connect();
   if (!client.ok()) return client.status();
   // A plan by id, on a new connection when the last one lost an answer.
@@ -60,8 +76,8 @@ absl::StatusOr<uint32_t> RunRollingPlan(const RollingPlanOptions& o,
   uint32_t committed = 0, tried = 0, k = 0, skipped = 0;
   const auto start = std::chrono::steady_clock::now();
   while (o.slots == 0 || tried < o.slots) {
-    const uint64_t used = static_cast<uint64_t>(k) * o.duration;
-    if (used + o.duration > o.horizon) break;
+    const uint64_t used = static_cast<uint64_t>(k) * o.call.duration;
+    if (used + o.call.duration > o.call.horizon) break;
     if (Cancelled(cancel)) return absl::CancelledError("interrupted");
     // Someone else may have cancelled the standing plan: replacing it would be refused in every
     // slot from now on.
@@ -81,19 +97,11 @@ absl::StatusOr<uint32_t> RunRollingPlan(const RollingPlanOptions& o,
     step.index = k;
     step.skipped = skipped;
     step.id = absl::StrCat(o.id_prefix, "-", k);
-    step.horizon = static_cast<uint32_t>(o.horizon - used);
-    json request = {{"command", "plan.maintenance"},
-                    {"id", step.id},
-                    {"horizon", step.horizon},
-                    {"duration", o.duration},
-                    {"crews", o.crews},
-                    {"failure_cost", o.failure_cost},
-                    {"preventive_cost", o.preventive_cost},
-                    {"wasted_life_cost", o.wasted_life_cost},
-                    {"bid_window_ms", o.bid_window_ms},
-                    {"reply_timeout_ms", o.reply_timeout_ms}};
-    if (!standing.empty()) request["replaces"] = standing;
-    absl::StatusOr<std::string> answer = (*client)->Call(request.dump(), timeout, cancel);
+    step.horizon = static_cast<uint32_t>(o.call.horizon - used);
+    MaintenanceCallOptions call = o.call;
+    call.horizon = step.horizon;
+    absl::StatusOr<std::string> answer =
+        (*client)->Call(MaintenanceRequest(step.id, call, standing), timeout, cancel);
     if (!answer.ok() && Cancelled(cancel)) return absl::CancelledError("interrupted");
     if (!answer.ok()) {
       const absl::StatusCode code = answer.status().code();
@@ -144,7 +152,8 @@ absl::StatusOr<uint32_t> RunRollingPlan(const RollingPlanOptions& o,
     const auto elapsed = std::chrono::steady_clock::now() - start;
     const uint64_t current = static_cast<uint64_t>(elapsed / o.slot);
     const uint64_t next = std::max<uint64_t>(k + 1, current);
-    if ((o.slots != 0 && tried >= o.slots) || next * o.duration + o.duration > o.horizon) {
+    if ((o.slots != 0 && tried >= o.slots) ||
+        next * o.call.duration + o.call.duration > o.call.horizon) {
       break;
     }
     skipped = static_cast<uint32_t>(next - (k + 1));

@@ -19,13 +19,22 @@
 
 namespace fleettwin::coordinator {
 
-struct RollingPlanOptions {
-  std::string id_prefix;  // Plans are PREFIX-0, PREFIX-1, ... (each id must be new).
+// One maintenance negotiation as the control socket's `plan.maintenance` takes it.
+struct MaintenanceCallOptions {
   uint32_t horizon = 150;
-  uint32_t duration = 5;  // Cycles per maintenance = per slot.
+  uint32_t duration = 5;  // Cycles per maintenance (= per slot when re-planning).
   uint32_t crews = 2;
   double failure_cost = 100, preventive_cost = 20, wasted_life_cost = 0.5;
   int64_t bid_window_ms = 5000, reply_timeout_ms = 5000;
+};
+
+// The control request (JSON text) negotiating plan `id`; with `replaces`, it re-plans that one.
+std::string MaintenanceRequest(const std::string& id, const MaintenanceCallOptions& call,
+                               const std::string& replaces = {});
+
+struct RollingPlanOptions {
+  std::string id_prefix;        // Plans are PREFIX-0, PREFIX-1, ... (each id must be new).
+  MaintenanceCallOptions call;  // Its horizon is the first slot's.
   std::chrono::milliseconds slot{60'000};  // Wall time per slot, from one slot's start.
   uint32_t slots = 0;                      // At most this many plans; 0: until the horizon ends.
   std::string replaces;                    // A committed plan the first one replaces (optional).
