@@ -136,15 +136,23 @@ void Twin::PredictRul(const Sample& sample) {
     if (std::isnan(sample.values[c])) return;  // An absent input: no new row.
     row.push_back(sample.values[c]);
   }
-  model_rows_.push_back(std::move(row));
+  model_rows_.push_back({sample.time, std::move(row)});
   while (model_rows_.size() > static_cast<size_t>(model_->window())) model_rows_.pop_front();
-  const std::vector<std::vector<double>> rows(model_rows_.begin(), model_rows_.end());
-  absl::StatusOr<model::RulPrediction> p =
-      model_->Predict(rows, std::max(0.0, sample.time - life_start_));
+  EstimateRul(sample.time, /*again=*/false);
+}
+
+void Twin::EstimateRul(double time, bool again) {
+  std::vector<std::vector<double>> rows;
+  rows.reserve(model_rows_.size());
+  for (const ModelRow& r : model_rows_) rows.push_back(r.values);
+  absl::StatusOr<model::RulPrediction> p = model_->Predict(rows, std::max(0.0, time - life_start_));
   if (!p.ok()) return;
-  RulEstimate estimate{p->rul, p->rul_std, p->p_fail, p->horizon};
-  state_.rul = estimate;
-  rul_history_.emplace_back(sample.time, p->rul);
+  state_.rul = RulEstimate{p->rul, p->rul_std, p->p_fail, p->horizon};
+  if (again && !rul_history_.empty() && rul_history_.back().first == time) {
+    rul_history_.back().second = p->rul;  // The newer figure is the one that stands.
+  } else {
+    rul_history_.emplace_back(time, p->rul);
+  }
   constexpr size_t kKeptPredictions = 512;
   while (rul_history_.size() > kKeptPredictions) rul_history_.pop_front();
 }
@@ -175,12 +183,20 @@ uint64_t Twin::Apply(const TwinChange& change) {
   } else if (const MaintenanceRecord* m = std::get_if<MaintenanceRecord>(&change)) {
     state_.maintenance.push_back(*m);
     if (m->note == kFailureNote) ScoreRulPredictions(m->time);
-    // A renewal: the asset's age restarts, older rows no longer describe it, and the worn
-    // estimate is void until the next sample. An inspection changes none of that.
+    // A renewal: the asset's age restarts at its time, and the rows and predictions up to it
+    // describe the life it ended (they are not scored against a later failure). A renewal
+    // recorded after later samples (back-dated, e.g. an engine that joined the fleet part-way
+    // through its life, recorded as renewed before its telemetry began) keeps their rows, and
+    // the estimate is recomputed with the right age; otherwise it is void until the next
+    // sample. An inspection changes none of that.
     if (m->renews) {
       life_start_ = m->time;
-      model_rows_.clear();
+      std::erase_if(model_rows_, [&](const ModelRow& r) { return r.time <= m->time; });
+      std::erase_if(rul_history_, [&](const auto& h) { return h.first <= m->time; });
       state_.rul.reset();
+      if (!model_rows_.empty() && model_ != nullptr && state_.model_version == model_->version()) {
+        EstimateRul(model_rows_.back().time, /*again=*/true);
+      }
     }
   } else if (const CalibrationChange* c = std::get_if<CalibrationChange>(&change)) {
     state_.calibration = c->calibration;

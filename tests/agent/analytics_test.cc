@@ -423,7 +423,64 @@ TEST_F(AnalyticsTest, MaintenanceRenewsTheAssetSoTheModelsAgeRestarts) {
     ASSERT_TRUE((*twin)->Ingest(absl::MakeConstSpan(&again, 1)).ok());
   }
   EXPECT_EQ(state.rul->rul, fresh);
+  // A failure at 190 scores only the renewed life's predictions (every tenth of the 40 made
+  // since 150), not the worn engine's from before the overhaul, which it did not fail after.
+  ASSERT_TRUE((*twin)->RecordMaintenance(190, kFailureNote, "test").ok());
+  EXPECT_EQ(state.quality.rul_errors, 4);
   // The ledger alone rebuilds the same twin, age and all.
+  absl::StatusOr<RebuiltTwin> rebuilt = RebuildTwin(*ledger_, *turbofan, "engine-3", 10, &*model);
+  ASSERT_TRUE(rebuilt.ok()) << rebuilt.status();
+  EXPECT_EQ(rebuilt->twin->StateJson(), (*twin)->twin().StateJson());
+}
+
+// An engine that joins the fleet part-way through its life: its telemetry's time starts at 1
+// although it has run 100 cycles. A renewal recorded afterwards at time -100 (when it was new)
+// gives the model the right age, keeps the window of readings that followed, and re-estimates
+// at once.
+TEST_F(AnalyticsTest, ARenewalRecordedAfterLaterSamplesKeepsTheirWindowAndFixesTheAge) {
+  absl::StatusOr<AssetKind> turbofan = LoadAssetKind(kKinds + "cmapss-turbofan.json");
+  ASSERT_TRUE(turbofan.ok());
+  absl::StatusOr<model::RulModel> model = model::RulModel::Load(kData + "models/cmapss-fd001-mlp");
+  ASSERT_TRUE(model.ok()) << model.status();
+  ASSERT_TRUE(model->uses_age());
+  const std::vector<RawSample> engine =
+      testing::CmapssEngine(FLEETTWIN_SOURCE_DIR, *turbofan, "train_FD001.txt", 3);
+  ASSERT_GT(engine.size(), 150u);
+  auto rows_of = [&](size_t first, size_t end) {  // The model's channels of engine[first, end).
+    std::vector<std::vector<double>> rows;
+    for (size_t i = first; i < end; ++i) {
+      std::vector<double> row;
+      for (const std::string& channel : model->input_channels()) {
+        for (const auto& [name, value] : engine[i].fields) {
+          if (name == channel) row.push_back(std::get<double>(value));
+        }
+      }
+      rows.push_back(std::move(row));
+    }
+    return rows;
+  };
+  auto twin = LedgeredTwin::Open(*turbofan, "engine-3", *ledger_, 10, {}, &*model);
+  ASSERT_TRUE(twin.ok()) << twin.status();
+  const TwinState& state = (*twin)->twin().state();
+  auto ingest_shifted = [&](size_t i) {  // Cycle i + 1 of the engine at time i - 99.
+    RawSample s = engine[i];
+    s.time -= 100;
+    return (*twin)->Ingest(absl::MakeConstSpan(&s, 1)).ok();
+  };
+  for (size_t i = 100; i < 140; ++i) ASSERT_TRUE(ingest_shifted(i));
+  ASSERT_TRUE(state.rul.has_value());
+  // Until it is told, the twin takes the engine for 40 cycles old.
+  EXPECT_EQ(state.rul->rul, model->Predict(rows_of(110, 140), 40.0)->rul);
+  const double told_young = state.rul->rul;
+  ASSERT_TRUE((*twin)->RecordMaintenance(-100, "new when commissioned", "test").ok());
+  ASSERT_TRUE(state.rul.has_value());  // Re-estimated from the same 30 readings, at age 140.
+  EXPECT_EQ(state.rul->rul, model->Predict(rows_of(110, 140), 140.0)->rul);
+  EXPECT_NE(state.rul->rul, told_young);
+  ASSERT_TRUE(ingest_shifted(140));
+  EXPECT_EQ(state.rul->rul, model->Predict(rows_of(111, 141), 141.0)->rul);
+  // A renewal at the latest sample's time voids the estimate, as before.
+  ASSERT_TRUE((*twin)->RecordMaintenance(41, "overhaul", "test").ok());
+  EXPECT_FALSE(state.rul.has_value());
   absl::StatusOr<RebuiltTwin> rebuilt = RebuildTwin(*ledger_, *turbofan, "engine-3", 10, &*model);
   ASSERT_TRUE(rebuilt.ok()) << rebuilt.status();
   EXPECT_EQ(rebuilt->twin->StateJson(), (*twin)->twin().StateJson());

@@ -211,6 +211,21 @@ TEST_F(HttpApiTest, MaintenanceIsARecordedUpdateAtTheLatestSampleOrAGivenTime) {
             json({{"time", 3}, {"note", "inspection"}, {"author", "http"}, {"renews", false}}));
 }
 
+// An asset that joined part-way through its life: its last renewal, before its telemetry
+// began, may be recorded after samples have arrived, as long as it is the first record.
+TEST_F(HttpApiTest, AFirstMaintenanceRecordMayPrecedeTheTelemetry) {
+  Send({{1, {{"pressure", 1.0}}}, {2, {{"pressure", 2.0}}}});
+  httplib::Result post = client_->Post(
+      "/maintenance", R"({"time": -100, "note": "new when commissioned"})", "application/json");
+  ASSERT_TRUE(post);
+  EXPECT_EQ(post->status, 200) << post->body;
+  const json state = json::parse(client_->Get("/twin")->body);
+  ASSERT_EQ(state["maintenance"].size(), 1u);
+  EXPECT_EQ(state["maintenance"][0]["time"], -100);
+  // Nothing may be recorded before it afterwards.
+  EXPECT_EQ(client_->Post("/maintenance", R"({"time": -101})", "application/json")->status, 400);
+}
+
 TEST_F(HttpApiTest, ShutdownDrainsAndTheLedgerRebuildsTheSameTwin) {
   std::vector<RawSample> samples;
   for (int i = 1; i <= 50; ++i) samples.push_back({1.0 * i, {{"pressure", 0.1 * i}}});

@@ -59,8 +59,8 @@ struct CalibrationChange {
 };
 
 // What one twin update carries.
-using TwinChange = std::variant<Sample, DesiredChange, MaintenanceRecord, ModelVersionChange,
-                                CalibrationChange>;
+using TwinChange =
+    std::variant<Sample, DesiredChange, MaintenanceRecord, ModelVersionChange, CalibrationChange>;
 
 // The failure model's latest output (turbofan kinds, with a model loaded).
 struct RulEstimate {
@@ -75,8 +75,8 @@ struct RulEstimate {
 struct PredictionQuality {
   double expected_failures = 0;  // Since the last recalibration.
   int64_t observed_failures = 0;
-  double failure_z = 0;          // Poisson z-score over the tracker's window.
-  int64_t rul_errors = 0;        // Predictions scored against a revealed failure time.
+  double failure_z = 0;    // Poisson z-score over the tracker's window.
+  int64_t rul_errors = 0;  // Predictions scored against a revealed failure time.
   double rul_rmse = 0;
   double rul_bias = 0;
   bool drift = false;  // A sustained mismatch; latched until the recalibration it triggers.
@@ -100,8 +100,8 @@ struct TwinState {
   std::vector<MaintenanceRecord> maintenance;
   std::optional<Calibration> calibration;  // The latest ledgered recalibration.
   uint64_t calibrations = 0;
-  uint64_t drift_recalibrations = 0;       // Of those, the ones prediction drift asked for.
-  std::optional<RulEstimate> rul;          // While the model in use is loaded.
+  uint64_t drift_recalibrations = 0;  // Of those, the ones prediction drift asked for.
+  std::optional<RulEstimate> rul;     // While the model in use is loaded.
   PredictionQuality quality;
 };
 
@@ -134,6 +134,10 @@ class Twin final {
   void ApplySample(const Sample& sample);
   void ObserveConveyor(const Sample& sample);
   void PredictRul(const Sample& sample);
+  // The estimate from model_rows_ at `time` (the age is time - life_start_), kept for scoring
+  // (`again`: it replaces a kept prediction at that time). Leaves state_.rul as it was if the
+  // model refuses the rows.
+  void EstimateRul(double time, bool again);
   void ScoreRulPredictions(double failure_time);
 
   const AssetKind& kind_;
@@ -160,8 +164,12 @@ class Twin final {
   int64_t evidence_at_calibration_ = 0;  // Failures + repairs then.
   // Failure model (turbofan).
   const model::RulModel* model_ = nullptr;
-  std::vector<size_t> model_inputs_;               // Channel index per model input.
-  std::deque<std::vector<double>> model_rows_;     // The last window() rows.
+  std::vector<size_t> model_inputs_;  // Channel index per model input.
+  struct ModelRow {
+    double time;
+    std::vector<double> values;
+  };
+  std::deque<ModelRow> model_rows_;  // The last window() rows of the current life.
   // When the asset's current life began: 0, or the time of its last maintenance record (a
   // renewal). The failure model's age input is the sample time minus this.
   double life_start_ = 0;
