@@ -15,6 +15,7 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "fleettwin/agent/federated_learner.h"
 #include "fleettwin/agent/what_if.h"
@@ -66,6 +67,26 @@ absl::StatusOr<std::unique_ptr<AgentRuntime>> AgentRuntime::Start(const AgentOpt
     }
   }
   agent->asset_ = options.asset;
+  // Models adopted from federated rounds: every one must load, since the ledger may name any.
+  agent->adopt_ = options.fl_adopt;
+  agent->models_dir_ = options.data_dir / "models";
+  agent->catalog_ = std::make_unique<ModelCatalog>();
+  {
+    std::vector<std::string> problems;
+    const int horizon = agent->TwinHorizon();
+    absl::Status loaded = agent->catalog_->Load(
+        agent->models_dir_,
+        [horizon](model::RulModel& m) {
+          if (horizon > 0) m.set_horizon(horizon);
+        },
+        &problems);
+    if (!loaded.ok()) return loaded;
+    if (!problems.empty()) {
+      return absl::DataLossError(absl::StrCat("adopted models in ", agent->models_dir_.string(),
+                                              " do not load: ", absl::StrJoin(problems, "; "),
+                                              " (move the directory away to start from --model)"));
+    }
+  }
 
   std::error_code ec;
   std::filesystem::create_directories(options.data_dir, ec);
@@ -88,10 +109,17 @@ absl::StatusOr<std::unique_ptr<AgentRuntime>> AgentRuntime::Start(const AgentOpt
       ledger::OpenLedger(ledger_options, clock, *key);
   if (!ledger.ok()) return ledger.status();
   agent->ledger_ = std::move(*ledger);
-  absl::StatusOr<std::unique_ptr<LedgeredTwin>> twin = LedgeredTwin::Open(
-      agent->kind_, options.asset, *agent->ledger_, 1000, kind_text, agent->model_.get());
+  absl::StatusOr<std::unique_ptr<LedgeredTwin>> twin =
+      LedgeredTwin::Open(agent->kind_, options.asset, *agent->ledger_, 1000, kind_text,
+                         agent->model_.get(), agent->catalog_.get());
   if (!twin.ok()) return twin.status();
   agent->twin_ = std::move(*twin);
+  // Adoption turned off: back to --model, even after an earlier adoption.
+  if (agent->adopt_ == FederatedAdoption::kNever && agent->model_ &&
+      agent->twin_->twin().state().model_version != agent->model_->version()) {
+    absl::StatusOr<uint64_t> reverted = agent->twin_->SetModelVersion(agent->model_->version());
+    if (!reverted.ok()) return reverted.status();
+  }
   {
     std::lock_guard lock(agent->twin_mu_);
     agent->UpdateLiveConveyor();
@@ -393,6 +421,16 @@ std::string AgentRuntime::MetricsText() {
              "Global models received in federated rounds (each ledgered).");
     w.Sample("fleettwin_agent_federated_models_total", asset,
              static_cast<double>(fl_models_.load()));
+    w.Family(
+        "fleettwin_agent_federated_models_adopted_total", "counter",
+        "Global models the twin switched to (--fl-adopt; each ledgered as its model version).");
+    w.Sample("fleettwin_agent_federated_models_adopted_total", asset,
+             static_cast<double>(fl_adopted_.load()));
+    w.Family("fleettwin_agent_federated_models_declined_total", "counter",
+             "Global models not adopted: worse on the held-out units than the model in use, "
+             "needing a channel the kind lacks, or not saved.");
+    w.Sample("fleettwin_agent_federated_models_declined_total", asset,
+             static_cast<double>(fl_declined_.load()));
     w.Family("fleettwin_agent_federated_replies_total", "counter",
              "Replies pushed to the Fleet API server (train, evaluate, query).");
     w.Sample("fleettwin_agent_federated_replies_total", asset,
@@ -651,6 +689,7 @@ absl::Status AgentRuntime::StartFederated(const AgentOptions& options) {
             SetDesired("federated.model", static_cast<double>(m.server_round),
                        absl::StrCat("federated:", m.message_type, ":", m.model_id));
         (void)r;  // Refused only while the agent shuts down; the node stops next.
+        if (m.model != nullptr) MaybeAdopt(*m.model);
       });
   const std::filesystem::path key_file =
       options.fl_key_file.empty() ? options.data_dir / "fl-node.pem" : options.fl_key_file;
@@ -668,15 +707,74 @@ absl::Status AgentRuntime::StartFederated(const AgentOptions& options) {
   return absl::OkStatus();
 }
 
+absl::StatusOr<FederatedAdoption> ParseFederatedAdoption(std::string_view text) {
+  if (text == "never") return FederatedAdoption::kNever;
+  if (text == "if-not-worse") return FederatedAdoption::kIfNotWorse;
+  if (text == "always") return FederatedAdoption::kAlways;
+  return absl::InvalidArgumentError(
+      absl::StrCat("adoption '", std::string(text), "' is not one of never, if-not-worse, always"));
+}
+
+void AgentRuntime::MaybeAdopt(const model::RulModel& global) {
+  if (adopt_ == FederatedAdoption::kNever || stopping_) return;
+  const std::string version = global.version();
+  const model::RulModel* in_use = nullptr;
+  {
+    std::lock_guard lock(twin_mu_);
+    if (twin_->twin().state().model_version == version) return;  // Already in use.
+    in_use = twin_->twin().model();  // Never freed while the runtime lives.
+  }
+  if (!CheckModelFitsKind(global, kind_).ok()) {
+    ++fl_declined_;
+    return;
+  }
+  if (adopt_ == FederatedAdoption::kIfNotWorse && in_use != nullptr) {
+    absl::StatusOr<double> candidate = learner_->HeldOutRmse(global);
+    absl::StatusOr<double> current = learner_->HeldOutRmse(*in_use);
+    if (!candidate.ok() || !current.ok() || *candidate > *current) {
+      ++fl_declined_;
+      return;
+    }
+  }
+  // On disk before the ledger names it, so a restart or a replay always finds it; saved as
+  // received (the horizon is a query setting, applied again when it is loaded).
+  if (!ModelCatalog::Save(models_dir_, global).ok()) {
+    ++fl_declined_;
+    return;
+  }
+  model::RulModel adopted = global;
+  if (const int horizon = TwinHorizon(); horizon > 0) adopted.set_horizon(horizon);
+  catalog_->Add(std::move(adopted));
+  std::lock_guard lock(twin_mu_);
+  if (stopping_) return;
+  if (twin_->SetModelVersion(version).ok()) {
+    ++fl_adopted_;
+  } else {
+    ++fl_declined_;
+  }
+}
+
+int AgentRuntime::TwinHorizon() const {
+  if (kind_.simulator.horizon > 0) return static_cast<int>(kind_.simulator.horizon);
+  return model_ ? model_->horizon() : 0;
+}
+
 absl::StatusOr<std::string> RebuildTwinJson(const std::filesystem::path& ledger_dir,
                                             const std::filesystem::path& kind_file,
                                             const std::string& asset,
-                                            const std::filesystem::path& model_dir) {
+                                            const std::filesystem::path& model_dir,
+                                            const std::filesystem::path& models_dir) {
   std::optional<model::RulModel> model;
   if (!model_dir.empty()) {
     absl::StatusOr<model::RulModel> loaded = model::RulModel::Load(model_dir);
     if (!loaded.ok()) return loaded.status();
     model = std::move(*loaded);
+  }
+  std::error_code ec;
+  if (!models_dir.empty() && std::filesystem::exists(models_dir, ec) &&
+      !std::filesystem::is_directory(models_dir, ec)) {
+    // A missing one holds no models (an agent that never adopted one has none).
+    return absl::InvalidArgumentError(absl::StrCat(models_dir.string(), " is not a directory"));
   }
   absl::StatusOr<std::unique_ptr<ledger::LedgerReader>> reader =
       ledger::OpenLedgerReadOnly(ledger_dir);
@@ -708,17 +806,43 @@ absl::StatusOr<std::string> RebuildTwinJson(const std::filesystem::path& ledger_
   if (model && kind->simulator.horizon > 0) {
     model->set_horizon(static_cast<int>(kind->simulator.horizon));
   }
-  absl::StatusOr<RebuiltTwin> rebuilt =
-      RebuildTwin(**reader, *kind, asset, 0, model ? &*model : nullptr);
-  if (!rebuilt.ok()) return rebuilt.status();
-  if (model && rebuilt->twin->model() == nullptr) {
-    return absl::FailedPreconditionError(
-        "the failure model does not fit the recorded asset kind (a channel it needs is missing)");
+  if (model) {
+    if (absl::Status fits = CheckModelFitsKind(*model, *kind); !fits.ok()) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("the failure model does not fit the recorded asset kind: ", fits.message()));
+    }
   }
-  if (model && rebuilt->twin->state().model_version != model->version()) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("the ledger's twin uses model '", rebuilt->twin->state().model_version,
-                     "', not the given one ('", model->version(), "')"));
+  ModelCatalog catalog;  // With the kind's horizon, as the running agent holds them.
+  if (!models_dir.empty()) {
+    std::vector<std::string> problems;
+    // As the running agent holds them: the kind's horizon, or the start model's.
+    const int horizon = kind->simulator.horizon > 0 ? static_cast<int>(kind->simulator.horizon)
+                        : model                     ? model->horizon()
+                                                    : 0;
+    absl::Status loaded = catalog.Load(
+        models_dir,
+        [horizon](model::RulModel& m) {
+          if (horizon > 0) m.set_horizon(horizon);
+        },
+        &problems);
+    if (!loaded.ok()) return loaded;
+    if (!problems.empty()) {
+      return absl::DataLossError(
+          absl::StrCat("adopted models do not load: ", absl::StrJoin(problems, "; ")));
+    }
+  }
+  absl::StatusOr<RebuiltTwin> rebuilt =
+      RebuildTwin(**reader, *kind, asset, 0, model ? &*model : nullptr, &catalog);
+  if (!rebuilt.ok()) return rebuilt.status();
+  if ((model || catalog.size() > 0) && rebuilt->twin->model() == nullptr) {
+    std::string given = model ? absl::StrCat("the given one ('", model->version(), "')")
+                              : std::string("no model given");
+    if (catalog.size() > 0) absl::StrAppend(&given, " nor one of ", catalog.size(), " adopted");
+    return absl::FailedPreconditionError(absl::StrCat(
+        "the ledger's twin uses model '", rebuilt->twin->state().model_version, "', not ", given,
+        models_dir.empty() ? "; give the agent's adopted models with --models "
+                             "DATA_DIR/models"
+                           : ""));
   }
   return rebuilt->twin->StateJson();
 }

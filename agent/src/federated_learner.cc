@@ -73,7 +73,8 @@ FederatedLearner::FederatedLearner(model::Dataset history, std::optional<model::
   size_t held = 0;
   if (n >= 2) {
     held = std::clamp<size_t>(
-        static_cast<size_t>(std::ceil(options_.holdout_fraction * static_cast<double>(n))), 1, n - 1);
+        static_cast<size_t>(std::ceil(options_.holdout_fraction * static_cast<double>(n))), 1,
+        n - 1);
   }
   train_.channels = holdout_.channels = history.channels;
   for (size_t i = 0; i < n; ++i) {
@@ -103,6 +104,36 @@ absl::StatusOr<model::RulModel> FederatedLearner::ModelFrom(const fp::ArrayRecor
   return model::RulModel::FromSpec(*spec, *params);
 }
 
+absl::StatusOr<FederatedLearner::HeldOutError> FederatedLearner::EvaluateHeldOut(
+    const model::RulModel& m) const {
+  // Every cycle from the window's end on of the held-out units, against the capped target.
+  const model::Dataset& eval = holdout_.units.empty() ? train_ : holdout_;
+  absl::StatusOr<model::Dataset> selected = model::SelectChannels(eval, m.input_channels());
+  if (!selected.ok()) return selected.status();
+  double sq = 0, count = 0;
+  for (const model::UnitSeries& u : selected->units) {
+    const std::vector<double> target = model::CappedRul(u.rows.size(), m.rul_cap());
+    for (size_t end = 0; end < u.rows.size(); ++end) {
+      if (end + 1 < static_cast<size_t>(m.window()) && end + 1 != u.rows.size()) continue;
+      std::vector<std::vector<double>> rows(
+          u.rows.begin() + static_cast<long>(end + 1 - std::min<size_t>(end + 1, m.window())),
+          u.rows.begin() + static_cast<long>(end + 1));
+      absl::StatusOr<model::RulPrediction> p = m.Predict(rows, static_cast<double>(end + 1));
+      if (!p.ok()) return p.status();
+      sq += (p->rul - target[end]) * (p->rul - target[end]);
+      ++count;
+    }
+  }
+  if (count == 0) return absl::FailedPreconditionError("no local units to evaluate on");
+  return HeldOutError{sq / count, count};
+}
+
+absl::StatusOr<double> FederatedLearner::HeldOutRmse(const model::RulModel& m) const {
+  absl::StatusOr<HeldOutError> error = EvaluateHeldOut(m);
+  if (!error.ok()) return error.status();
+  return std::sqrt(error->mse);
+}
+
 absl::StatusOr<fp::RecordDict> FederatedLearner::Handle(const fp::Message& message) {
   const std::string& type = message.metadata().message_type();
   const fp::RecordDict& content = message.content();
@@ -117,7 +148,8 @@ absl::StatusOr<fp::RecordDict> FederatedLearner::Handle(const fp::Message& messa
     fp::MetricRecord metrics;
     if (what == "channel-summary") {
       std::vector<std::string> candidates;
-      const std::string list = config ? ff::GetString(*config, "fleettwin.candidates").value_or("") : "";
+      const std::string list =
+          config ? ff::GetString(*config, "fleettwin.candidates").value_or("") : "";
       for (absl::string_view c : absl::StrSplit(list, ',', absl::SkipEmpty())) {
         candidates.emplace_back(c);
       }
@@ -145,7 +177,8 @@ absl::StatusOr<fp::RecordDict> FederatedLearner::Handle(const fp::Message& messa
       ff::AddMetrics(reply, "metrics", std::move(metrics));
       return reply;
     }
-    if (!what.empty()) return absl::InvalidArgumentError(absl::StrCat("unknown query '", what, "'"));
+    if (!what.empty())
+      return absl::InvalidArgumentError(absl::StrCat("unknown query '", what, "'"));
     std::optional<model::RulModel> model = current();
     if (!model) return absl::FailedPreconditionError("the agent has no model yet");
     fp::ArrayRecord params = ff::ToArrayRecord(model->parameters());
@@ -169,7 +202,7 @@ absl::StatusOr<fp::RecordDict> FederatedLearner::Handle(const fp::Message& messa
   const int64_t round = static_cast<int64_t>(Config(r.config, "server-round", 0));
   if (on_model_) {
     absl::StatusOr<std::string> id = ff::ArrayRecordObjectId(*r.arrays);
-    if (id.ok()) on_model_({*id, type, round});
+    if (id.ok()) on_model_({*id, type, round, &*global});
   }
 
   if (train) {
@@ -211,26 +244,10 @@ absl::StatusOr<fp::RecordDict> FederatedLearner::Handle(const fp::Message& messa
     std::lock_guard lock(mu_);
     current_ = std::move(*trained);
   } else {
-    // Every cycle from the window's end on of the held-out units, against the capped target.
-    const model::Dataset& eval = holdout_.units.empty() ? train_ : holdout_;
-    absl::StatusOr<model::Dataset> selected = model::SelectChannels(eval, global->input_channels());
-    if (!selected.ok()) return selected.status();
-    double sq = 0, count = 0;
-    for (const model::UnitSeries& u : selected->units) {
-      const std::vector<double> target = model::CappedRul(u.rows.size(), global->rul_cap());
-      for (size_t end = 0; end < u.rows.size(); ++end) {
-        if (end + 1 < static_cast<size_t>(global->window()) && end + 1 != u.rows.size()) continue;
-        std::vector<std::vector<double>> rows(
-            u.rows.begin() + static_cast<long>(end + 1 - std::min<size_t>(end + 1, global->window())),
-            u.rows.begin() + static_cast<long>(end + 1));
-        absl::StatusOr<model::RulPrediction> p = global->Predict(rows, static_cast<double>(end + 1));
-        if (!p.ok()) return p.status();
-        sq += (p->rul - target[end]) * (p->rul - target[end]);
-        ++count;
-      }
-    }
-    if (count == 0) return absl::FailedPreconditionError("no local units to evaluate on");
-    const double mse = sq / count;
+    absl::StatusOr<HeldOutError> error = EvaluateHeldOut(*global);
+    if (!error.ok()) return error.status();
+    const double mse = error->mse;
+    const double count = error->count;
     if (r.legacy) {
       fp::ConfigRecord loss;
       ff::SetDouble(loss, "loss", mse);

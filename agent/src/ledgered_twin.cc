@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "fleettwin/agent/model_catalog.h"
 #include "fleettwin/agent/twin_records.h"
 #include "fleettwin/model/rul_model.h"
 
@@ -35,9 +36,9 @@ std::string Describe(const RawSample& raw) {
 
 absl::StatusOr<RebuiltTwin> RebuildTwin(const ledger::LedgerReader& ledger, const AssetKind& kind,
                                         const std::string& asset, size_t quarantine_capacity,
-                                        const model::RulModel* model) {
+                                        const model::RulModel* model, const ModelCatalog* catalog) {
   RebuiltTwin out;
-  out.twin = std::make_unique<Twin>(kind, asset, model);
+  out.twin = std::make_unique<Twin>(kind, asset, model, catalog);
   out.quarantine = Quarantine(quarantine_capacity);
   absl::Status error;
   absl::Status scan =
@@ -94,19 +95,24 @@ absl::StatusOr<std::string> LedgeredKindText(const ledger::LedgerReader& ledger)
   return *text;
 }
 
-absl::StatusOr<std::unique_ptr<LedgeredTwin>> LedgeredTwin::Open(
-    const AssetKind& kind, std::string asset, ledger::Ledger& ledger, size_t quarantine_capacity,
-    std::string_view kind_text, const model::RulModel* model) {
-  if (model != nullptr) {
-    for (const std::string& name : model->input_channels()) {
-      if (!kind.ChannelIndex(name)) {
-        return absl::InvalidArgumentError(absl::StrCat("the failure model needs channel '", name,
-                                                       "', which kind '", kind.name, "' lacks"));
-      }
+absl::Status CheckModelFitsKind(const model::RulModel& model, const AssetKind& kind) {
+  for (const std::string& name : model.input_channels()) {
+    if (!kind.ChannelIndex(name)) {
+      return absl::InvalidArgumentError(absl::StrCat("the failure model needs channel '", name,
+                                                     "', which kind '", kind.name, "' lacks"));
     }
   }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::unique_ptr<LedgeredTwin>> LedgeredTwin::Open(
+    const AssetKind& kind, std::string asset, ledger::Ledger& ledger, size_t quarantine_capacity,
+    std::string_view kind_text, const model::RulModel* model, const ModelCatalog* catalog) {
+  if (model != nullptr) {
+    if (absl::Status fits = CheckModelFitsKind(*model, kind); !fits.ok()) return fits;
+  }
   absl::StatusOr<RebuiltTwin> rebuilt =
-      RebuildTwin(ledger, kind, asset, quarantine_capacity, model);
+      RebuildTwin(ledger, kind, asset, quarantine_capacity, model, catalog);
   if (!rebuilt.ok()) return rebuilt.status();
   if (!kind_text.empty() && rebuilt->kind_text != kind_text) {
     const ledger::NewEntry entry{kTwinKindKind, asset, rebuilt->twin->state().revision, 0,
@@ -117,7 +123,11 @@ absl::StatusOr<std::unique_ptr<LedgeredTwin>> LedgeredTwin::Open(
   }
   std::unique_ptr<LedgeredTwin> twin(
       new LedgeredTwin(kind, std::move(asset), ledger, std::move(*rebuilt)));
-  if (model != nullptr && twin->twin().state().model_version != model->version()) {
+  const std::string& in_use = twin->twin().state().model_version;
+  // An adopted model stays in use if it is loaded and fits the kind (twin().model() is then it).
+  const bool adopted = catalog != nullptr && twin->twin().model() != nullptr &&
+                       catalog->Find(in_use) == twin->twin().model();
+  if (model != nullptr && in_use != model->version() && !adopted) {
     if (absl::StatusOr<uint64_t> r = twin->SetModelVersion(model->version()); !r.ok()) {
       return r.status();
     }

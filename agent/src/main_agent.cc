@@ -9,10 +9,10 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "fleettwin/agent/agent_runtime.h"
 #include "fleettwin/agent/asset_kind.h"
 #include "fleettwin/common/curve.h"
 #include "fleettwin/model/rul_model.h"
-#include "fleettwin/agent/agent_runtime.h"
 
 namespace fa = fleettwin::agent;
 
@@ -74,7 +74,8 @@ int main(int argc, char** argv) {
       "validates it, keeps the twin and writes every update and rejection to its ledger in "
       "DATA_DIR/ledger (key in DATA_DIR/agent.key, created on first start). With --model it "
       "predicts RUL on every sample. Serves /healthz /readyz /metrics /twin /quarantine "
-      "/sources, PUT /desired/NAME and POST /whatif (Monte Carlo what-if) over HTTP. Every option may "
+      "/sources, PUT /desired/NAME and POST /whatif (Monte Carlo what-if) over HTTP. Every option "
+      "may "
       "also come from a TOML config file (--config; the keys are the long option names, flags "
       "win). SIGTERM drains and exits 0. Exit codes: 0 ok, 1 ledger damaged, 2 bad arguments, "
       "3 I/O."};
@@ -134,8 +135,9 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(1, 64))
       ->capture_default_str();
 
-  app.add_option("--coordinator", options.coordinator,
-                 "fleet-coordinator's ROUTER endpoint, e.g. tcp://127.0.0.1:5700 (docs/protocols.md)");
+  app.add_option(
+      "--coordinator", options.coordinator,
+      "fleet-coordinator's ROUTER endpoint, e.g. tcp://127.0.0.1:5700 (docs/protocols.md)");
   app.add_option("--coordinator-key", options.coordinator_key_file,
                  "The coordinator's CURVE public key file (NAME.curve-public)");
   app.add_option("--agent-key", options.agent_key_file,
@@ -153,12 +155,19 @@ int main(int argc, char** argv) {
                  "The node's P-384 key (PEM; created if missing; default DATA_DIR/fl-node.pem)");
   app.add_option("--fl-tls-root", options.fl_tls_root_file,
                  "PEM root certificates for TLS to the Fleet API (default: plaintext)");
-  app.add_option("--fl-history", options.fl_history_file,
-                 "The asset's own run-to-failure history (C-MAPSS format) that local training uses");
+  app.add_option(
+      "--fl-history", options.fl_history_file,
+      "The asset's own run-to-failure history (C-MAPSS format) that local training uses");
   app.add_option("--fl-history-units", options.fl_history_units,
                  "Units of --fl-history to use, A-B (default: all)");
   app.add_option("--fl-heartbeat", options.fl_heartbeat_interval_s,
                  "Heartbeat interval asked of the Fleet API server, seconds")
+      ->capture_default_str();
+  std::string fl_adopt = "never";
+  app.add_option("--fl-adopt", fl_adopt,
+                 "Switch the twin to a round's global model: never, if-not-worse (its RMSE on the "
+                 "held-out history units is not above the model in use) or always")
+      ->check(CLI::IsMember({"never", "if-not-worse", "always"}))
       ->capture_default_str();
   app.add_option("--fl-threads", options.fl_train_threads, "Threads for local training")
       ->capture_default_str();
@@ -186,6 +195,9 @@ int main(int argc, char** argv) {
   CLI::App* rebuild = app.add_subcommand(
       "replay-ledger", "Rebuild the twin from a ledger directory alone and print it as JSON");
   rebuild->add_option("LEDGER_DIR", rebuild_dir, "The agent's ledger directory")->required();
+  std::string rebuild_models;
+  rebuild->add_option("--models", rebuild_models,
+                      "The agent's adopted models (DATA_DIR/models), when it used any");
   rebuild->fallthrough();  // --asset and --kind belong to the parent but may follow.
   rebuild->allow_extras(false);
 
@@ -195,7 +207,8 @@ int main(int argc, char** argv) {
     return app.exit(e) == 0 ? 0 : 2;
   }
   if (*rebuild) {
-    absl::StatusOr<std::string> json = fa::RebuildTwinJson(rebuild_dir, kind_file, options.asset, model_dir);
+    absl::StatusOr<std::string> json =
+        fa::RebuildTwinJson(rebuild_dir, kind_file, options.asset, model_dir, rebuild_models);
     if (!json.ok()) return Fail(json.status());
     std::cout << *json << "\n";
     return 0;
@@ -206,6 +219,9 @@ int main(int argc, char** argv) {
   options.data_dir = data_dir;
   options.kind_file = kind_file;
   options.model_dir = model_dir;
+  absl::StatusOr<fa::FederatedAdoption> adoption = fa::ParseFederatedAdoption(fl_adopt);
+  if (!adoption.ok()) return Fail(adoption.status());
+  options.fl_adopt = *adoption;
   if (!replay_file.empty()) {
     fa::ReplayOptions replay;
     replay.path = replay_file;
@@ -240,14 +256,15 @@ int main(int argc, char** argv) {
   options.push_timeout = std::chrono::milliseconds(push_timeout_ms);
   if (!options.coordinator.empty() &&
       (options.coordinator_key_file.empty() || options.agent_key_file.empty())) {
-    return Fail(absl::InvalidArgumentError("--coordinator needs --coordinator-key and --agent-key"));
+    return Fail(
+        absl::InvalidArgumentError("--coordinator needs --coordinator-key and --agent-key"));
   }
 
   if (check_config) {
     const absl::Status checked = CheckConfig(options);
     if (!checked.ok()) return Fail(checked);
-    std::cout << "fleet-agent: configuration ok: asset " << options.asset << ", kind "
-              << kind_file << (model_dir.empty() ? "" : ", model " + model_dir) << "\n";
+    std::cout << "fleet-agent: configuration ok: asset " << options.asset << ", kind " << kind_file
+              << (model_dir.empty() ? "" : ", model " + model_dir) << "\n";
     return 0;
   }
   std::signal(SIGTERM, OnSignal);

@@ -4,6 +4,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "fleettwin/agent/model_catalog.h"
 #include "fleettwin/model/rul_model.h"
 
 namespace fleettwin::agent {
@@ -39,8 +40,9 @@ std::string_view HealthLevelName(HealthLevel level) {
 
 Twin::~Twin() = default;
 
-Twin::Twin(const AssetKind& kind, std::string asset, const model::RulModel* model)
-    : kind_(kind), features_(kind) {
+Twin::Twin(const AssetKind& kind, std::string asset, const model::RulModel* model,
+           const ModelCatalog* catalog)
+    : kind_(kind), features_(kind), base_model_(model), catalog_(catalog) {
   state_.asset = std::move(asset);
   state_.kind = kind.name;
   const size_t channels = kind.channels.size();
@@ -78,15 +80,21 @@ Twin::Twin(const AssetKind& kind, std::string asset, const model::RulModel* mode
     state_channel_ = kind.ChannelIndex(kind.simulator.state_channel).value_or(kNoSource);
     failure_channel_ = kind.ChannelIndex(kind.simulator.failure_channel).value_or(kNoSource);
   }
-  if (model != nullptr) {
-    bool fits = true;
-    for (const std::string& name : model->input_channels()) {
-      std::optional<size_t> c = kind.ChannelIndex(name);
-      fits = fits && c.has_value();
-      model_inputs_.push_back(c.value_or(0));
+}
+
+void Twin::UseModel(const model::RulModel* m) {
+  model_ = nullptr;
+  model_inputs_.clear();
+  if (m == nullptr) return;
+  for (const std::string& name : m->input_channels()) {
+    std::optional<size_t> c = kind_.ChannelIndex(name);
+    if (!c) {
+      model_inputs_.clear();
+      return;
     }
-    if (fits) model_ = model;
+    model_inputs_.push_back(*c);
   }
+  model_ = m;
 }
 
 std::optional<CalibrationChange> Twin::DueCalibration() const {
@@ -129,7 +137,7 @@ void Twin::ObserveConveyor(const Sample& sample) {
 }
 
 void Twin::PredictRul(const Sample& sample) {
-  if (model_ == nullptr || state_.model_version != model_->version()) return;
+  if (model_ == nullptr) return;
   std::vector<double> row;
   row.reserve(model_inputs_.size());
   for (size_t c : model_inputs_) {
@@ -138,21 +146,17 @@ void Twin::PredictRul(const Sample& sample) {
   }
   model_rows_.push_back({sample.time, std::move(row)});
   while (model_rows_.size() > static_cast<size_t>(model_->window())) model_rows_.pop_front();
-  EstimateRul(sample.time, /*again=*/false);
+  EstimateRul(sample.time);
 }
 
-void Twin::EstimateRul(double time, bool again) {
+void Twin::EstimateRul(double time) {
   std::vector<std::vector<double>> rows;
   rows.reserve(model_rows_.size());
   for (const ModelRow& r : model_rows_) rows.push_back(r.values);
   absl::StatusOr<model::RulPrediction> p = model_->Predict(rows, std::max(0.0, time - life_start_));
   if (!p.ok()) return;
   state_.rul = RulEstimate{p->rul, p->rul_std, p->p_fail, p->horizon};
-  if (again && !rul_history_.empty() && rul_history_.back().first == time) {
-    rul_history_.back().second = p->rul;  // The newer figure is the one that stands.
-  } else {
-    rul_history_.emplace_back(time, p->rul);
-  }
+  rul_history_.emplace_back(time, p->rul);
   constexpr size_t kKeptPredictions = 512;
   while (rul_history_.size() > kKeptPredictions) rul_history_.pop_front();
 }
@@ -183,20 +187,19 @@ uint64_t Twin::Apply(const TwinChange& change) {
   } else if (const MaintenanceRecord* m = std::get_if<MaintenanceRecord>(&change)) {
     state_.maintenance.push_back(*m);
     if (m->note == kFailureNote) ScoreRulPredictions(m->time);
-    // A renewal: the asset's age restarts at its time, and the rows and predictions up to it
-    // describe the life it ended (they are not scored against a later failure). A renewal
-    // recorded after later samples (back-dated, e.g. an engine that joined the fleet part-way
-    // through its life, recorded as renewed before its telemetry began) keeps their rows, and
-    // the estimate is recomputed with the right age; otherwise it is void until the next
-    // sample. An inspection changes none of that.
+    // A renewal: the asset's age restarts at its time, and the rows up to it describe the life
+    // it ended. The kept predictions are dropped: they were made for that life, or (a renewal
+    // back-dated before later samples, e.g. an engine that joined the fleet part-way through
+    // its life and is recorded as renewed before its telemetry began) with the wrong age, so a
+    // later failure must not score them. The rows after it are kept and the estimate is
+    // recomputed from them with the right age; without any, it is void until the next sample.
+    // An inspection changes none of that.
     if (m->renews) {
       life_start_ = m->time;
       std::erase_if(model_rows_, [&](const ModelRow& r) { return r.time <= m->time; });
-      std::erase_if(rul_history_, [&](const auto& h) { return h.first <= m->time; });
+      rul_history_.clear();
       state_.rul.reset();
-      if (!model_rows_.empty() && model_ != nullptr && state_.model_version == model_->version()) {
-        EstimateRul(model_rows_.back().time, /*again=*/true);
-      }
+      if (!model_rows_.empty() && model_ != nullptr) EstimateRul(model_rows_.back().time);
     }
   } else if (const CalibrationChange* c = std::get_if<CalibrationChange>(&change)) {
     state_.calibration = c->calibration;
@@ -212,6 +215,14 @@ uint64_t Twin::Apply(const TwinChange& change) {
     }
   } else {
     state_.model_version = std::get<ModelVersionChange>(change).version;
+    // Versions are hashed once here, not per sample (a version hashes every parameter).
+    const model::RulModel* m = nullptr;
+    if (base_model_ != nullptr && base_model_->version() == state_.model_version) {
+      m = base_model_;
+    } else if (catalog_ != nullptr) {
+      m = catalog_->Find(state_.model_version);
+    }
+    UseModel(m);
     model_rows_.clear();
     rul_history_.clear();
     state_.rul.reset();

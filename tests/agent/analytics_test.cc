@@ -2,17 +2,22 @@
 // identically), prediction-quality drift, and what-if questions answered from the twin.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <filesystem>
+#include <fstream>
 #include <nlohmann/json.hpp>
 #include <thread>
 #include <zmq.hpp>
 
 #include "fleettwin/agent/agent_runtime.h"
 #include "fleettwin/agent/ledgered_twin.h"
+#include "fleettwin/agent/model_catalog.h"
 #include "fleettwin/agent/twin_records.h"
 #include "fleettwin/agent/what_if.h"
 #include "fleettwin/common/clock.h"
+#include "fleettwin/common/npy.h"
 #include "fleettwin/model/rul_model.h"
 #include "fleettwin/sim/random.h"
 #include "testing/cmapss.h"
@@ -478,12 +483,146 @@ TEST_F(AnalyticsTest, ARenewalRecordedAfterLaterSamplesKeepsTheirWindowAndFixesT
   EXPECT_NE(state.rul->rul, told_young);
   ASSERT_TRUE(ingest_shifted(140));
   EXPECT_EQ(state.rul->rul, model->Predict(rows_of(111, 141), 141.0)->rul);
-  // A renewal at the latest sample's time voids the estimate, as before.
-  ASSERT_TRUE((*twin)->RecordMaintenance(41, "overhaul", "test").ok());
+  // A failure at 41 scores only what was predicted with the right age: the re-estimate at 40
+  // and the prediction at 41 are kept (every tenth is scored: one), not the 40 predictions made
+  // before the back-dated renewal. Being a renewal at the latest sample, it voids the estimate.
+  ASSERT_TRUE((*twin)->RecordMaintenance(41, kFailureNote, "test").ok());
+  EXPECT_EQ(state.quality.rul_errors, 1);
   EXPECT_FALSE(state.rul.has_value());
   absl::StatusOr<RebuiltTwin> rebuilt = RebuildTwin(*ledger_, *turbofan, "engine-3", 10, &*model);
   ASSERT_TRUE(rebuilt.ok()) << rebuilt.status();
   EXPECT_EQ(rebuilt->twin->StateJson(), (*twin)->twin().StateJson());
+}
+
+// A model adopted from a federated round: the twin predicts with it from its version update
+// on, a rebuild that is given the adopted models reproduces the twin, and a reopened twin keeps
+// it unless the adopted models are gone.
+TEST_F(AnalyticsTest, AnAdoptedModelIsUsedFromItsVersionUpdateOnAndKeptOnReopen) {
+  absl::StatusOr<AssetKind> turbofan = LoadAssetKind(kKinds + "cmapss-turbofan.json");
+  ASSERT_TRUE(turbofan.ok());
+  absl::StatusOr<model::RulModel> model = model::RulModel::Load(kData + "models/cmapss-fd001-mlp");
+  ASSERT_TRUE(model.ok()) << model.status();
+  // The "global" model: the shipped one with member 0's output bias moved.
+  model::RulModel global = *model;
+  std::vector<NpyArray> params = global.parameters();
+  std::vector<float> bias = *NpyValues<float>(params[5]);
+  bias[0] += 0.2f;
+  params[5] = MakeNpy<float>(params[5].shape, bias);
+  ASSERT_TRUE(global.SetParameters(params).ok());
+  ModelCatalog catalog;
+  const model::RulModel* adopted = catalog.Add(global);
+  ASSERT_NE(adopted->version(), model->version());
+
+  const std::vector<RawSample> engine =
+      testing::CmapssEngine(FLEETTWIN_SOURCE_DIR, *turbofan, "train_FD001.txt", 5);
+  ASSERT_GT(engine.size(), 80u);
+  auto rows_of = [&](size_t first, size_t end) {  // The model's channels of engine[first, end).
+    std::vector<std::vector<double>> rows;
+    for (size_t i = first; i < end; ++i) {
+      std::vector<double> row;
+      for (const std::string& channel : model->input_channels()) {
+        for (const auto& [name, value] : engine[i].fields) {
+          if (name == channel) row.push_back(std::get<double>(value));
+        }
+      }
+      rows.push_back(std::move(row));
+    }
+    return rows;
+  };
+  uint64_t revision = 0;
+  {
+    auto twin = LedgeredTwin::Open(*turbofan, "engine-5", *ledger_, 10, {}, &*model, &catalog);
+    ASSERT_TRUE(twin.ok()) << twin.status();
+    const TwinState& state = (*twin)->twin().state();
+    for (size_t i = 0; i < 50; ++i) {
+      ASSERT_TRUE((*twin)->Ingest(absl::MakeConstSpan(&engine[i], 1)).ok());
+    }
+    EXPECT_EQ(state.rul->rul, model->Predict(rows_of(20, 50), engine[49].time)->rul);
+    ASSERT_TRUE((*twin)->SetModelVersion(adopted->version()).ok());
+    EXPECT_EQ((*twin)->twin().model(), adopted);
+    EXPECT_FALSE(state.rul.has_value());  // A new model starts a new window.
+    for (size_t i = 50; i < 80; ++i) {
+      ASSERT_TRUE((*twin)->Ingest(absl::MakeConstSpan(&engine[i], 1)).ok());
+    }
+    EXPECT_EQ(state.rul->rul, adopted->Predict(rows_of(50, 80), engine[79].time)->rul);
+    EXPECT_NE(state.rul->rul, model->Predict(rows_of(50, 80), engine[79].time)->rul);
+    revision = state.revision;
+
+    absl::StatusOr<RebuiltTwin> rebuilt =
+        RebuildTwin(*ledger_, *turbofan, "engine-5", 10, &*model, &catalog);
+    ASSERT_TRUE(rebuilt.ok()) << rebuilt.status();
+    EXPECT_EQ(rebuilt->twin->StateJson(), (*twin)->twin().StateJson());
+    // Without the adopted model the rebuild cannot recompute the estimates after the switch.
+    absl::StatusOr<RebuiltTwin> partial = RebuildTwin(*ledger_, *turbofan, "engine-5", 10, &*model);
+    ASSERT_TRUE(partial.ok()) << partial.status();
+    EXPECT_EQ(partial->twin->model(), nullptr);
+    EXPECT_FALSE(partial->twin->state().rul.has_value());
+    EXPECT_EQ(partial->twin->state().model_version, adopted->version());
+  }
+  {
+    // Restarted with the same start model: the adopted one stays in use, nothing is ledgered.
+    auto again = LedgeredTwin::Open(*turbofan, "engine-5", *ledger_, 10, {}, &*model, &catalog);
+    ASSERT_TRUE(again.ok()) << again.status();
+    EXPECT_EQ((*again)->twin().state().revision, revision);
+    EXPECT_EQ((*again)->twin().model(), adopted);
+  }
+  // Restarted without the adopted models: the start model is ledgered and used again.
+  auto reverted = LedgeredTwin::Open(*turbofan, "engine-5", *ledger_, 10, {}, &*model);
+  ASSERT_TRUE(reverted.ok()) << reverted.status();
+  EXPECT_EQ((*reverted)->twin().state().revision, revision + 1);
+  EXPECT_EQ((*reverted)->twin().state().model_version, model->version());
+  EXPECT_EQ((*reverted)->twin().model(), &*model);
+}
+
+// Adopted models on disk: saved under their version, loaded back; what does not load is
+// reported, never used.
+TEST(ModelCatalogTest, SavesUnderTheVersionAndLoadsBackOrReportsWhatDoesNotLoad) {
+  absl::StatusOr<model::RulModel> model = model::RulModel::Load(kData + "models/cmapss-fd001-mlp");
+  ASSERT_TRUE(model.ok()) << model.status();
+  ::fleettwin::testing::TempDir dir;
+  const std::filesystem::path models = dir.path() / "models";
+  ASSERT_TRUE(ModelCatalog::Save(models, *model).ok());
+  ASSERT_TRUE(ModelCatalog::Save(models, *model).ok());  // Already there: left as it is.
+  EXPECT_TRUE(std::filesystem::exists(models / model->version() / "model.json"));
+  ModelCatalog catalog;
+  std::vector<std::string> problems;
+  int prepared = 0;
+  ASSERT_TRUE(catalog
+                  .Load(
+                      models,
+                      [&](model::RulModel& m) {
+                        m.set_horizon(20);
+                        ++prepared;
+                      },
+                      &problems)
+                  .ok());
+  EXPECT_TRUE(problems.empty());
+  ASSERT_EQ(catalog.size(), 1u);
+  const model::RulModel* loaded = catalog.Find(model->version());
+  ASSERT_NE(loaded, nullptr);
+  EXPECT_EQ(loaded->horizon(), 20);
+  EXPECT_EQ(prepared, 1);
+  EXPECT_EQ(catalog.Find("not-a-version"), nullptr);
+  EXPECT_EQ(catalog.Add(*model), loaded);  // One per version.
+
+  // A model under another name, and a damaged one, are reported; a staging leftover is skipped.
+  std::filesystem::copy(models / model->version(), models / "abc",
+                        std::filesystem::copy_options::recursive);
+  std::filesystem::create_directories(models / "def");
+  std::ofstream(models / "def" / "model.json") << "{not json";
+  std::filesystem::create_directories(models / ".staging-xyz");
+  ModelCatalog other;
+  problems.clear();
+  ASSERT_TRUE(other.Load(models, {}, &problems).ok());
+  EXPECT_EQ(other.size(), 1u);
+  ASSERT_EQ(problems.size(), 2u);
+  std::sort(problems.begin(), problems.end());
+  EXPECT_EQ(problems[0].rfind("abc: holds model", 0), 0u) << problems[0];
+  EXPECT_EQ(problems[1].rfind("def: ", 0), 0u) << problems[1];
+  // A missing directory holds none.
+  ModelCatalog none;
+  ASSERT_TRUE(none.Load(dir.path() / "absent", {}, &problems).ok());
+  EXPECT_EQ(none.size(), 0u);
 }
 
 TEST_F(AnalyticsTest, AModelNeedingAChannelTheKindLacksIsRefused) {

@@ -3,14 +3,25 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <cmath>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <thread>
+#include <zmq.hpp>
 
 #include "absl/strings/str_cat.h"
+#include "fleettwin/agent/agent_runtime.h"
+#include "fleettwin/agent/zmq_source.h"
+#include "fleettwin/common/clock.h"
+#include "fleettwin/common/npy.h"
 #include "fleettwin/federated/fleet_server.h"
 #include "fleettwin/federated/objects.h"
-#include "fleettwin/federated/rounds.h"
 #include "fleettwin/federated/records.h"
+#include "fleettwin/federated/rounds.h"
 #include "fleettwin/federated/strategy.h"
+#include "testing/cmapss.h"
+#include "testing/temp_dir.h"
 
 namespace fleettwin::agent {
 namespace {
@@ -69,8 +80,11 @@ double Distance(const std::vector<float>& a, const std::vector<float>& b) {
 TEST(FederatedLearnerTest, MessageApiTrainReturnsTrainedArraysAndCountsAndLedgersTheModel) {
   const model::RulModel global = SmallModel();
   std::vector<ModelReceived> received;
-  FederatedLearner learner(Units(10, 14), std::nullopt, Options(),
-                           [&](const ModelReceived& m) { received.push_back(m); });
+  std::vector<std::string> versions;  // Of the model handed over with each (for adoption).
+  FederatedLearner learner(Units(10, 14), std::nullopt, Options(), [&](const ModelReceived& m) {
+    received.push_back(m);
+    versions.push_back(m.model != nullptr ? m.model->version() : "");
+  });
   fp::RecordDict content;
   ff::AddArrays(content, "arrays", ff::ToArrayRecord(global.parameters()));
   fp::ConfigRecord config;
@@ -103,6 +117,7 @@ TEST(FederatedLearnerTest, MessageApiTrainReturnsTrainedArraysAndCountsAndLedger
   EXPECT_EQ(received[0].server_round, 4);
   EXPECT_EQ(received[0].message_type, "train");
   EXPECT_EQ(received[0].model_id, *ff::ArrayRecordObjectId(ff::ToArrayRecord(global.parameters())));
+  EXPECT_EQ(versions, std::vector<std::string>{global.version()});
   ASSERT_TRUE(learner.current().has_value());
   EXPECT_EQ(Flat(learner.current()->parameters()), Flat(*trained));
 }
@@ -194,10 +209,16 @@ TEST(FederatedLearnerTest, MessageApiEvaluateReportsLossAndRmseOnHeldOutUnits) {
   EXPECT_NEAR(ff::GetNumber(*m, "rmse").value_or(-1),
               std::sqrt(ff::GetNumber(*m, "loss").value_or(-1)), 1e-9);
   EXPECT_EQ(ff::FindArrays(*reply, "arrays"), nullptr);
+  // The figure the agent's adoption rule compares (AgentRuntime, --fl-adopt if-not-worse).
+  absl::StatusOr<double> rmse = learner.HeldOutRmse(global);
+  ASSERT_TRUE(rmse.ok()) << rmse.status();
+  EXPECT_EQ(*rmse, ff::GetNumber(*m, "rmse").value_or(-1));
+  EXPECT_GT(*rmse, 0);
 }
 
 TEST(FederatedLearnerTest, SummaryQueriesMergeIntoTheWholeFleetsStatistics) {
-  FederatedLearner a(Units(1, 5), std::nullopt, Options()), b(Units(6, 10), std::nullopt, Options());
+  FederatedLearner a(Units(1, 5), std::nullopt, Options()),
+      b(Units(6, 10), std::nullopt, Options());
   fp::RecordDict content;
   fp::ConfigRecord config;
   ff::SetString(config, "fleettwin.query", "channel-summary");
@@ -257,7 +278,8 @@ TEST(FederatedLearnerTest, RoundsOverGrpcInBothContentConventions) {
   for (int i = 0; i < 2; ++i) {
     LearnerOptions o = Options();
     o.asset_id = absl::StrCat("engine-", i);
-    learners.push_back(std::make_unique<FederatedLearner>(Units(10 + 5 * i, 14 + 5 * i), global, o));
+    learners.push_back(
+        std::make_unique<FederatedLearner>(Units(10 + 5 * i, 14 + 5 * i), global, o));
     ff::FleetNodeOptions no;
     no.server = absl::StrCat("127.0.0.1:", (*server)->port());
     no.heartbeat_interval_s = 1;
@@ -288,6 +310,158 @@ TEST(FederatedLearnerTest, RoundsOverGrpcInBothContentConventions) {
     EXPECT_GT(Distance(Flat(model), Flat(global.parameters())), 0.0) << legacy;
   }
   for (auto& n : nodes) n->Stop();
+}
+
+// The agent's adoption rule behind a real node (AgentRuntime with --fl-adopt if-not-worse): a
+// global model worse than the twin's on the agent's held-out units is declined; a better one is
+// adopted (saved under DATA_DIR/models, its version ledgered) while telemetry flows, the ledger
+// and the adopted models rebuild the live twin byte for byte, a restarted agent keeps the
+// model, and one restarted with adoption off goes back to --model.
+TEST(FederatedAdoptionTest, AWorseGlobalModelIsDeclinedABetterOneAdoptedAndKeptAfterARestart) {
+  absl::StatusOr<model::RulModel> base =
+      model::RulModel::Load(kSource + "/data/models/cmapss-fd001-mlp");
+  ASSERT_TRUE(base.ok()) << base.status();
+  // Candidates: the shipped model with every member's output bias moved by d (in RUL / 125).
+  auto shifted = [&](float d) {
+    model::RulModel m = *base;
+    std::vector<NpyArray> params = m.parameters();
+    for (size_t i = 5; i < params.size(); i += 6) {
+      std::vector<float> b = *NpyValues<float>(params[i]);
+      b[0] += d;
+      params[i] = MakeNpy<float>(params[i].shape, b);
+    }
+    EXPECT_TRUE(m.SetParameters(params).ok());
+    return m;
+  };
+  // The agent holds out the last of its units 1-10 (unit 10): judge the candidates there.
+  const FederatedLearner judge(Units(1, 10), std::nullopt, Options());
+  const double in_use = *judge.HeldOutRmse(*base);
+  const model::RulModel worse = shifted(0.2f);  // 25 cycles later everywhere.
+  ASSERT_GT(*judge.HeldOutRmse(worse), in_use);
+  std::optional<model::RulModel> better;
+  for (float d : {0.01f, -0.01f, 0.02f, -0.02f, 0.04f, -0.04f}) {
+    model::RulModel m = shifted(d);
+    if (*judge.HeldOutRmse(m) < in_use) {
+      better = std::move(m);
+      break;
+    }
+  }
+  ASSERT_TRUE(better.has_value()) << "no bias shift improves on " << in_use;
+
+  absl::StatusOr<std::unique_ptr<ff::FleetServer>> server = ff::StartFleetServer({});
+  ASSERT_TRUE(server.ok()) << server.status();
+  ::fleettwin::testing::TempDir tmp;
+  AgentOptions options;
+  options.asset = "engine-1";
+  options.kind_file = kSource + "/kinds/cmapss-turbofan.json";
+  options.data_dir = tmp.path() / "engine-1";
+  options.model_dir = kSource + "/data/models/cmapss-fd001-mlp";
+  options.fl_server = absl::StrCat("127.0.0.1:", (*server)->port());
+  options.fl_history_file = kSource + "/data/cmapss/train_FD001.txt";
+  options.fl_history_units = "1-10";
+  options.fl_heartbeat_interval_s = 1;
+  options.fl_adopt = FederatedAdoption::kIfNotWorse;
+  options.zmq_bind = "tcp://127.0.0.1:*";
+  SystemClock clock;
+  absl::StatusOr<AssetKind> kind = LoadAssetKind(options.kind_file);
+  ASSERT_TRUE(kind.ok()) << kind.status();
+  const std::vector<RawSample> engine =
+      ::fleettwin::testing::CmapssEngine(kSource, *kind, "test_FD001.txt", 31);
+  ASSERT_GT(engine.size(), 100u);
+  zmq::context_t context;
+  // Sends engine[first, end) to the agent and waits until the twin has it.
+  auto send = [&](AgentRuntime& agent, size_t first, size_t end) {
+    zmq::socket_t push(context, zmq::socket_type::push);
+    push.set(zmq::sockopt::linger, 5000);
+    push.connect(agent.zmq_endpoint());
+    const std::vector<RawSample> part(engine.begin() + first, engine.begin() + end);
+    push.send(zmq::buffer(EncodeTelemetryBatch("engine-1", part)), zmq::send_flags::none);
+    const uint64_t want = agent.accepted() + part.size();
+    for (int i = 0; i < 2000 && agent.accepted() < want; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    ASSERT_EQ(agent.accepted(), want);
+  };
+  auto model_in_use = [](AgentRuntime& agent) {
+    return nlohmann::json::parse(agent.TwinJson())["model_version"].get<std::string>();
+  };
+  // One `evaluate` of `m` sent to the agent's node; returns once it replied.
+  auto evaluate = [&](const model::RulModel& m) {
+    std::vector<ff::NodeStatus> nodes;
+    for (int i = 0; i < 500 && nodes.empty(); ++i) {
+      for (const ff::NodeStatus& n : (*server)->Nodes()) {
+        if (n.active) nodes.push_back(n);
+      }
+      if (nodes.empty()) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    ASSERT_FALSE(nodes.empty());
+    fp::Message message;
+    message.mutable_metadata()->set_message_type("evaluate");
+    fp::RecordDict content;
+    ff::AddArrays(content, "arrays", ff::ToArrayRecord(m.parameters()));
+    fp::ConfigRecord config;
+    ff::SetInt(config, "server-round", 1);
+    ff::SetString(config, "fleettwin.model-spec", m.SpecJson());
+    ff::AddConfig(content, "config", config);
+    *message.mutable_content() = std::move(content);
+    absl::StatusOr<std::string> id = (*server)->Send(nodes.back().node_id, std::move(message));
+    ASSERT_TRUE(id.ok()) << id.status();
+    for (int i = 0; i < 3000; ++i) {
+      auto reply = (*server)->TakeReply(*id);
+      ASSERT_TRUE(reply.ok()) << reply.status();
+      if (reply->has_value()) {
+        ASSERT_TRUE((*reply)->ok());
+        EXPECT_FALSE((**reply)->has_error()) << (**reply)->error().reason();
+        return;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    FAIL() << "no reply";
+  };
+  std::string live;
+  {
+    absl::StatusOr<std::unique_ptr<AgentRuntime>> agent = AgentRuntime::Start(options, clock);
+    ASSERT_TRUE(agent.ok()) << agent.status();
+    EXPECT_EQ(model_in_use(**agent), base->version());
+    send(**agent, 0, 50);
+    evaluate(worse);
+    EXPECT_EQ(model_in_use(**agent), base->version());
+    EXPECT_NE((*agent)->MetricsText().find(
+                  "fleettwin_agent_federated_models_declined_total{asset=\"engine-1\"} 1"),
+              std::string::npos)
+        << (*agent)->MetricsText();
+    evaluate(*better);
+    EXPECT_EQ(model_in_use(**agent), better->version());
+    send(**agent, 50, engine.size());
+    const nlohmann::json twin = nlohmann::json::parse((*agent)->TwinJson());
+    ASSERT_TRUE(twin["rul"].is_object()) << twin.dump();  // Predicted with the adopted model.
+    EXPECT_TRUE(std::filesystem::exists(options.data_dir / "models" / better->version()));
+    EXPECT_NE((*agent)->MetricsText().find(
+                  "fleettwin_agent_federated_models_adopted_total{asset=\"engine-1\"} 1"),
+              std::string::npos);
+    ASSERT_TRUE((*agent)->Shutdown().ok());
+    live = (*agent)->TwinJson();
+  }
+  // An auditor's replay, with the adopted models loaded from disk, is the live twin.
+  absl::StatusOr<std::string> replayed = RebuildTwinJson(
+      options.data_dir / "ledger", {}, "engine-1", options.model_dir, options.data_dir / "models");
+  ASSERT_TRUE(replayed.ok()) << replayed.status();
+  EXPECT_EQ(*replayed, live);
+  EXPECT_EQ(RebuildTwinJson(options.data_dir / "ledger", {}, "engine-1", options.model_dir)
+                .status()
+                .code(),
+            absl::StatusCode::kFailedPrecondition);
+  {
+    absl::StatusOr<std::unique_ptr<AgentRuntime>> again = AgentRuntime::Start(options, clock);
+    ASSERT_TRUE(again.ok()) << again.status();
+    EXPECT_EQ((*again)->TwinJson(), live);  // Same model, nothing ledgered.
+    ASSERT_TRUE((*again)->Shutdown().ok());
+  }
+  options.fl_adopt = FederatedAdoption::kNever;
+  absl::StatusOr<std::unique_ptr<AgentRuntime>> reverted = AgentRuntime::Start(options, clock);
+  ASSERT_TRUE(reverted.ok()) << reverted.status();
+  EXPECT_EQ(model_in_use(**reverted), base->version());
+  ASSERT_TRUE((*reverted)->Shutdown().ok());
 }
 
 }  // namespace

@@ -3,6 +3,7 @@
 #include <signal.h>
 
 #include <filesystem>
+#include <fstream>
 #include <map>
 #include <regex>
 #include <set>
@@ -933,12 +934,14 @@ TEST_F(FleetProcessTest, TheFederatedServerRunsAloneWithItsOwnLedger) {
              "2", "--min-nodes", "2", "--deadline", "60", "--wait", "60", "--evaluate"});
   for (int i = 1; i <= 2; ++i) {
     const std::string asset = "engine-" + std::to_string(i);
-    agents_running_.push_back(Spawn(
-        {FLEETTWIN_FLEET_AGENT, "--asset", asset, "--kind", kSource + "/kinds/cmapss-turbofan.json",
-         "--data-dir", (dir_.path() / asset).string(), "--model",
-         kSource + "/data/models/cmapss-fd001-mlp", "--fl-server", fl, "--fl-history",
-         kSource + "/data/cmapss/train_FD001.txt", "--fl-history-units",
-         std::to_string(3 * i - 2) + "-" + std::to_string(3 * i), "--fl-heartbeat", "1"}));
+    // engine-1 switches its twin to every global model it receives; engine-2 never does.
+    agents_running_.push_back(
+        Spawn({FLEETTWIN_FLEET_AGENT, "--asset", asset, "--kind",
+               kSource + "/kinds/cmapss-turbofan.json", "--data-dir",
+               (dir_.path() / asset).string(), "--model", kSource + "/data/models/cmapss-fd001-mlp",
+               "--fl-server", fl, "--fl-history", kSource + "/data/cmapss/train_FD001.txt",
+               "--fl-history-units", std::to_string(3 * i - 2) + "-" + std::to_string(3 * i),
+               "--fl-heartbeat", "1", "--fl-adopt", i == 1 ? "always" : "never"}));
   }
   const std::string out = ReadAll(server.out);
   const std::string err = ReadAll(server.err);
@@ -956,6 +959,39 @@ TEST_F(FleetProcessTest, TheFederatedServerRunsAloneWithItsOwnLedger) {
                (state / "fl-server.vkey").string(), (state / "ledger").string()});
   EXPECT_EQ(code, 0) << verified;
   EXPECT_TRUE(std::filesystem::exists(state / "fl-model" / "model.json"));
+
+  // engine-1's twin uses the last global model (the server saved it), engine-2's the one it
+  // started with; replaying engine-1's ledger needs the models it adopted.
+  auto version_in = [](const std::filesystem::path& model_dir) {
+    std::ifstream in(model_dir / "model.json");
+    return json::parse(in, nullptr, false).value("version", "");
+  };
+  const std::string global = version_in(state / "fl-model");
+  const std::string shipped = version_in(kSource + "/data/models/cmapss-fd001-mlp");
+  ASSERT_EQ(global.size(), 64u);
+  ASSERT_NE(global, shipped);
+  for (int i = 1; i <= 2; ++i) {
+    Stop(agents_running_[i - 1]);
+    const std::filesystem::path data = dir_.path() / ("engine-" + std::to_string(i));
+    std::vector<std::string> replay = {FLEETTWIN_FLEET_AGENT,
+                                       "--asset",
+                                       "engine-" + std::to_string(i),
+                                       "--model",
+                                       kSource + "/data/models/cmapss-fd001-mlp",
+                                       "replay-ledger",
+                                       (data / "ledger").string()};
+    if (i == 1) {
+      auto [missing, why] = RunTool(replay);
+      EXPECT_NE(missing, 0) << why;  // Without --models it cannot recompute the estimates.
+      replay.insert(replay.end(), {"--models", (data / "models").string()});
+    }
+    auto [rcode, twin] = RunTool(replay);
+    ASSERT_EQ(rcode, 0) << twin;
+    EXPECT_EQ(json::parse(twin, nullptr, false).value("model_version", ""),
+              i == 1 ? global : shipped)
+        << twin;
+    EXPECT_EQ(std::filesystem::exists(data / "models" / global), i == 1);
+  }
 }
 
 }  // namespace

@@ -13,12 +13,14 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <thread>
 
 #include "absl/status/statusor.h"
 #include "fleettwin/agent/asset_kind.h"
 #include "fleettwin/agent/coordinator_link.h"
 #include "fleettwin/agent/ledgered_twin.h"
+#include "fleettwin/agent/model_catalog.h"
 #include "fleettwin/agent/mqtt_source.h"
 #include "fleettwin/agent/replay.h"
 #include "fleettwin/agent/telemetry_queue.h"
@@ -30,6 +32,11 @@
 #include "fleettwin/sim/monte_carlo.h"
 
 namespace fleettwin::agent {
+
+// When an agent's twin adopts a federated round's global model (AgentOptions::fl_adopt).
+enum class FederatedAdoption { kNever, kIfNotWorse, kAlways };
+// "never", "if-not-worse", "always"; InvalidArgument otherwise.
+absl::StatusOr<FederatedAdoption> ParseFederatedAdoption(std::string_view text);
 
 struct AgentOptions {
   std::string asset;                      // Required: the asset id.
@@ -80,6 +87,11 @@ struct AgentOptions {
   std::string fl_history_units;
   double fl_heartbeat_interval_s = 30;
   int fl_train_threads = 1;
+  // Whether the twin switches to a global model it receives (docs/federated.md): never, when
+  // its RMSE on the agent's held-out units is not above that of the model in use, or always.
+  // An adopted model is saved under data_dir/models/<version>/ and its version ledgered; it
+  // stays in use across restarts.
+  FederatedAdoption fl_adopt = FederatedAdoption::kNever;
 };
 
 class HttpApi;
@@ -171,6 +183,13 @@ class AgentRuntime final {
 
   AssetKind kind_;
   std::unique_ptr<model::RulModel> model_;  // Before twin_, which refers to it.
+  std::unique_ptr<ModelCatalog> catalog_;   // Adopted models; before twin_ too.
+  std::filesystem::path models_dir_;        // Where adopted models are saved.
+  FederatedAdoption adopt_ = FederatedAdoption::kNever;
+  // A global model received in a round: adopted per adopt_ (from the node's thread).
+  void MaybeAdopt(const model::RulModel& global);
+  // The horizon of the twin's P(failure): the kind's, else the start model's (0: as saved).
+  int TwinHorizon() const;
   int what_if_threads_ = 2;
   std::atomic<bool> what_if_busy_{false};  // One what-if question at a time.
   std::unique_ptr<ledger::Ledger> ledger_;
@@ -193,6 +212,8 @@ class AgentRuntime final {
   std::unique_ptr<FederatedLearner> learner_;
   std::unique_ptr<federated::FleetNode> fl_node_;
   std::atomic<uint64_t> fl_models_{0};
+  std::atomic<uint64_t> fl_adopted_{0};
+  std::atomic<uint64_t> fl_declined_{0};  // Not adopted: worse on the held-out units, or unfit.
   uint32_t bid_replications_ = 2000;
   struct HeldTask {
     protocol::TaskCall call;
@@ -224,12 +245,15 @@ class AgentRuntime final {
 // `fleet-agent replay-ledger`: the twin rebuilt from a ledger directory alone, as JSON, with
 // the asset kind the ledger records (twin.kind). `kind_file`, if not empty, must be that same
 // kind (FailedPrecondition otherwise); it is needed only for ledgers that record none.
-// `model_dir`, if not empty, is the failure model the twin used: its predictions are recomputed
-// (FailedPrecondition if the ledger never records that model's version).
+// `model_dir`, if not empty, is the failure model the twin was started with, and `models_dir`
+// (optional) the agent's adopted models (DATA_DIR/models): predictions are recomputed wherever
+// the ledger says one of them was in use (FailedPrecondition if the model the twin uses last is
+// neither).
 absl::StatusOr<std::string> RebuildTwinJson(const std::filesystem::path& ledger_dir,
                                             const std::filesystem::path& kind_file,
                                             const std::string& asset,
-                                            const std::filesystem::path& model_dir = {});
+                                            const std::filesystem::path& model_dir = {},
+                                            const std::filesystem::path& models_dir = {});
 
 }  // namespace fleettwin::agent
 

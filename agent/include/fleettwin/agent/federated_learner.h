@@ -44,6 +44,7 @@ struct ModelReceived {
   std::string model_id;      // Object id (SHA-256) of the ArrayRecord.
   std::string message_type;  // "train", "evaluate", ...
   int64_t server_round = 0;
+  const model::RulModel* model = nullptr;  // The model itself, valid during the callback.
 };
 
 class FederatedLearner final : public federated::MessageHandler {
@@ -52,15 +53,25 @@ class FederatedLearner final : public federated::MessageHandler {
   // spec is used when a message carries none (may be empty). `on_model` runs for every model
   // received (on the node's thread).
   FederatedLearner(model::Dataset history, std::optional<model::RulModel> base,
-                   LearnerOptions options,
-                   std::function<void(const ModelReceived&)> on_model = {});
+                   LearnerOptions options, std::function<void(const ModelReceived&)> on_model = {});
 
   absl::StatusOr<flwr::proto::RecordDict> Handle(const flwr::proto::Message& message) override;
 
   // The last model trained or received (for /twin and the next round), if any.
   std::optional<model::RulModel> current() const;
 
+  // RMSE of `m` on the held-out units (the training units when none are held out): every
+  // cycle from the window's end on, against the capped target, as `evaluate` reports it.
+  // Errors: FailedPrecondition without units, InvalidArgument if `m` needs a channel the
+  // history lacks. Thread-safe.
+  absl::StatusOr<double> HeldOutRmse(const model::RulModel& m) const;
+
  private:
+  struct HeldOutError {
+    double mse = 0;
+    double count = 0;
+  };
+  absl::StatusOr<HeldOutError> EvaluateHeldOut(const model::RulModel& m) const;
   absl::StatusOr<model::RulModel> ModelFrom(const flwr::proto::ArrayRecord& arrays,
                                             const flwr::proto::ConfigRecord* config) const;
 

@@ -37,11 +37,16 @@ absl::StatusOr<std::string> LedgeredKindText(const ledger::LedgerReader& ledger)
 // Replays `ledger`'s twin entries for `asset` (other entries, e.g. manual notes, are skipped).
 // `kind` must outlive the result. Errors: DataLoss if an update does not decode, belongs to
 // another asset, or breaks the revision sequence (1, 2, 3, …); errors of the reader.
-// `model`, if given (it must outlive the result), is the failure model whose predictions are
-// recomputed where the ledger says it was in use.
+// `model` and `catalog`, if given (they must outlive the result), hold the failure models whose
+// predictions are recomputed where the ledger says they were in use.
 absl::StatusOr<RebuiltTwin> RebuildTwin(const ledger::LedgerReader& ledger, const AssetKind& kind,
                                         const std::string& asset, size_t quarantine_capacity,
-                                        const model::RulModel* model = nullptr);
+                                        const model::RulModel* model = nullptr,
+                                        const ModelCatalog* catalog = nullptr);
+
+// OK if every input channel of `model` is a channel of `kind`; InvalidArgument naming the first
+// one that is not.
+absl::Status CheckModelFitsKind(const model::RulModel& model, const AssetKind& kind);
 
 struct IngestResult {
   uint64_t accepted = 0;
@@ -63,12 +68,14 @@ class LedgeredTwin final {
   // unless the ledger's latest one is the same, so an auditor rebuilds with the kind the twin
   // ran with.
   // `model`, if given, is the failure model to use from now on (it must outlive the result):
-  // its version is ledgered unless it is already the one in use. Errors: also InvalidArgument
-  // if the model needs a channel the kind lacks.
+  // its version is ledgered unless it is already the one in use — or the ledger's twin uses a
+  // model of `catalog` (one the agent adopted: it stays in use). SetModelVersion may switch to
+  // `model` or to any model of `catalog`. Errors: also InvalidArgument if the model needs a
+  // channel the kind lacks.
   static absl::StatusOr<std::unique_ptr<LedgeredTwin>> Open(
       const AssetKind& kind, std::string asset, ledger::Ledger& ledger,
       size_t quarantine_capacity = 1000, std::string_view kind_text = {},
-      const model::RulModel* model = nullptr);
+      const model::RulModel* model = nullptr, const ModelCatalog* catalog = nullptr);
   ~LedgeredTwin();  // Waits until everything handed to the writer is durable.
 
   // Checks each sample in order; applies the accepted ones and quarantines the rejected ones;

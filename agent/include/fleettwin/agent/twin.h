@@ -25,6 +25,8 @@ class RulModel;
 
 namespace fleettwin::agent {
 
+class ModelCatalog;
+
 enum class HealthLevel { kUnknown, kOk, kWarn, kAlarm };
 std::string_view HealthLevelName(HealthLevel level);  // "unknown", "ok", "warn", "alarm".
 
@@ -108,9 +110,12 @@ struct TwinState {
 // Not thread-safe: one owner applies changes.
 class Twin final {
  public:
-  // `kind` and `model` (optional: the failure model this agent has loaded) must outlive the
-  // twin. The model is used while the twin's model_version is its version().
-  Twin(const AssetKind& kind, std::string asset, const model::RulModel* model = nullptr);
+  // `kind`, `model` (optional: the failure model this agent was started with) and `catalog`
+  // (optional: models it adopted since) must outlive the twin. A model version update switches
+  // to the model of that version, `model` or one in `catalog`; the model is used while the
+  // twin's model_version is its version (with neither, the twin makes no predictions).
+  Twin(const AssetKind& kind, std::string asset, const model::RulModel* model = nullptr,
+       const ModelCatalog* catalog = nullptr);
   ~Twin();
 
   // Applies `change` as revision revision() + 1 and returns that revision.
@@ -118,6 +123,7 @@ class Twin final {
   uint64_t Apply(const TwinChange& change);
 
   const TwinState& state() const { return state_; }
+  // The failure model of the twin's model_version, if it is loaded and fits the kind.
   const model::RulModel* model() const { return model_; }
 
   // A conveyor twin with new failure or repair evidence, `recalibrate_every` samples after the
@@ -133,11 +139,12 @@ class Twin final {
  private:
   void ApplySample(const Sample& sample);
   void ObserveConveyor(const Sample& sample);
+  // Makes `m` (may be null) the model in use if it fits the kind, or none.
+  void UseModel(const model::RulModel* m);
   void PredictRul(const Sample& sample);
-  // The estimate from model_rows_ at `time` (the age is time - life_start_), kept for scoring
-  // (`again`: it replaces a kept prediction at that time). Leaves state_.rul as it was if the
-  // model refuses the rows.
-  void EstimateRul(double time, bool again);
+  // The estimate from model_rows_ at `time` (the age is time - life_start_), kept for scoring.
+  // Leaves state_.rul as it was if the model refuses the rows.
+  void EstimateRul(double time);
   void ScoreRulPredictions(double failure_time);
 
   const AssetKind& kind_;
@@ -163,8 +170,10 @@ class Twin final {
   uint64_t samples_at_calibration_ = 0;
   int64_t evidence_at_calibration_ = 0;  // Failures + repairs then.
   // Failure model (turbofan).
-  const model::RulModel* model_ = nullptr;
-  std::vector<size_t> model_inputs_;  // Channel index per model input.
+  const model::RulModel* base_model_ = nullptr;
+  const ModelCatalog* catalog_ = nullptr;
+  const model::RulModel* model_ = nullptr;  // Null unless it is state_.model_version's.
+  std::vector<size_t> model_inputs_;        // Channel index per model input.
   struct ModelRow {
     double time;
     std::vector<double> values;
