@@ -139,7 +139,8 @@ void Coordinator::Impl::HandleControl(const zmq::message_t& routing_id,
         std::lock_guard<std::mutex> lock(mutex);
         auto old = std::find_if(plans.begin(), plans.end(),
                                 [&](const PlanRecord& p) { return p.negotiation == replaces; });
-        if (old == plans.end()) return fail(absl::NotFoundError(absl::StrCat("no plan ", replaces)));
+        if (old == plans.end())
+          return fail(absl::NotFoundError(absl::StrCat("no plan ", replaces)));
         if (old->cancelled) {
           return fail(absl::FailedPreconditionError(
               absl::StrCat("plan ", replaces, " is cancelled; nothing to replace")));
@@ -244,8 +245,8 @@ void Coordinator::Impl::HandleControl(const zmq::message_t& routing_id,
         nlohmann::json h = {{"asset", asset}, {"anchored", anchored.contains(asset)}};
         const size_t split = m.last.checkpoint.find("\n\n");
         if (split != std::string::npos) {
-          absl::StatusOr<ledger::Checkpoint> cp = ledger::ParseCheckpointBody(
-              std::string_view(m.last.checkpoint).substr(0, split + 1));
+          absl::StatusOr<ledger::Checkpoint> cp =
+              ledger::ParseCheckpointBody(std::string_view(m.last.checkpoint).substr(0, split + 1));
           if (cp.ok()) {
             h["origin"] = cp->origin;
             h["size"] = cp->size;
@@ -264,27 +265,26 @@ void Coordinator::Impl::HandleControl(const zmq::message_t& routing_id,
       return ReplyControl(peer, ResultJson(PlanRecordJson(*cancelled)));
     }
     if (command == "status") {
-      const nlohmann::json status = {
-          {"session", session},
-          {"received", stats.received.load()},
-          {"malformed", stats.malformed.load()},
-          {"impersonated", stats.impersonated.load()},
-          {"replayed", stats.replayed.load()},
-          {"unauthenticated", zap ? zap->refused() : 0},
-          {"registrations", stats.registrations.load()},
-          {"heartbeats", stats.heartbeats.load()},
-          {"lost", stats.lost.load()},
-          {"plans", stats.plans.load()},
-          {"task_auctions", stats.task_auctions.load()},
-          {"task_reauctions", stats.task_reauctions.load()},
-          {"task_reports", stats.task_reports.load()},
-          {"task_revokes", stats.task_revokes.load()},
-          {"resumed_negotiations", stats.resumed_negotiations.load()},
-          {"abandoned_plans", stats.abandoned_plans.load()},
-          {"handler_errors", stats.handler_errors.load()},
-          {"anchors", stats.anchors.load()},
-          {"ledger_errors", stats.ledger_errors.load()},
-          {"ledger_size", ledger ? ledger->Size() : 0}};
+      const nlohmann::json status = {{"session", session},
+                                     {"received", stats.received.load()},
+                                     {"malformed", stats.malformed.load()},
+                                     {"impersonated", stats.impersonated.load()},
+                                     {"replayed", stats.replayed.load()},
+                                     {"unauthenticated", zap ? zap->refused() : 0},
+                                     {"registrations", stats.registrations.load()},
+                                     {"heartbeats", stats.heartbeats.load()},
+                                     {"lost", stats.lost.load()},
+                                     {"plans", stats.plans.load()},
+                                     {"task_auctions", stats.task_auctions.load()},
+                                     {"task_reauctions", stats.task_reauctions.load()},
+                                     {"task_reports", stats.task_reports.load()},
+                                     {"task_revokes", stats.task_revokes.load()},
+                                     {"resumed_negotiations", stats.resumed_negotiations.load()},
+                                     {"abandoned_plans", stats.abandoned_plans.load()},
+                                     {"handler_errors", stats.handler_errors.load()},
+                                     {"anchors", stats.anchors.load()},
+                                     {"ledger_errors", stats.ledger_errors.load()},
+                                     {"ledger_size", ledger ? ledger->Size() : 0}};
       return ReplyControl(peer, ResultJson(status.dump()));
     }
   } catch (const nlohmann::json::exception& e) {

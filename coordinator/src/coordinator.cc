@@ -156,27 +156,29 @@ void Coordinator::Impl::Dispatch(std::vector<Outgoing> out) {
       }
     }
     if (!orphaned.empty()) {
-      const std::string reason = absl::StrCat(
-          "plan ", record.negotiation, " not committed: it leaves out ",
-          absl::StrJoin(orphaned, ", "), ", maintained by plan ", running_request->replaces,
-          ", which stands");
+      const std::string reason =
+          absl::StrCat("plan ", record.negotiation, " not committed: it leaves out ",
+                       absl::StrJoin(orphaned, ", "), ", maintained by plan ",
+                       running_request->replaces, ", which stands");
       running_request->abandoned = absl::FailedPreconditionError(reason);
-      if (ledger && !ledger->Append({"plan.abandon", protocol::kCoordinatorName, 0, 0,
-                                     nlohmann::json{{"negotiation", record.negotiation},
-                                                    {"reason", reason}}
-                                         .dump()})
-                         .ok()) {
+      if (ledger &&
+          !ledger
+               ->Append(
+                   {"plan.abandon", protocol::kCoordinatorName, 0, 0,
+                    nlohmann::json{{"negotiation", record.negotiation}, {"reason", reason}}.dump()})
+               .ok()) {
         ++stats.ledger_errors;
       }
-      std::erase_if(out, [](const Outgoing& o) { return std::holds_alternative<protocol::Commit>(o.body); });
+      std::erase_if(
+          out, [](const Outgoing& o) { return std::holds_alternative<protocol::Commit>(o.body); });
       SendAll(std::move(out));
       return;
     }
   }
   if (negotiation && negotiation->committed() && ledger) {
     const PlanRecord& record = negotiation->record();
-    absl::StatusOr<uint64_t> index = ledger->Append(
-        {"plan.commit", protocol::kCoordinatorName, 0, 0, PlanRecordJson(record)});
+    absl::StatusOr<uint64_t> index =
+        ledger->Append({"plan.commit", protocol::kCoordinatorName, 0, 0, PlanRecordJson(record)});
     if (index.ok()) {
       for (Outgoing& o : out) {
         if (auto* commit = std::get_if<protocol::Commit>(&o.body)) {
@@ -260,9 +262,9 @@ void Coordinator::Impl::FinishIfCommitted() {
   if (!running_request->replaces.empty()) {
     std::set<std::string> keep;  // Every agent of the new plan got its Commit from it.
     for (const plan::MaintenanceAssignment& a : record.plan.assignments) keep.insert(a.asset);
-    absl::StatusOr<PlanRecord> old = CancelPlan(
-        running_request->replaces, absl::StrCat("replaced by plan ", record.negotiation),
-        record.negotiation, keep);
+    absl::StatusOr<PlanRecord> old =
+        CancelPlan(running_request->replaces, absl::StrCat("replaced by plan ", record.negotiation),
+                   record.negotiation, keep);
     *running_request->replaced = old.status();
   }
   running_request->done(std::move(record));
@@ -281,8 +283,9 @@ void Coordinator::Impl::Run() {
     zmq::pollitem_t& item = items[0];
     try {
       // Short, so a posted negotiation and its deadlines are served promptly.
-      zmq::poll(items, control ? 2 : 1,
-                std::chrono::milliseconds(std::clamp<int64_t>(options.sweep_interval_ms / 2, 1, 5)));
+      zmq::poll(
+          items, control ? 2 : 1,
+          std::chrono::milliseconds(std::clamp<int64_t>(options.sweep_interval_ms / 2, 1, 5)));
       for (int i = 0; i < 64 && control && (items[1].revents & ZMQ_POLLIN); ++i) {
         zmq::message_t routing_id, payload;
         if (!control->recv(routing_id, zmq::recv_flags::dontwait)) break;
@@ -395,9 +398,9 @@ absl::StatusOr<std::unique_ptr<Coordinator>> Coordinator::Start(const Coordinato
       return absl::UnavailableError(
           absl::StrCat("cannot create ", options.data_dir.string(), ": ", ec.message()));
     }
-    absl::StatusOr<ledger::SignerKey> key = ledger::LoadOrCreateSignerKey(
-        options.data_dir / "coordinator.key", options.data_dir / "coordinator.vkey",
-        options.origin);
+    absl::StatusOr<ledger::SignerKey> key =
+        ledger::LoadOrCreateSignerKey(options.data_dir / "coordinator.key",
+                                      options.data_dir / "coordinator.vkey", options.origin);
     if (!key.ok()) return key.status();
     ledger::LedgerOptions ledger_options;
     ledger_options.directory = options.data_dir / "ledger";
@@ -455,8 +458,8 @@ absl::StatusOr<std::unique_ptr<Coordinator>> Coordinator::Start(const Coordinato
           if (entry.kind != "plan.commit") return true;
           absl::StatusOr<PlanRecord> record = PlanRecordFromJson(entry.payload);
           if (!record.ok()) {
-            bad = absl::DataLossError(absl::StrCat("ledger entry ", entry.index, ": ",
-                                                   record.status().message()));
+            bad = absl::DataLossError(
+                absl::StrCat("ledger entry ", entry.index, ": ", record.status().message()));
             return false;
           }
           impl->plans.push_back(*std::move(record));
@@ -476,8 +479,9 @@ absl::StatusOr<std::unique_ptr<Coordinator>> Coordinator::Start(const Coordinato
     // the same id and call; nobody waits for its answer now (fleetctl plan show finds it).
     std::unique_ptr<Impl::Request> resumed;
     for (auto& r : started_requests) {
-      const bool committed = std::any_of(impl->plans.begin(), impl->plans.end(),
-                                         [&](const PlanRecord& p) { return p.negotiation == r->id; });
+      const bool committed =
+          std::any_of(impl->plans.begin(), impl->plans.end(),
+                      [&](const PlanRecord& p) { return p.negotiation == r->id; });
       if (!committed && !abandoned.contains(r->id)) resumed = std::move(r);
     }
     if (resumed) {
@@ -533,8 +537,8 @@ absl::StatusOr<std::unique_ptr<Coordinator>> Coordinator::Start(const Coordinato
       impl->control = std::make_unique<zmq::socket_t>(impl->context, zmq::socket_type::router);
       impl->control->set(zmq::sockopt::linger, 0);
       impl->control->set(zmq::sockopt::maxmsgsize, int64_t{1} << 20);
-      if (absl::Status s = protocol::MakeCurveServer(*impl->control, options.keys,
-                                                     protocol::kControlZapDomain);
+      if (absl::Status s =
+              protocol::MakeCurveServer(*impl->control, options.keys, protocol::kControlZapDomain);
           !s.ok()) {
         return s;
       }
@@ -662,9 +666,7 @@ absl::StatusOr<PlanRecord> Coordinator::NegotiateMaintenance(const std::string& 
   return done.get();
 }
 
-uint64_t Coordinator::LedgerSize() const {
-  return impl_->ledger ? impl_->ledger->Size() : 0;
-}
+uint64_t Coordinator::LedgerSize() const { return impl_->ledger ? impl_->ledger->Size() : 0; }
 
 std::vector<PlanRecord> Coordinator::Plans() const {
   std::lock_guard<std::mutex> lock(impl_->mutex);

@@ -50,8 +50,8 @@ std::string Cell(const json& j, const char* key, int precision = 1) {
 }
 
 void PrintAgents(const json& agents) {
-  std::printf("%-20s %-8s %-9s %8s %8s %7s %7s %10s\n", "ASSET", "STATE", "HEALTH", "RUL",
-              "RUL SD", "P FAIL", "DRIFT", "SEEN MS AGO");
+  std::printf("%-20s %-8s %-9s %8s %8s %7s %7s %10s\n", "ASSET", "STATE", "HEALTH", "RUL", "RUL SD",
+              "P FAIL", "DRIFT", "SEEN MS AGO");
   for (const json& a : agents) {
     const json twin = a.value("twin", json::object());
     std::printf("%-20s %-8s %-9s %8s %8s %7s %7s %10s\n", Cell(a, "asset").c_str(),
@@ -63,9 +63,8 @@ void PrintAgents(const json& agents) {
 
 void PrintPlan(const json& p) {
   std::printf("plan %s: %d maintained, cost %.1f (run to failure %.1f), %d round(s), solver %s\n",
-              p.value("negotiation", "").c_str(), p.value("maintained", 0),
-              p.value("cost", 0.0), p.value("none_cost", 0.0), p.value("rounds", 0),
-              p.value("solver", "").c_str());
+              p.value("negotiation", "").c_str(), p.value("maintained", 0), p.value("cost", 0.0),
+              p.value("none_cost", 0.0), p.value("rounds", 0), p.value("solver", "").c_str());
   std::printf("hash %s\n", p.value("plan_hash", "").c_str());
   std::printf("%-20s %6s %6s %5s %10s\n", "ASSET", "SLOT", "START", "CREW", "COST");
   for (const json& a : p["assignments"]) {
@@ -83,14 +82,13 @@ void PrintPlan(const json& p) {
 
 void PrintTask(const json& t) {
   const json& call = t["task"];
-  std::printf("task %s: %s%s%s (duration %g, deadline %g, late cost %g%s)\n",
-              t.value("id", "").c_str(), t.value("status", "").c_str(),
-              t.value("winner", "").empty() ? "" : " ",
-              t.value("winner", "").c_str(), call.value("duration", 0.0),
-              call.value("deadline", 0.0), call.value("late_cost", 0.0),
-              call.value("capability", "").empty()
-                  ? ""
-                  : (", needs " + call.value("capability", "")).c_str());
+  std::printf(
+      "task %s: %s%s%s (duration %g, deadline %g, late cost %g%s)\n", t.value("id", "").c_str(),
+      t.value("status", "").c_str(), t.value("winner", "").empty() ? "" : " ",
+      t.value("winner", "").c_str(), call.value("duration", 0.0), call.value("deadline", 0.0),
+      call.value("late_cost", 0.0),
+      call.value("capability", "").empty() ? ""
+                                           : (", needs " + call.value("capability", "")).c_str());
   for (const json& a : t["auctions"]) {
     std::printf("auction %s -> %s\n", a.value("auction", "").c_str(),
                 a.value("winner", "").empty() ? "nobody" : a.value("winner", "").c_str());
@@ -220,7 +218,8 @@ int main(int argc, char** argv) {
   app.add_option("--coordinator", endpoint, "The coordinator's control endpoint")
       ->capture_default_str();
   app.add_option("--coordinator-key", coordinator_key, "The coordinator's CURVE public key file");
-  app.add_option("--operator-key", operator_key, "Your CURVE secret key file (an allowed operator)");
+  app.add_option("--operator-key", operator_key,
+                 "Your CURVE secret key file (an allowed operator)");
   app.add_flag("--json", as_json, "Print the coordinator's JSON instead of a table");
   app.add_option("--timeout-ms", timeout_ms, "How long to wait for an answer")
       ->capture_default_str();
@@ -242,7 +241,8 @@ int main(int argc, char** argv) {
   up->add_option("--assets", up_options.assets, "Engines (test units 1..N), one agent each")
       ->check(CLI::Range(1, 10000))
       ->capture_default_str();
-  up->add_option("--dataset", up_options.subset, "C-MAPSS subset (cmapss/{train,test,RUL}_SUBSET.txt)")
+  up->add_option("--dataset", up_options.subset,
+                 "C-MAPSS subset (cmapss/{train,test,RUL}_SUBSET.txt)")
       ->capture_default_str();
   up->add_option("--model", up_options.model, "Failure model (a directory under the models)")
       ->capture_default_str();
@@ -256,8 +256,9 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   up->add_option("--share", up_options.share_dir,
                  "Where kinds/ and the data are (default: the source tree, /usr/share/fleettwin)");
-  up->add_option("--bin-dir", up_options.bin_dir,
-                 "Where fleet-coordinator, fleet-agent, fleet-audit are (default: beside fleetctl)");
+  up->add_option(
+      "--bin-dir", up_options.bin_dir,
+      "Where fleet-coordinator, fleet-agent, fleet-audit are (default: beside fleetctl)");
   up->add_option("--rounds", up_options.rounds, "Federated rounds")->capture_default_str();
   up->add_option("--local-epochs", up_options.local_epochs, "Epochs per node per round")
       ->capture_default_str();
@@ -269,14 +270,16 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   up->add_option("--horizon", up_options.horizon, "Plan horizon, cycles")->capture_default_str();
   up->add_option("--crews", up_options.crews, "Maintenance crews")->capture_default_str();
-  up->add_option("--duration", up_options.duration, "Cycles per maintenance")->capture_default_str();
+  up->add_option("--duration", up_options.duration, "Cycles per maintenance")
+      ->capture_default_str();
   up->add_flag("--keep-running", up_options.keep_running,
                "Leave the fleet running after the summary (talk to it with fleetctl --fleet "
                "DATA_DIR ..., stop it with fleetctl down)");
   up->fallthrough();  // fleetctl up --json as well as fleetctl --json up.
   std::string down_dir = "fleet";
   int down_grace_s = 30;
-  CLI::App* down = app.add_subcommand("down", "Stop a fleet that 'fleetctl up --keep-running' left running");
+  CLI::App* down =
+      app.add_subcommand("down", "Stop a fleet that 'fleetctl up --keep-running' left running");
   down->add_option("--data-dir", down_dir, "The fleet's data directory")->capture_default_str();
   down->add_option("--grace", down_grace_s, "Seconds before SIGKILL")->capture_default_str();
 
@@ -367,8 +370,7 @@ int main(int argc, char** argv) {
   submit->add_option("--id", task_id, "Task id (unique; [A-Za-z0-9._-])")->required();
   submit->add_option("--duration", task_duration, "Time units of work (the twins' clock)")
       ->required();
-  submit->add_option("--deadline", deadline, "Wanted done within, time units from now")
-      ->required();
+  submit->add_option("--deadline", deadline, "Wanted done within, time units from now")->required();
   submit->add_option("--capability", capability, "Required of the agent (empty: any)");
   submit->add_option("--at", at, "Location X Y (agents travel at their own speed)")
       ->expected(2)
@@ -377,8 +379,8 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   submit->add_option("--bid-window-ms", task_bid_window_ms)->capture_default_str();
   submit->add_option("--reply-timeout-ms", task_reply_timeout_ms)->capture_default_str();
-  CLI::App* rounds = app.add_subcommand("rounds", "Federated rounds of the failure model")
-                         ->require_subcommand(1);
+  CLI::App* rounds =
+      app.add_subcommand("rounds", "Federated rounds of the failure model")->require_subcommand(1);
   CLI::App* rounds_start = rounds->add_subcommand(
       "start", "Run federated rounds with the agents (waits until they end)");
   int fl_rounds = 3, fl_min_nodes = 2, fl_local_epochs = 1;
@@ -391,8 +393,9 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   rounds_start->add_option("--fraction", fl_fraction, "Share of live nodes sampled per round")
       ->capture_default_str();
-  rounds_start->add_option("--min-replies", fl_min_replies,
-                           "Share of the sampled that must reply for the round to aggregate")
+  rounds_start
+      ->add_option("--min-replies", fl_min_replies,
+                   "Share of the sampled that must reply for the round to aggregate")
       ->capture_default_str();
   rounds_start->add_option("--strategy", fl_strategy, "fedavg, fedprox, median or trimmed-mean")
       ->capture_default_str();
@@ -441,7 +444,8 @@ int main(int argc, char** argv) {
       return kExitUsage;
     }
     for (const auto& a : *rendered) {
-      std::cout << a.id << " (" << a.kind << ")" << (a.new_key ? ": new key" : ": key kept") << "\n";
+      std::cout << a.id << " (" << a.kind << ")" << (a.new_key ? ": new key" : ": key kept")
+                << "\n";
     }
     std::cout << "wrote " << render_options.out_dir.string() << " (" << rendered->size()
               << " agents); apply with kubectl apply -k " << render_options.out_dir.string()
@@ -449,7 +453,8 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (!fleet_dir.empty()) {
-    absl::StatusOr<fleettwin::deploy::FleetAccess> access = fleettwin::deploy::ReadFleetAccess(fleet_dir);
+    absl::StatusOr<fleettwin::deploy::FleetAccess> access =
+        fleettwin::deploy::ReadFleetAccess(fleet_dir);
     if (!access.ok()) {
       std::cerr << "fleetctl: " << access.status().message() << "\n";
       return kExitUsage;
@@ -498,8 +503,12 @@ int main(int argc, char** argv) {
     timeout_ms += call.bid_window_ms + 3 * call.reply_timeout_ms;
   }
   if (*submit) {
-    request = {{"command", "task.submit"}, {"id", task_id},         {"duration", task_duration},
-               {"deadline", deadline},     {"late_cost", late_cost}, {"capability", capability},
+    request = {{"command", "task.submit"},
+               {"id", task_id},
+               {"duration", task_duration},
+               {"deadline", deadline},
+               {"late_cost", late_cost},
+               {"capability", capability},
                {"bid_window_ms", task_bid_window_ms},
                {"reply_timeout_ms", task_reply_timeout_ms}};
     if (at.size() == 2) request["location"] = at;
@@ -509,15 +518,23 @@ int main(int argc, char** argv) {
   if (*task_list) request = {{"command", "tasks"}};
   if (*rounds_list) request = {{"command", "rounds"}};
   if (*rounds_start) {
-    request = {{"command", "rounds.start"}, {"rounds", fl_rounds}, {"min_nodes", fl_min_nodes},
-               {"fraction", fl_fraction}, {"min_reply_fraction", fl_min_replies},
-               {"strategy", fl_strategy}, {"local_epochs", fl_local_epochs},
-               {"proximal_mu", fl_mu}, {"trim_fraction", fl_trim}, {"clip_norm", fl_clip},
-               {"noise_multiplier", fl_noise}, {"deadline_s", fl_deadline_s},
-               {"wait_s", fl_wait_s}, {"evaluate", fl_evaluate}};
+    request = {{"command", "rounds.start"},
+               {"rounds", fl_rounds},
+               {"min_nodes", fl_min_nodes},
+               {"fraction", fl_fraction},
+               {"min_reply_fraction", fl_min_replies},
+               {"strategy", fl_strategy},
+               {"local_epochs", fl_local_epochs},
+               {"proximal_mu", fl_mu},
+               {"trim_fraction", fl_trim},
+               {"clip_norm", fl_clip},
+               {"noise_multiplier", fl_noise},
+               {"deadline_s", fl_deadline_s},
+               {"wait_s", fl_wait_s},
+               {"evaluate", fl_evaluate}};
     if (fl_lr > 0) request["learning_rate"] = fl_lr;
-    timeout_ms += static_cast<int64_t>(1000 * (fl_wait_s + fl_rounds * fl_deadline_s *
-                                                               (fl_evaluate ? 2 : 1)));
+    timeout_ms += static_cast<int64_t>(
+        1000 * (fl_wait_s + fl_rounds * fl_deadline_s * (fl_evaluate ? 2 : 1)));
   }
   if (*task_show) request = {{"command", "task"}, {"id", task_show_id}};
   if (*rolling) {
@@ -625,13 +642,15 @@ int main(int argc, char** argv) {
     int not_aggregated = 0;
     for (const json& r : result["rounds"]) {
       const json& eval = r["eval_metrics"];
-      std::printf("%6d %-13s %7zu %7zu %6s %10.0f %9s %.16s\n", r.value("round", 0),
-                  r.value("strategy", "").c_str(), r["sampled"].size(), r["replied"].size(),
-                  r.value("aggregated", false) ? "yes" : "no", r.value("num_examples", 0.0),
-                  eval.contains("rmse") ? absl::StrFormat("%.3f", eval["rmse"].get<double>()).c_str() : "-",
-                  r.value("model_id", "").c_str());
+      std::printf(
+          "%6d %-13s %7zu %7zu %6s %10.0f %9s %.16s\n", r.value("round", 0),
+          r.value("strategy", "").c_str(), r["sampled"].size(), r["replied"].size(),
+          r.value("aggregated", false) ? "yes" : "no", r.value("num_examples", 0.0),
+          eval.contains("rmse") ? absl::StrFormat("%.3f", eval["rmse"].get<double>()).c_str() : "-",
+          r.value("model_id", "").c_str());
       for (const json& f : r["failed"]) {
-        std::printf("       node %s: %s\n", f.value("node", "").c_str(), f.value("reason", "").c_str());
+        std::printf("       node %s: %s\n", f.value("node", "").c_str(),
+                    f.value("reason", "").c_str());
       }
       if (!r.value("aggregated", false)) ++not_aggregated;
     }

@@ -273,8 +273,9 @@ TEST_F(CoordinatorTest, AContractNetRoundCommitsAPlanWithoutTheSilentAndTheRefus
   // engine-4's agent dies just before the call: still a member, but it cannot bid.
   links[3].reset();
   const protocol::MaintenanceCall call{20, 5, 1, 100, 20, 0.5};
-  absl::StatusOr<PlanRecord> record = (*coordinator)->NegotiateMaintenance(
-      "plan-1", call, {.bid_window_ms = 3000, .reply_timeout_ms = 5000});
+  absl::StatusOr<PlanRecord> record =
+      (*coordinator)
+          ->NegotiateMaintenance("plan-1", call, {.bid_window_ms = 3000, .reply_timeout_ms = 5000});
   ASSERT_TRUE(record.ok()) << record.status();
   EXPECT_EQ(record->left_out, (std::vector<LeftOut>{{"engine-3", "refused: crew unavailable"},
                                                     {"engine-4", "no bid before the deadline"}}));
@@ -282,8 +283,7 @@ TEST_F(CoordinatorTest, AContractNetRoundCommitsAPlanWithoutTheSilentAndTheRefus
   ASSERT_EQ(record->plan.assignments.size(), 2u);
   EXPECT_EQ(record->plan.maintained, 2);  // One crew, 4 slots: both remaining get a slot.
   // Anyone can re-solve the ledgered bids and get the identical plan.
-  absl::StatusOr<plan::MaintenancePlan> replay =
-      plan::SolveMaintenance({20, 5, 1}, record->bids);
+  absl::StatusOr<plan::MaintenancePlan> replay = plan::SolveMaintenance({20, 5, 1}, record->bids);
   ASSERT_TRUE(replay.ok());
   for (size_t i = 0; i < replay->assignments.size(); ++i) {
     EXPECT_EQ(replay->assignments[i].slot, record->plan.assignments[i].slot);

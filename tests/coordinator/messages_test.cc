@@ -27,8 +27,8 @@ TEST(MessagesTest, EveryBodyRoundTrips) {
       Award{"plan-1", std::string(32, '\x07'), 3, 15, 1},
       AwardReply{"plan-1", std::string(32, '\x07'), false, "busy"},
       Commit{"plan-1", std::string(32, '\x08'), 3, 15, 1, 1234},
-      CallForProposals{"task-7#1", 1700000001000, {}, true,
-                       {"task-7", 12.5, "weld", true, 3.25, -4, 80, 500}},
+      CallForProposals{
+          "task-7#1", 1700000001000, {}, true, {"task-7", 12.5, "weld", true, 3.25, -4, 80, 500}},
       Bid{"task-7#1", false, "", {}, true, {61.5, 41.25, 0.04, 1000}},
       Award{"task-7#1", "", -1, -1, -1, "task-7"},
       TaskReport{"task-7", "task-7#1", false, "health alarm"},
@@ -74,9 +74,8 @@ TEST(MessagesTest, MalformedMessagesAreRefusedWithAReason) {
   EXPECT_TRUE(refused(Raw([](auto e) { e.setMessageId(0); })));
   EXPECT_TRUE(refused(Raw([](auto e) { e.getBody().getHeartbeat().setRul(NAN); })));
   EXPECT_TRUE(refused(Raw([](auto e) { e.getBody().getHeartbeat().setPFail(INFINITY); })));
-  EXPECT_TRUE(refused(Raw([](auto e) {
-    e.getBody().getHeartbeat().setCheckpoint(std::string((64 << 10) + 1, 'x'));
-  })));
+  EXPECT_TRUE(refused(Raw(
+      [](auto e) { e.getBody().getHeartbeat().setCheckpoint(std::string((64 << 10) + 1, 'x')); })));
   EXPECT_TRUE(refused(Raw([](auto e) {
     auto costs = e.getBody().initBid().initMaintenance().initSlotCost(3);
     costs.set(1, NAN);
@@ -118,7 +117,8 @@ TEST(MessagesTest, TextThatIsNotUtf8IsRefusedSoNothingDecodedBreaksJson) {
   bid.decline_reason = "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x94\xa7";  // é € 🔧
   EXPECT_TRUE(Decode(Encode(Make(bid))).ok());
   EXPECT_FALSE(Decode(Encode(Make(TaskReport{"t", "t#1", false, "\xc0\xaf"}))).ok());  // Overlong.
-  EXPECT_FALSE(Decode(Encode(Make(TaskReport{"t", "t#1", false, "\xed\xa0\x80"}))).ok());  // Surrogate.
+  EXPECT_FALSE(
+      Decode(Encode(Make(TaskReport{"t", "t#1", false, "\xed\xa0\x80"}))).ok());   // Surrogate.
   EXPECT_FALSE(Decode(Encode(Make(Heartbeat{}, 1, 10, "engine-\xe2\x82"))).ok());  // Cut short.
 }
 
@@ -130,8 +130,14 @@ TEST(MessagesTest, Utf8PrefixCutsBetweenCharacters) {
   EXPECT_FALSE(IsUtf8("\xf5\x80\x80\x80"));  // No such lead byte.
   EXPECT_FALSE(IsUtf8("\x80"));              // A lone continuation byte.
   EXPECT_TRUE(IsUtf8("\xf4\x8f\xbf\xbf"));   // U+10FFFF itself.
-  EXPECT_EQ(Utf8Prefix("ab\xe2\x82\xac" "c", 4), "ab");
-  EXPECT_EQ(Utf8Prefix("ab\xe2\x82\xac" "c", 5), "ab\xe2\x82\xac");
+  EXPECT_EQ(Utf8Prefix("ab\xe2\x82\xac"
+                       "c",
+                       4),
+            "ab");
+  EXPECT_EQ(Utf8Prefix("ab\xe2\x82\xac"
+                       "c",
+                       5),
+            "ab\xe2\x82\xac");
   EXPECT_EQ(Utf8Prefix("abc", 200), "abc");
 }
 

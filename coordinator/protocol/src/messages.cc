@@ -234,7 +234,8 @@ absl::StatusOr<Body> DecodeBody(proto::Envelope::Body::Reader b, Checker& c) {
           if (mb.getSlotCost().size() > kMaxSlots) {
             return absl::InvalidArgumentError("bid has too many slot costs");
           }
-          for (double v : mb.getSlotCost()) m.maintenance.slot_cost.push_back(c.Number(v, "slotCost"));
+          for (double v : mb.getSlotCost())
+            m.maintenance.slot_cost.push_back(c.Number(v, "slotCost"));
           m.maintenance.none_cost = c.Number(mb.getNoneCost(), "noneCost");
           m.maintenance.rul = c.Number(mb.getRul(), "rul");
           m.maintenance.rul_std = c.Number(mb.getRulStd(), "rulStd");
@@ -262,8 +263,11 @@ absl::StatusOr<Body> DecodeBody(proto::Envelope::Body::Reader b, Checker& c) {
     }
     case proto::Envelope::Body::AWARD: {
       auto a = b.getAward();
-      return Award{c.Text(a.getNegotiation(), "negotiation"), c.Data(a.getPlanHash(), "planHash"),
-                   a.getSlot(), a.getStart(), a.getCrew(),
+      return Award{c.Text(a.getNegotiation(), "negotiation"),
+                   c.Data(a.getPlanHash(), "planHash"),
+                   a.getSlot(),
+                   a.getStart(),
+                   a.getCrew(),
                    c.Text(a.getTaskId(), "taskId", kMaxSender)};
     }
     case proto::Envelope::Body::AWARD_REPLY: {
@@ -274,8 +278,12 @@ absl::StatusOr<Body> DecodeBody(proto::Envelope::Body::Reader b, Checker& c) {
     }
     case proto::Envelope::Body::COMMIT: {
       auto m = b.getCommit();
-      return Commit{c.Text(m.getNegotiation(), "negotiation"), c.Data(m.getPlanHash(), "planHash"),
-                    m.getSlot(), m.getStart(), m.getCrew(), m.getFleetLedgerIndex()};
+      return Commit{c.Text(m.getNegotiation(), "negotiation"),
+                    c.Data(m.getPlanHash(), "planHash"),
+                    m.getSlot(),
+                    m.getStart(),
+                    m.getCrew(),
+                    m.getFleetLedgerIndex()};
     }
     case proto::Envelope::Body::TASK_REVOKE: {
       auto r = b.getTaskRevoke();
@@ -338,10 +346,9 @@ std::string Utf8Prefix(std::string_view text, size_t max_bytes) {
 }
 
 std::string_view BodyName(const Body& body) {
-  static constexpr std::string_view kNames[] = {"register", "welcome",   "heartbeat",
-                                                "refused",  "cfp",       "bid",
-                                                "award",    "award_reply", "commit",
-                                                "task_report", "task_revoke"};
+  static constexpr std::string_view kNames[] = {
+      "register", "welcome",     "heartbeat", "refused",     "cfp",        "bid",
+      "award",    "award_reply", "commit",    "task_report", "task_revoke"};
   return kNames[body.index()];
 }
 

@@ -41,7 +41,7 @@ struct Heartbeat {
   bool anomaly = false;
   bool drift = false;
   std::string model_version{};
-  std::string checkpoint{};  // Signed note text of the agent ledger's latest checkpoint.
+  std::string checkpoint{};          // Signed note text of the agent ledger's latest checkpoint.
   std::vector<std::string> tasks{};  // Auctions whose tasks the agent holds.
   bool operator==(const Heartbeat&) const = default;
 };
