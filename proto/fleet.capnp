@@ -26,6 +26,8 @@ struct Envelope {
     commit @13 :Commit;                # coordinator -> agent
     taskReport @14 :TaskReport;        # agent -> coordinator: an awarded task ended
     taskRevoke @15 :TaskRevoke;        # coordinator -> agent: stop holding a task
+    maintenanceDone @16 :MaintenanceDone;            # coordinator -> agent (an operator's)
+    maintenanceDoneReply @17 :MaintenanceDoneReply;  # agent -> coordinator
   }
 }
 
@@ -155,4 +157,23 @@ struct TaskRevoke {
   taskId @0 :Text;
   auction @1 :Text;
   reason @2 :Text;
+}
+
+# An operator's record of maintenance done on the asset (fleetctl record), relayed by the
+# coordinator: the agent records it in its twin as a ledgered update, as POST /maintenance does.
+struct MaintenanceDone {
+  request @0 :UInt64;      # Chosen by the coordinator; the reply echoes it.
+  hasTime @1 :Bool;
+  time @2 :Float64;        # On the twin's clock, when hasTime; else the latest sample's.
+  note @3 :Text;           # "failure" scores the twin's RUL predictions.
+  author @4 :Text;
+  renews @5 :Bool = true;  # The asset is as new afterwards; false: an inspection.
+}
+
+struct MaintenanceDoneReply {
+  request @0 :UInt64;
+  ok @1 :Bool;
+  revision @2 :UInt64;     # The twin's revision with the record, when ok.
+  code @3 :UInt32;         # Why not, when not ok: an absl::StatusCode number,
+  error @4 :Text;          # and its message.
 }

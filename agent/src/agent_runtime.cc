@@ -209,6 +209,20 @@ absl::StatusOr<std::unique_ptr<AgentRuntime>> AgentRuntime::Start(const AgentOpt
     handlers.award = [raw](const protocol::Award& award) { return raw->AwardFor(award); };
     handlers.task_reports = [raw] { return raw->TaskReports(); };
     handlers.task_revoke = [raw](const protocol::TaskRevoke& r) { raw->RevokeTask(r); };
+    handlers.maintenance = [raw](const protocol::MaintenanceDone& m) {
+      // The same checks and limits as POST /maintenance.
+      protocol::MaintenanceDoneReply reply;
+      absl::StatusOr<uint64_t> revision = raw->RecordMaintenance(
+          m.has_time ? std::optional<double>(m.time) : std::nullopt, m.note, m.author, m.renews);
+      reply.ok = revision.ok();
+      if (revision.ok()) {
+        reply.revision = *revision;
+      } else {
+        reply.code = static_cast<uint32_t>(revision.status().code());
+        reply.error = std::string(revision.status().message());
+      }
+      return reply;
+    };
     absl::StatusOr<std::unique_ptr<CoordinatorLink>> started =
         CoordinatorLink::Start(link, clock, std::move(handlers));
     if (!started.ok()) return started.status();

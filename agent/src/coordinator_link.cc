@@ -105,6 +105,18 @@ struct CoordinatorLink::Impl {
       if (handlers.task_revoke) handlers.task_revoke(*revoke);
       return;
     }
+    if (const auto* done = std::get_if<protocol::MaintenanceDone>(&e->body)) {
+      protocol::MaintenanceDoneReply reply;
+      if (handlers.maintenance) {
+        reply = handlers.maintenance(*done);
+      } else {
+        reply.code = static_cast<uint32_t>(absl::StatusCode::kUnimplemented);
+        reply.error = "this agent does not record maintenance";
+      }
+      reply.request = done->request;
+      Send(std::move(reply));
+      return;
+    }
     if (const auto* commit = std::get_if<protocol::Commit>(&e->body)) {
       ++stats.commits;
       if (handlers.commit) handlers.commit(*commit);

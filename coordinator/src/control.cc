@@ -1,6 +1,7 @@
 // The operators' control socket: one JSON request per message, answered on the loop's
 // thread (docs/protocols.md).
 #include <algorithm>
+#include <functional>
 #include <set>
 
 #include <nlohmann/json.hpp>
@@ -35,7 +36,52 @@ std::string ResultJson(const std::string& result_json) {
   return absl::StrCat("{\"ok\":true,\"result\":", result_json, "}");
 }
 
+// An optional field: absent, or `is` holds for it; else InvalidArgument saying what it must be.
+absl::Status CheckField(const nlohmann::json& request, const char* key,
+                        const std::function<bool(const nlohmann::json&)>& is, const char* what) {
+  if (!request.contains(key) || is(request[key])) return absl::OkStatus();
+  return absl::InvalidArgumentError(absl::StrCat("\"", key, "\" must be ", what));
+}
+
 }  // namespace
+
+std::string Coordinator::Impl::ErrorJsonOf(const absl::Status& s) { return ErrorJson(s); }
+
+void Coordinator::Impl::OnMaintenanceDone(const std::string& asset,
+                                          const protocol::MaintenanceDoneReply& reply) {
+  auto it = maintenance_relays.find(reply.request);
+  if (it == maintenance_relays.end() || it->second.asset != asset) {
+    ++stats.unexpected;  // Too late (answered already) or not this agent's.
+    return;
+  }
+  const std::string peer = it->second.peer;
+  maintenance_relays.erase(it);
+  if (reply.ok) {
+    ++stats.maintenance_records;
+    return ReplyControl(
+        peer, ResultJson(nlohmann::json{{"asset", asset}, {"revision", reply.revision}}.dump()));
+  }
+  ++stats.control_errors;
+  const auto code = reply.code >= 1 && reply.code <= 16 ? static_cast<absl::StatusCode>(reply.code)
+                                                        : absl::StatusCode::kUnknown;
+  ReplyControl(peer, ErrorJson(absl::Status(code, absl::StrCat(asset, ": ", reply.error))));
+}
+
+void Coordinator::Impl::ExpireMaintenanceRelays(int64_t now_ns) {
+  for (auto it = maintenance_relays.begin(); it != maintenance_relays.end();) {
+    if (now_ns < it->second.deadline_ns) {
+      ++it;
+      continue;
+    }
+    ++stats.control_errors;
+    ReplyControl(it->second.peer,
+                 ErrorJson(absl::DeadlineExceededError(absl::StrCat(
+                     "agent ", it->second.asset, " did not answer within ", it->second.timeout_ms,
+                     " ms; the record may still land: see "
+                     "its twin's maintenance list"))));
+    it = maintenance_relays.erase(it);
+  }
+}
 
 absl::StatusOr<PlanRecord> Coordinator::Impl::CancelPlan(const std::string& id,
                                                          const std::string& reason,
@@ -164,6 +210,72 @@ void Coordinator::Impl::HandleControl(const zmq::message_t& routing_id,
       if (absl::Status s = Enqueue(std::move(r)); !s.ok()) return fail(s);
       return;  // Answered when the plan commits.
     }
+    if (command == "maintenance.record") {
+      // An operator's record of maintenance done, for the agent to ledger in its twin; answered
+      // when the agent has (or says why not), or after timeout_ms. Checked here as the agent's
+      // POST /maintenance checks it, so a bad record is refused at once rather than dropped.
+      for (const auto& [key, value] : request.items()) {
+        static const std::set<std::string> kKeys = {"command", "asset",  "time",      "note",
+                                                    "author",  "renews", "timeout_ms"};
+        if (!kKeys.contains(key)) {
+          return fail(absl::InvalidArgumentError(absl::StrCat("unknown key \"", key, "\"")));
+        }
+      }
+      const auto is_string = [](const nlohmann::json& j) { return j.is_string(); };
+      const auto is_number = [](const nlohmann::json& j) { return j.is_number(); };
+      const auto is_integer = [](const nlohmann::json& j) { return j.is_number_integer(); };
+      const auto is_boolean = [](const nlohmann::json& j) { return j.is_boolean(); };
+      for (const absl::Status& s : {CheckField(request, "asset", is_string, "a string"),
+                                    CheckField(request, "note", is_string, "a string"),
+                                    CheckField(request, "author", is_string, "a string"),
+                                    CheckField(request, "time", is_number, "a number"),
+                                    CheckField(request, "renews", is_boolean, "true or false"),
+                                    CheckField(request, "timeout_ms", is_integer, "an integer")}) {
+        if (!s.ok()) return fail(s);
+      }
+      if (!request.contains("asset"))
+        return fail(absl::InvalidArgumentError("\"asset\" is required"));
+      const std::string asset = request["asset"].get<std::string>();
+      protocol::MaintenanceDone m;
+      m.note = request.value("note", std::string("maintenance"));
+      m.renews = request.value("renews", true);
+      if (request.contains("time")) {
+        m.has_time = true;
+        m.time = request["time"].get<double>();
+      }
+      // Who asked is the operator key's name (ZAP); an author given names who did the work.
+      const std::string who = protocol::PeerName(payload);
+      const std::string op = who.empty() ? std::string("operator") : absl::StrCat("operator:", who);
+      m.author = request.contains("author")
+                     ? absl::StrCat(request["author"].get<std::string>(), " (via ", op, ")")
+                     : op;
+      if (m.note.size() > 256 || m.author.size() > 128) {
+        return fail(absl::InvalidArgumentError(
+            "a maintenance note is at most 256 bytes, its author (with \" (via operator:NAME)\") "
+            "128"));
+      }
+      if (m.note.find('\0') != std::string::npos || m.author.find('\0') != std::string::npos ||
+          !protocol::IsUtf8(m.note) || !protocol::IsUtf8(m.author)) {
+        return fail(absl::InvalidArgumentError("a note or author must be UTF-8 without NUL"));
+      }
+      const int64_t timeout_ms = request.value("timeout_ms", int64_t{10000});
+      if (timeout_ms < 1 || timeout_ms > 600'000) {
+        return fail(absl::InvalidArgumentError("timeout_ms must be 1 ms .. 10 min"));
+      }
+      {
+        std::lock_guard<std::mutex> lock(mutex);
+        const Member* member = membership.Find(asset);
+        if (member == nullptr) return fail(absl::NotFoundError(absl::StrCat("no agent ", asset)));
+        if (member->state != MemberState::kActive) {
+          return fail(absl::UnavailableError(absl::StrCat("agent ", asset, " is lost")));
+        }
+      }
+      m.request = next_maintenance_request++;
+      maintenance_relays[m.request] = {peer, asset, clock.NowUnixNanos() + timeout_ms * 1'000'000,
+                                       timeout_ms};
+      SendTo(asset, std::move(m));
+      return;  // Answered when the agent does.
+    }
     if (command == "task.submit") {
       protocol::TaskCall call;
       call.task_id = request.at("id").get<std::string>();
@@ -281,6 +393,7 @@ void Coordinator::Impl::HandleControl(const zmq::message_t& routing_id,
                                      {"task_revokes", stats.task_revokes.load()},
                                      {"resumed_negotiations", stats.resumed_negotiations.load()},
                                      {"abandoned_plans", stats.abandoned_plans.load()},
+                                     {"maintenance_records", stats.maintenance_records.load()},
                                      {"handler_errors", stats.handler_errors.load()},
                                      {"anchors", stats.anchors.load()},
                                      {"ledger_errors", stats.ledger_errors.load()},

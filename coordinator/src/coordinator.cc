@@ -113,6 +113,14 @@ void Coordinator::Impl::Handle(const zmq::message_t& routing_id, const zmq::mess
     FinishIfCommitted();
     return;
   }
+  if (const auto* done = std::get_if<protocol::MaintenanceDoneReply>(&e->body)) {
+    {
+      std::lock_guard<std::mutex> lock(mutex);
+      membership.Seen(e->sender);
+    }
+    OnMaintenanceDone(e->sender, *done);
+    return;
+  }
   if (const auto* report = std::get_if<protocol::TaskReport>(&e->body)) {
     ++stats.task_reports;
     {
@@ -349,6 +357,7 @@ void Coordinator::Impl::Run() {
       Dispatch(negotiation->OnTick(clock.NowUnixNanos()));
       FinishIfCommitted();
     }
+    if (!maintenance_relays.empty()) ExpireMaintenanceRelays(clock.NowUnixNanos());
     StartPendingTask();
     if (auction) {
       SendAll(auction->OnTick(clock.NowUnixNanos()));
@@ -390,6 +399,7 @@ absl::StatusOr<std::unique_ptr<Coordinator>> Coordinator::Start(const Coordinato
                                                                 const Clock& clock) {
   auto impl = std::make_unique<Impl>(options, clock);
   impl->session = static_cast<uint64_t>(std::max<int64_t>(clock.NowUnixNanos(), 1));
+  impl->next_maintenance_request = impl->session;
   std::vector<std::string> fl_rounds;  // Ledgered federated rounds, for the host.
   if (!options.data_dir.empty()) {
     std::error_code ec;
@@ -591,6 +601,13 @@ void Coordinator::Stop() {
     waiting.swap(impl_->requests);
   }
   for (auto& r : waiting) r->done(cancelled);
+  // Operators waiting for an agent's answer to a maintenance record.
+  for (const auto& [request, relay] : impl_->maintenance_relays) {
+    impl_->ReplyControl(relay.peer, Impl::ErrorJsonOf(absl::UnavailableError(absl::StrCat(
+                                        "the coordinator stopped before agent ", relay.asset,
+                                        " answered; the record may still land"))));
+  }
+  impl_->maintenance_relays.clear();
   impl_->control.reset();
   impl_->router.reset();
   impl_->refused_after_stop = impl_->zap->refused();

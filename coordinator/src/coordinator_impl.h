@@ -152,6 +152,23 @@ struct Coordinator::Impl {
   // The control socket's view of one task.
   static nlohmann::json TaskStateJson(const std::string& id, const TaskState& t);
   std::vector<ledger::NewEntry> pending_anchors;  // Loop only.
+  // Operators' maintenance records on their way to an agent (control maintenance.record):
+  // request id -> who asked, which agent must answer, and by when.
+  struct MaintenanceRelay {
+    std::string peer;
+    std::string asset;
+    int64_t deadline_ns = 0;
+    int64_t timeout_ms = 0;
+  };
+  std::map<uint64_t, MaintenanceRelay> maintenance_relays;  // Loop only.
+  // Loop only; starts at `session` (Start), so a late reply to a previous run's request never
+  // matches one of this run.
+  uint64_t next_maintenance_request = 1;
+  void OnMaintenanceDone(const std::string& asset, const protocol::MaintenanceDoneReply& reply);
+  // The control socket's error answer.
+  static std::string ErrorJsonOf(const absl::Status& s);
+  // Answers, with DeadlineExceeded, the operators whose agent did not answer in time.
+  void ExpireMaintenanceRelays(int64_t now_ns);
   // After a restart with work to resume (a negotiation the ledger shows started but not
   // committed, tasks waiting for auction), nothing starts before this time: one heartbeat
   // timeout, so the agents have registered again before they are invited.

@@ -3,6 +3,7 @@
 // done, 1 the coordinator refused or failed the request, 2 bad usage or local files, 3 the
 // coordinator did not answer.
 #include <atomic>
+#include <cmath>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
@@ -342,6 +343,28 @@ int main(int argc, char** argv) {
   CLI::App* twin = app.add_subcommand("twin", "One agent's twin as its heartbeats report it");
   std::string twin_asset;
   twin->add_option("ASSET", twin_asset, "Asset id")->required();
+  CLI::App* record = app.add_subcommand(
+      "record", "Record maintenance done on an asset: its agent ledgers it in the twin");
+  std::string record_asset, record_note = "maintenance", record_author;
+  double record_time = 0;
+  bool record_inspection = false, record_failure = false;
+  record->add_option("ASSET", record_asset, "Asset id")->required();
+  CLI::Option* record_time_option = record->add_option(
+      "--time", record_time, "When, on the twin's clock (default: its latest sample)");
+  CLI::Option* record_note_option =
+      record->add_option("--note", record_note, "What was done (at most 256 bytes)")
+          ->capture_default_str();
+  record->add_option("--author", record_author,
+                     "Who did the work: the author is then AUTHOR (via operator:KEY-NAME)");
+  CLI::Option* inspection_flag =
+      record->add_flag("--inspection", record_inspection,
+                       "An inspection: the asset is not renewed (the failure model's age goes on)");
+  record
+      ->add_flag("--failure", record_failure,
+                 "The asset failed and was repaired (note 'failure': scores the twin's RUL "
+                 "predictions)")
+      ->excludes(inspection_flag)
+      ->excludes(record_note_option);
   CLI::App* ledger_cmd = app.add_subcommand("ledger", "Ledgers")->require_subcommand(1);
   CLI::App* heads = ledger_cmd->add_subcommand(
       "heads", "The coordinator ledger's checkpoint and each agent's latest reported one");
@@ -495,6 +518,22 @@ int main(int argc, char** argv) {
   if (*list) request = {{"command", "plans"}};
   if (*show) request = {{"command", "plan"}, {"id", show_id}};
   if (*twin) request = {{"command", "twin"}, {"asset", twin_asset}};
+  if (*record) {
+    if ((*record_time_option && !std::isfinite(record_time)) || record_note.size() > 256 ||
+        record_author.size() > 96) {
+      std::cerr << "fleetctl: record: --time must be finite, --note at most 256 bytes, --author "
+                   "at most 96\n";
+      return kExitUsage;
+    }
+    request = {{"command", "maintenance.record"},
+               {"asset", record_asset},
+               {"note", record_failure ? std::string("failure") : record_note},
+               {"renews", !record_inspection},
+               {"timeout_ms", timeout_ms}};
+    if (*record_time_option) request["time"] = record_time;
+    if (!record_author.empty()) request["author"] = record_author;
+    timeout_ms += 2000;  // The coordinator answers by timeout_ms, agent or not.
+  }
   if (*heads) request = {{"command", "ledger.heads"}};
   if (*cancel) request = {{"command", "plan.cancel"}, {"id", cancel_id}, {"reason", cancel_reason}};
   if (*maintenance) {
@@ -657,6 +696,9 @@ int main(int argc, char** argv) {
     if (*rounds_start && not_aggregated > 0) code = kExitFailed;
   } else if (*submit || *task_show) {
     PrintTask(result);
+  } else if (*record) {
+    std::printf("recorded on %s: twin revision %llu\n", result.value("asset", "").c_str(),
+                static_cast<unsigned long long>(result.value("revision", uint64_t{0})));
   } else if (*status) {
     for (const auto& [k, v] : result.items()) std::cout << k << " " << v.dump() << "\n";
   } else if (*list) {

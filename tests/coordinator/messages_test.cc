@@ -34,6 +34,10 @@ TEST(MessagesTest, EveryBodyRoundTrips) {
       TaskReport{"task-7", "task-7#1", false, "health alarm"},
       TaskRevoke{"task-7", "task-7#1", "auctioned again"},
       Heartbeat{7, "ok", false, 0, 0, 0, false, false, "", "", {"task-7#2", "weld-1#1"}},
+      MaintenanceDone{12, true, -100.5, "new when commissioned", "operator:alice", true},
+      MaintenanceDone{13, false, 0, "borescope", "ops", false},
+      MaintenanceDoneReply{12, true, 341, 0, ""},
+      MaintenanceDoneReply{13, false, 0, 3, "maintenance time 9 is after the latest sample"},
   };
   std::set<std::string_view> names;
   for (const Body& body : bodies) {
@@ -43,7 +47,7 @@ TEST(MessagesTest, EveryBodyRoundTrips) {
     EXPECT_EQ(*back, e) << BodyName(body);
     names.insert(BodyName(body));
   }
-  EXPECT_EQ(names.size(), 11u);  // Every type, each with its own name.
+  EXPECT_EQ(names.size(), 13u);  // Every type, each with its own name.
 }
 
 std::string Raw(const std::function<void(proto::Envelope::Builder)>& fill) {
@@ -80,6 +84,7 @@ TEST(MessagesTest, MalformedMessagesAreRefusedWithAReason) {
     auto costs = e.getBody().initBid().initMaintenance().initSlotCost(3);
     costs.set(1, NAN);
   })));
+  EXPECT_TRUE(refused(Raw([](auto e) { e.getBody().initMaintenanceDone().setTime(NAN); })));
   // A truncated message.
   const std::string good = Encode(Make(Heartbeat{1, "ok"}));
   EXPECT_TRUE(refused(good.substr(0, good.size() - 8)));

@@ -492,12 +492,27 @@ TEST_F(FleetProcessTest, ReplanningEachSlotGoesOnAfterTheMaintenancesAreRecorded
     }
     ASSERT_FALSE(now.empty()) << "a worn engine is maintained in every slot: " << out;
     EXPECT_FALSE(maintained.contains(now)) << out;
-    // The crew does it, and it is recorded on the engine's agent.
-    httplib::Client agent("127.0.0.1", http[now]);
-    httplib::Result done = agent.Post("/maintenance", R"({"note": "overhaul", "author": "crew-1"})",
-                                      "application/json");
-    ASSERT_TRUE(done);
-    ASSERT_EQ(done->status, 200) << done->body;
+    // The crew does it, and it is recorded in the engine's twin: on the agent's own port the
+    // first time, through the coordinator (fleetctl record) after that.
+    if (k == 0) {
+      httplib::Client agent("127.0.0.1", http[now]);
+      httplib::Result done = agent.Post(
+          "/maintenance", R"({"note": "overhaul", "author": "crew-1"})", "application/json");
+      ASSERT_TRUE(done);
+      ASSERT_EQ(done->status, 200) << done->body;
+    } else {
+      auto [record_code, record_out] = Control({"--json", "record", now, "--note", "overhaul"});
+      ASSERT_EQ(record_code, 0) << record_out;
+      const json recorded = json::parse(record_out);
+      EXPECT_EQ(recorded["asset"], now);
+      httplib::Client agent("127.0.0.1", http[now]);
+      const json twin = json::parse(agent.Get("/twin")->body);
+      // (A commit's desired value may land after it.)
+      EXPECT_GE(twin["revision"].get<uint64_t>(), recorded["revision"].get<uint64_t>());
+      EXPECT_EQ(twin["maintenance"].back()["note"], "overhaul");
+      EXPECT_EQ(twin["maintenance"].back()["author"], "operator:alice");  // Its key's name.
+      EXPECT_EQ(twin["maintenance"].back()["renews"], true);
+    }
     maintained.insert(now);
     previous = id;
   }
@@ -508,9 +523,34 @@ TEST_F(FleetProcessTest, ReplanningEachSlotGoesOnAfterTheMaintenancesAreRecorded
     EXPECT_EQ(json::parse(out)["cancelled"], true) << out;
     EXPECT_EQ(json::parse(out)["cancel_reason"], "replaced by plan s" + std::to_string(k + 1));
   }
+  // What the agent refuses comes back as the command's failure; nothing is recorded.
+  const json before =
+      json::parse(httplib::Client("127.0.0.1", http["engine-1"]).Get("/twin")->body);
+  EXPECT_EQ(Control({"record", "engine-1", "--time", "1e9"}).first, 1);  // After its last sample.
+  EXPECT_EQ(Control({"record", "engine-9"}).first, 1);                   // No such agent.
+  EXPECT_EQ(Control({"record", "engine-1", "--failure", "--note", "x"}).first, 2);
+  const json after = json::parse(httplib::Client("127.0.0.1", http["engine-1"]).Get("/twin")->body);
+  EXPECT_EQ(after["maintenance"], before["maintenance"]);
+  // An agent that does not answer in time (stopped for a moment, not long enough to be lost):
+  // fleetctl gives up after --timeout-ms with exit 3, and the record lands when it goes on.
+  ::kill(agents_running_[0].pid, SIGSTOP);
+  const auto asked = std::chrono::steady_clock::now();
+  EXPECT_EQ(Control({"--timeout-ms", "300", "record", "engine-1", "--inspection"}).first, 3);
+  EXPECT_LT(std::chrono::steady_clock::now() - asked, 1500ms);
+  ::kill(agents_running_[0].pid, SIGCONT);
+  EXPECT_TRUE(WaitFor(
+      [&] {
+        const json t =
+            json::parse(httplib::Client("127.0.0.1", http["engine-1"]).Get("/twin")->body);
+        return t["maintenance"].size() == before["maintenance"].size() + 1 &&
+               t["maintenance"].back()["renews"] == false;
+      },
+      10s));
+  EXPECT_EQ(Control({"record", "engine-1", "--note", std::string(300, 'n')}).first, 2);
   auto [status_code, status] = Control({"--json", "status"});
   ASSERT_EQ(status_code, 0);
   EXPECT_EQ(json::parse(status)["abandoned_plans"], 0) << status;
+  EXPECT_EQ(json::parse(status)["maintenance_records"], 2) << status;
 
   // The same, one command: `plan rolling` negotiates a plan per slot (here 0.3 s of wall time)
   // over the rest of the horizon, each replacing the one before, until the horizon is used up.

@@ -146,6 +146,21 @@ void EncodeBody(const Body& body, proto::Envelope::Body::Builder b) {
           r.setTaskId(TextOf(m.task_id));
           r.setAuction(TextOf(m.auction));
           r.setReason(TextOf(m.reason));
+        } else if constexpr (std::is_same_v<T, MaintenanceDone>) {
+          auto d = b.initMaintenanceDone();
+          d.setRequest(m.request);
+          d.setHasTime(m.has_time);
+          d.setTime(m.time);
+          d.setNote(TextOf(m.note));
+          d.setAuthor(TextOf(m.author));
+          d.setRenews(m.renews);
+        } else if constexpr (std::is_same_v<T, MaintenanceDoneReply>) {
+          auto r = b.initMaintenanceDoneReply();
+          r.setRequest(m.request);
+          r.setOk(m.ok);
+          r.setRevision(m.revision);
+          r.setCode(m.code);
+          r.setError(TextOf(m.error));
         } else if constexpr (std::is_same_v<T, TaskReport>) {
           auto r = b.initTaskReport();
           r.setTaskId(TextOf(m.task_id));
@@ -291,6 +306,22 @@ absl::StatusOr<Body> DecodeBody(proto::Envelope::Body::Reader b, Checker& c) {
                         c.Text(r.getAuction(), "auction", kMaxSender),
                         c.Text(r.getReason(), "reason")};
     }
+    case proto::Envelope::Body::MAINTENANCE_DONE: {
+      auto d = b.getMaintenanceDone();
+      MaintenanceDone m;
+      m.request = d.getRequest();
+      m.has_time = d.getHasTime();
+      m.time = c.Number(d.getTime(), "time");
+      m.note = c.Text(d.getNote(), "note");
+      m.author = c.Text(d.getAuthor(), "author");
+      m.renews = d.getRenews();
+      return m;
+    }
+    case proto::Envelope::Body::MAINTENANCE_DONE_REPLY: {
+      auto r = b.getMaintenanceDoneReply();
+      return MaintenanceDoneReply{r.getRequest(), r.getOk(), r.getRevision(), r.getCode(),
+                                  c.Text(r.getError(), "error")};
+    }
     case proto::Envelope::Body::TASK_REPORT: {
       auto r = b.getTaskReport();
       return TaskReport{c.Text(r.getTaskId(), "taskId", kMaxSender),
@@ -346,9 +377,20 @@ std::string Utf8Prefix(std::string_view text, size_t max_bytes) {
 }
 
 std::string_view BodyName(const Body& body) {
-  static constexpr std::string_view kNames[] = {
-      "register", "welcome",     "heartbeat", "refused",     "cfp",        "bid",
-      "award",    "award_reply", "commit",    "task_report", "task_revoke"};
+  static constexpr std::string_view kNames[] = {"register",
+                                                "welcome",
+                                                "heartbeat",
+                                                "refused",
+                                                "cfp",
+                                                "bid",
+                                                "award",
+                                                "award_reply",
+                                                "commit",
+                                                "task_report",
+                                                "task_revoke",
+                                                "maintenance_done",
+                                                "maintenance_done_reply"};
+  static_assert(std::size(kNames) == std::variant_size_v<Body>);
   return kNames[body.index()];
 }
 

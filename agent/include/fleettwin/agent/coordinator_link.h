@@ -40,6 +40,8 @@ struct CoordinatorLinkHandlers {
   // dropped since the last poll).
   std::function<std::vector<protocol::TaskReport>()> task_reports;
   std::function<void(const protocol::TaskRevoke&)> task_revoke;
+  // An operator's maintenance record relayed by the coordinator; unset: refused (Unimplemented).
+  std::function<protocol::MaintenanceDoneReply(const protocol::MaintenanceDone&)> maintenance;
 };
 
 // Counters; safe to read from any thread.

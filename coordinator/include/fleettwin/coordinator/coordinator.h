@@ -74,6 +74,7 @@ struct CoordinatorStats {
   std::atomic<uint64_t> task_revokes{0};     // Revokes sent to agents holding others' tasks.
   std::atomic<uint64_t> resumed_negotiations{0};  // Started again after a restart.
   std::atomic<uint64_t> abandoned_plans{0};  // Re-plans dropped: they left out a maintained agent.
+  std::atomic<uint64_t> maintenance_records{0};  // Operators' records an agent confirmed.
   std::atomic<uint64_t> handler_errors{0};  // Exceptions caught around a message's handling.
 };
 

@@ -156,8 +156,30 @@ struct TaskRevoke {
   bool operator==(const TaskRevoke&) const = default;
 };
 
-using Body = std::variant<Register, Welcome, Heartbeat, Refused, CallForProposals, Bid, Award,
-                          AwardReply, Commit, TaskReport, TaskRevoke>;
+// Coordinator -> agent: an operator's record of maintenance done (fleetctl record).
+struct MaintenanceDone {
+  uint64_t request = 0;  // Echoed in the reply.
+  bool has_time = false;
+  double time = 0;  // On the twin's clock when has_time; else the latest sample's.
+  std::string note{};
+  std::string author{};
+  bool renews = true;
+  bool operator==(const MaintenanceDone&) const = default;
+};
+
+// Agent -> coordinator: whether the twin recorded it.
+struct MaintenanceDoneReply {
+  uint64_t request = 0;
+  bool ok = false;
+  uint64_t revision = 0;  // When ok.
+  uint32_t code = 0;      // absl::StatusCode when not ok (2, unknown, for a number out of range).
+  std::string error{};
+  bool operator==(const MaintenanceDoneReply&) const = default;
+};
+
+using Body =
+    std::variant<Register, Welcome, Heartbeat, Refused, CallForProposals, Bid, Award, AwardReply,
+                 Commit, TaskReport, TaskRevoke, MaintenanceDone, MaintenanceDoneReply>;
 
 struct Envelope {
   uint64_t session = 0;
