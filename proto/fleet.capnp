@@ -168,6 +168,8 @@ struct MaintenanceDone {
   note @3 :Text;           # "failure" scores the twin's RUL predictions.
   author @4 :Text;
   renews @5 :Bool = true;  # The asset is as new afterwards; false: an inspection.
+  id @6 :Text;             # Optional record id: the agent refuses a second record with it
+                           # (ALREADY_EXISTS), so a retry after a lost answer is safe.
 }
 
 struct MaintenanceDoneReply {

@@ -38,6 +38,10 @@ struct Maintenance {
   # False for work that leaves the asset as worn as it was (an inspection). Records written
   # before this field existed read as true, which is what they meant.
   renews @3 :Bool = true;
+  # Optional, chosen by whoever records it (fleetctl record makes one): a second record with the
+  # same id is refused, so an operator can retry a record whose answer was lost. Unset (not an
+  # empty text) when there is none, so records without one encode as before.
+  id @4 :Text;
 }
 
 # A sample that failed a check; it changed nothing in the twin.

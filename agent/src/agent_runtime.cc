@@ -210,8 +210,9 @@ absl::StatusOr<std::unique_ptr<AgentRuntime>> AgentRuntime::Start(const AgentOpt
     handlers.maintenance = [raw](const protocol::MaintenanceDone& m) {
       // The same checks and limits as POST /maintenance.
       protocol::MaintenanceDoneReply reply;
-      absl::StatusOr<uint64_t> revision = raw->RecordMaintenance(
-          m.has_time ? std::optional<double>(m.time) : std::nullopt, m.note, m.author, m.renews);
+      absl::StatusOr<uint64_t> revision =
+          raw->RecordMaintenance(m.has_time ? std::optional<double>(m.time) : std::nullopt, m.note,
+                                 m.author, m.renews, m.id);
       reply.ok = revision.ok();
       if (revision.ok()) {
         reply.revision = *revision;
@@ -603,13 +604,24 @@ absl::StatusOr<uint64_t> AgentRuntime::SetDesired(std::string name, double value
 
 absl::StatusOr<uint64_t> AgentRuntime::RecordMaintenance(std::optional<double> time,
                                                          std::string note, std::string author,
-                                                         bool renews) {
+                                                         bool renews, std::string id) {
   if (stopping_) return absl::FailedPreconditionError("the agent is shutting down");
   if (note.size() > 256 || author.size() > 128) {
     return absl::InvalidArgumentError("a maintenance note is at most 256 bytes, its author 128");
   }
+  if (absl::Status s = CheckMaintenanceId(id); !s.ok()) return s;
   std::lock_guard lock(twin_mu_);
   const TwinState& state = twin_->twin().state();
+  // A retry of a record that landed (its answer was lost): refused before any other check, so
+  // it is recognised even after later samples moved the default time on.
+  if (!id.empty()) {
+    for (const MaintenanceRecord& m : state.maintenance) {
+      if (m.id == id) {
+        return absl::AlreadyExistsError(
+            absl::StrCat("maintenance record ", id, " is already in the twin"));
+      }
+    }
+  }
   if (!time) {
     if (!state.last_time) {
       return absl::InvalidArgumentError("the twin has no sample yet: give the maintenance's time");
@@ -627,7 +639,7 @@ absl::StatusOr<uint64_t> AgentRuntime::RecordMaintenance(std::optional<double> t
                                                    " precedes the latest maintenance record (",
                                                    state.maintenance.back().time, ")"));
   }
-  return twin_->RecordMaintenance(*time, std::move(note), std::move(author), renews);
+  return twin_->RecordMaintenance(*time, std::move(note), std::move(author), renews, std::move(id));
 }
 
 const std::string& AgentRuntime::http_endpoint() const {

@@ -33,6 +33,8 @@ int HttpStatus(const absl::Status& status) {
       return 503;
     case absl::StatusCode::kResourceExhausted:
       return 429;
+    case absl::StatusCode::kAlreadyExists:
+      return 409;
     default:
       return 500;
   }
@@ -121,11 +123,11 @@ absl::StatusOr<std::unique_ptr<HttpApi>> HttpApi::Start(const std::string& bind,
                          "\"renews\": B}");
       }
       for (const auto& [key, value] : body.items()) {
-        if (key != "note" && key != "time" && key != "author" && key != "renews") {
+        if (key != "note" && key != "time" && key != "author" && key != "renews" && key != "id") {
           return JsonError(res, 400, absl::StrCat("unknown key \"", key, "\""));
         }
       }
-      std::string note = "maintenance", author = "http";
+      std::string note = "maintenance", author = "http", id;
       std::optional<double> time;
       bool renews = true;
       if (auto r = body.find("renews"); r != body.end()) {
@@ -140,12 +142,16 @@ absl::StatusOr<std::unique_ptr<HttpApi>> HttpApi::Start(const std::string& bind,
         if (!a->is_string()) return JsonError(res, 400, "\"author\" must be a string");
         author = a->get<std::string>();
       }
+      if (auto i = body.find("id"); i != body.end()) {
+        if (!i->is_string()) return JsonError(res, 400, "\"id\" must be a string");
+        id = i->get<std::string>();
+      }
       if (auto t = body.find("time"); t != body.end()) {
         if (!t->is_number()) return JsonError(res, 400, "\"time\" must be a number");
         time = t->get<double>();
       }
       absl::StatusOr<uint64_t> revision =
-          agent.RecordMaintenance(time, std::move(note), std::move(author), renews);
+          agent.RecordMaintenance(time, std::move(note), std::move(author), renews, std::move(id));
       if (!revision.ok()) {
         return JsonError(res, HttpStatus(revision.status()),
                          std::string(revision.status().message()));

@@ -9,6 +9,7 @@
 #include "fleettwin/agent/model_catalog.h"
 #include "fleettwin/agent/twin_records.h"
 #include "fleettwin/model/rul_model.h"
+#include "fleettwin/protocol/messages.h"
 
 namespace fleettwin::agent {
 namespace {
@@ -93,6 +94,11 @@ absl::StatusOr<std::string> LedgeredKindText(const ledger::LedgerReader& ledger)
   if (!scan.ok()) return scan;
   if (!text) return absl::NotFoundError("the ledger records no asset kind (twin.kind entry)");
   return *text;
+}
+
+absl::Status CheckMaintenanceId(std::string_view id) {
+  if (id.empty() || protocol::IsMaintenanceRecordId(id)) return absl::OkStatus();
+  return absl::InvalidArgumentError("a maintenance record id is 1..64 letters, digits and - _ . :");
 }
 
 absl::Status CheckModelFitsKind(const model::RulModel& model, const AssetKind& kind) {
@@ -285,14 +291,17 @@ absl::StatusOr<uint64_t> LedgeredTwin::SetDesired(std::string name, double value
 }
 
 absl::StatusOr<uint64_t> LedgeredTwin::RecordMaintenance(double time, std::string note,
-                                                         std::string author, bool renews) {
+                                                         std::string author, bool renews,
+                                                         std::string id) {
   if (!std::isfinite(time)) return absl::InvalidArgumentError("maintenance time must be finite");
   // The ledger's text fields end at a NUL: one inside would be cut off there, and the twin
   // rebuilt from the ledger would differ from this one.
   if (note.find('\0') != std::string::npos || author.find('\0') != std::string::npos) {
     return absl::InvalidArgumentError("a maintenance note or author may not contain NUL");
   }
-  return ApplyOne(MaintenanceRecord{time, std::move(note), std::move(author), renews});
+  if (absl::Status s = CheckMaintenanceId(id); !s.ok()) return s;
+  return ApplyOne(
+      MaintenanceRecord{time, std::move(note), std::move(author), renews, std::move(id)});
 }
 
 absl::StatusOr<uint64_t> LedgeredTwin::SetModelVersion(std::string version) {

@@ -308,8 +308,10 @@ std::string Twin::StateJson() const {
   doc["model_version"] = state_.model_version;
   nlohmann::ordered_json maintenance = nlohmann::ordered_json::array();
   for (const MaintenanceRecord& m : state_.maintenance) {
-    maintenance.push_back(
-        {{"time", Number(m.time)}, {"note", m.note}, {"author", m.author}, {"renews", m.renews}});
+    nlohmann::ordered_json record = {
+        {"time", Number(m.time)}, {"note", m.note}, {"author", m.author}, {"renews", m.renews}};
+    if (!m.id.empty()) record["id"] = m.id;  // Records without one read as before.
+    maintenance.push_back(std::move(record));
   }
   doc["maintenance"] = maintenance;
   if (state_.calibration) {

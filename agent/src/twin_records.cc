@@ -76,6 +76,7 @@ std::string EncodeTwinUpdate(std::string_view asset, uint64_t revision, const Tw
     maintenance.setNote(m->note);
     maintenance.setAuthor(m->author);
     maintenance.setRenews(m->renews);
+    if (!m->id.empty()) maintenance.setId(m->id);
   } else if (const CalibrationChange* c = std::get_if<CalibrationChange>(&change)) {
     root.setCalibration(c->calibration.Encode());
   } else {
@@ -109,8 +110,8 @@ absl::StatusOr<DecodedUpdate> DecodeTwinUpdate(Bytes payload, size_t channels) {
       }
       case proto::TwinUpdate::MAINTENANCE: {
         auto m = r.getMaintenance();
-        out.change =
-            MaintenanceRecord{m.getTime(), Str(m.getNote()), Str(m.getAuthor()), m.getRenews()};
+        out.change = MaintenanceRecord{m.getTime(), Str(m.getNote()), Str(m.getAuthor()),
+                                       m.getRenews(), Str(m.getId())};
         return absl::OkStatus();
       }
       case proto::TwinUpdate::MODEL_VERSION:

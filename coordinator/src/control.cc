@@ -55,11 +55,13 @@ void Coordinator::Impl::OnMaintenanceDone(const std::string& asset,
     return;
   }
   const std::string peer = it->second.peer;
+  const std::string id = it->second.id;
   maintenance_relays.erase(it);
   if (reply.ok) {
     ++stats.maintenance_records;
-    return ReplyControl(
-        peer, ResultJson(nlohmann::json{{"asset", asset}, {"revision", reply.revision}}.dump()));
+    nlohmann::json result = {{"asset", asset}, {"revision", reply.revision}};
+    if (!id.empty()) result["id"] = id;
+    return ReplyControl(peer, ResultJson(result.dump()));
   }
   ++stats.control_errors;
   const auto code = reply.code >= 1 && reply.code <= 16 ? static_cast<absl::StatusCode>(reply.code)
@@ -215,8 +217,8 @@ void Coordinator::Impl::HandleControl(const zmq::message_t& routing_id,
       // when the agent has (or says why not), or after timeout_ms. Checked here as the agent's
       // POST /maintenance checks it, so a bad record is refused at once rather than dropped.
       for (const auto& [key, value] : request.items()) {
-        static const std::set<std::string> kKeys = {"command", "asset",  "time",      "note",
-                                                    "author",  "renews", "timeout_ms"};
+        static const std::set<std::string> kKeys = {"command", "asset",  "time",       "note",
+                                                    "author",  "renews", "timeout_ms", "id"};
         if (!kKeys.contains(key)) {
           return fail(absl::InvalidArgumentError(absl::StrCat("unknown key \"", key, "\"")));
         }
@@ -228,6 +230,7 @@ void Coordinator::Impl::HandleControl(const zmq::message_t& routing_id,
       for (const absl::Status& s : {CheckField(request, "asset", is_string, "a string"),
                                     CheckField(request, "note", is_string, "a string"),
                                     CheckField(request, "author", is_string, "a string"),
+                                    CheckField(request, "id", is_string, "a string"),
                                     CheckField(request, "time", is_number, "a number"),
                                     CheckField(request, "renews", is_boolean, "true or false"),
                                     CheckField(request, "timeout_ms", is_integer, "an integer")}) {
@@ -258,6 +261,10 @@ void Coordinator::Impl::HandleControl(const zmq::message_t& routing_id,
           !protocol::IsUtf8(m.note) || !protocol::IsUtf8(m.author)) {
         return fail(absl::InvalidArgumentError("a note or author must be UTF-8 without NUL"));
       }
+      m.id = request.value("id", std::string());
+      if (!m.id.empty() && !protocol::IsMaintenanceRecordId(m.id)) {
+        return fail(absl::InvalidArgumentError("an id is 1..64 letters, digits and - _ . :"));
+      }
       const int64_t timeout_ms = request.value("timeout_ms", int64_t{10000});
       if (timeout_ms < 1 || timeout_ms > 600'000) {
         return fail(absl::InvalidArgumentError("timeout_ms must be 1 ms .. 10 min"));
@@ -272,7 +279,7 @@ void Coordinator::Impl::HandleControl(const zmq::message_t& routing_id,
       }
       m.request = next_maintenance_request++;
       maintenance_relays[m.request] = {peer, asset, clock.NowUnixNanos() + timeout_ms * 1'000'000,
-                                       timeout_ms};
+                                       timeout_ms, m.id};
       SendTo(asset, std::move(m));
       return;  // Answered when the agent does.
     }

@@ -159,6 +159,7 @@ struct Coordinator::Impl {
     std::string asset;
     int64_t deadline_ns = 0;
     int64_t timeout_ms = 0;
+    std::string id;  // The record's, if the operator named it.
   };
   std::map<uint64_t, MaintenanceRelay> maintenance_relays;  // Loop only.
   // Loop only; starts at `session` (Start), so a late reply to a previous run's request never

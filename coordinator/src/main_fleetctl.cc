@@ -9,6 +9,7 @@
 #include <cstdlib>
 #include <iostream>
 #include <map>
+#include <random>
 
 #include <CLI/CLI.hpp>
 
@@ -26,6 +27,13 @@ namespace {
 
 using nlohmann::json;
 constexpr int kExitFailed = 1, kExitUsage = 2, kExitUnreachable = 3;
+
+// A maintenance record id nobody else will pick: 16 random hex digits.
+std::string NewRecordId() {
+  std::random_device device;
+  const uint64_t bits = (static_cast<uint64_t>(device()) << 32) ^ device();
+  return absl::StrFormat("r-%016x", bits);
+}
 
 int Fail(const absl::Status& s) {
   std::cerr << "fleetctl: " << s.message() << "\n";
@@ -345,7 +353,7 @@ int main(int argc, char** argv) {
   twin->add_option("ASSET", twin_asset, "Asset id")->required();
   CLI::App* record = app.add_subcommand(
       "record", "Record maintenance done on an asset: its agent ledgers it in the twin");
-  std::string record_asset, record_note = "maintenance", record_author;
+  std::string record_asset, record_note = "maintenance", record_author, record_id;
   double record_time = 0;
   bool record_inspection = false, record_failure = false;
   record->add_option("ASSET", record_asset, "Asset id")->required();
@@ -354,6 +362,9 @@ int main(int argc, char** argv) {
   CLI::Option* record_note_option =
       record->add_option("--note", record_note, "What was done (at most 256 bytes)")
           ->capture_default_str();
+  record->add_option("--id", record_id,
+                     "Names the record, so a retry after a lost answer does not record it twice "
+                     "(default: a new random id, printed)");
   record->add_option("--author", record_author,
                      "Who did the work: the author is then AUTHOR (via operator:KEY-NAME)");
   CLI::Option* inspection_flag =
@@ -532,6 +543,8 @@ int main(int argc, char** argv) {
                {"timeout_ms", timeout_ms}};
     if (*record_time_option) request["time"] = record_time;
     if (!record_author.empty()) request["author"] = record_author;
+    if (record_id.empty()) record_id = NewRecordId();
+    request["id"] = record_id;
     timeout_ms += 2000;  // The coordinator answers by timeout_ms, agent or not.
   }
   if (*heads) request = {{"command", "ledger.heads"}};
@@ -630,6 +643,24 @@ int main(int argc, char** argv) {
   }
   absl::StatusOr<std::string> answer =
       (*client)->Call(request.dump(), std::chrono::milliseconds(timeout_ms));
+  if (*record && !answer.ok()) {
+    // A retry of a record that landed: done, not twice.
+    if (answer.status().code() == absl::StatusCode::kAlreadyExists) {
+      if (as_json) {
+        std::cout << json{{"asset", record_asset}, {"id", record_id}, {"already_recorded", true}}
+                  << "\n";
+      } else {
+        std::printf("already recorded on %s (id %s)\n", record_asset.c_str(), record_id.c_str());
+      }
+      return 0;
+    }
+    const int code = Fail(answer.status());
+    if (code == kExitUnreachable) {
+      std::cerr << "fleetctl: to retry without recording it twice: fleetctl record " << record_asset
+                << " --id " << record_id << " …\n";
+    }
+    return code;
+  }
   if (!answer.ok()) return Fail(answer.status());
   const json result = json::parse(*answer);
   // Done, but not as asked: a task nobody took, a re-plan that left the old plan standing.
@@ -697,8 +728,9 @@ int main(int argc, char** argv) {
   } else if (*submit || *task_show) {
     PrintTask(result);
   } else if (*record) {
-    std::printf("recorded on %s: twin revision %llu\n", result.value("asset", "").c_str(),
-                static_cast<unsigned long long>(result.value("revision", uint64_t{0})));
+    std::printf("recorded on %s: twin revision %llu (id %s)\n", result.value("asset", "").c_str(),
+                static_cast<unsigned long long>(result.value("revision", uint64_t{0})),
+                result.value("id", "").c_str());
   } else if (*status) {
     for (const auto& [k, v] : result.items()) std::cout << k << " " << v.dump() << "\n";
   } else if (*list) {

@@ -226,6 +226,37 @@ TEST_F(HttpApiTest, AFirstMaintenanceRecordMayPrecedeTheTelemetry) {
   EXPECT_EQ(client_->Post("/maintenance", R"({"time": -101})", "application/json")->status, 400);
 }
 
+// A record with an id is taken once: a retry (its answer was lost) is refused with 409, even
+// when later samples moved the default time on; a bad id is refused.
+TEST_F(HttpApiTest, AMaintenanceRecordWithAnIdIsTakenOnce) {
+  Send({{1, {{"pressure", 1.0}}}, {2, {{"pressure", 2.0}}}});
+  httplib::Result first =
+      client_->Post("/maintenance", R"({"note": "seal", "id": "job-17"})", "application/json");
+  ASSERT_TRUE(first);
+  EXPECT_EQ(first->status, 200) << first->body;
+  Send({{3, {{"pressure", 3.0}}}});
+  httplib::Result again =
+      client_->Post("/maintenance", R"({"note": "seal", "id": "job-17"})", "application/json");
+  ASSERT_TRUE(again);
+  EXPECT_EQ(again->status, 409) << again->body;
+  for (const char* bad : {R"({"id": "a b"})", R"({"id": 17})", R"({"id": ""})"}) {
+    httplib::Result r = client_->Post("/maintenance", bad, "application/json");
+    ASSERT_TRUE(r);
+    if (std::string(bad) == R"({"id": ""})") {
+      EXPECT_EQ(r->status, 200) << bad;  // No id: a record like any other.
+    } else {
+      EXPECT_EQ(r->status, 400) << bad;
+    }
+  }
+  const json state = json::parse(client_->Get("/twin")->body);
+  ASSERT_EQ(state["maintenance"].size(), 2u);
+  EXPECT_EQ(
+      state["maintenance"][0],
+      json(
+          {{"time", 2}, {"note", "seal"}, {"author", "http"}, {"renews", true}, {"id", "job-17"}}));
+  EXPECT_FALSE(state["maintenance"][1].contains("id"));
+}
+
 TEST_F(HttpApiTest, ShutdownDrainsAndTheLedgerRebuildsTheSameTwin) {
   std::vector<RawSample> samples;
   for (int i = 1; i <= 50; ++i) samples.push_back({1.0 * i, {{"pressure", 0.1 * i}}});

@@ -73,7 +73,8 @@ TEST(TwinTest, EveryChangeIsOneRevisionAndHealthFollowsThresholds) {
 TEST(TwinRecordsTest, RoundTripAndRejectGarbage) {
   const std::vector<TwinChange> changes = {
       Sample{12.5, {1, std::nan("")}}, DesiredChange{"speed", 3, "plan-7"},
-      MaintenanceRecord{99, "bearing", "crew-1"}, ModelVersionChange{"v2"}};
+      MaintenanceRecord{99, "bearing", "crew-1"}, ModelVersionChange{"v2"},
+      MaintenanceRecord{100, "borescope", "crew-1", false, "r-0123456789abcdef"}};
   for (size_t i = 0; i < changes.size(); ++i) {
     const std::string bytes = EncodeTwinUpdate("pump-1", i + 1, changes[i]);
     absl::StatusOr<DecodedUpdate> decoded = DecodeTwinUpdate(AsBytes(bytes), 2);
@@ -82,7 +83,14 @@ TEST(TwinRecordsTest, RoundTripAndRejectGarbage) {
     EXPECT_EQ(decoded->revision, i + 1);
     EXPECT_EQ(decoded->change.index(), changes[i].index());
     EXPECT_EQ(EncodeTwinUpdate("pump-1", i + 1, decoded->change), bytes);
+    if (const auto* m = std::get_if<MaintenanceRecord>(&changes[i])) {
+      EXPECT_EQ(std::get<MaintenanceRecord>(decoded->change), *m);  // The id too.
+    }
   }
+  // A record without an id encodes as before ids existed (no empty text in its bytes).
+  EXPECT_LT(
+      EncodeTwinUpdate("pump-1", 1, MaintenanceRecord{99, "bearing", "crew-1"}).size(),
+      EncodeTwinUpdate("pump-1", 1, MaintenanceRecord{99, "bearing", "crew-1", true, "x"}).size());
   EXPECT_EQ(
       DecodeTwinUpdate(AsBytes(EncodeTwinUpdate("p", 1, Sample{1, {1, 2, 3}})), 2).status().code(),
       absl::StatusCode::kInvalidArgument);

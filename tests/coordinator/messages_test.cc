@@ -35,7 +35,7 @@ TEST(MessagesTest, EveryBodyRoundTrips) {
       TaskRevoke{"task-7", "task-7#1", "auctioned again"},
       Heartbeat{7, "ok", false, 0, 0, 0, false, false, "", "", {"task-7#2", "weld-1#1"}},
       MaintenanceDone{12, true, -100.5, "new when commissioned", "operator:alice", true},
-      MaintenanceDone{13, false, 0, "borescope", "ops", false},
+      MaintenanceDone{13, false, 0, "borescope", "ops", false, "r-0123456789abcdef"},
       MaintenanceDoneReply{12, true, 341, 0, ""},
       MaintenanceDoneReply{13, false, 0, 3, "maintenance time 9 is after the latest sample"},
   };

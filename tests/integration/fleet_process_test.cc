@@ -535,7 +535,9 @@ TEST_F(FleetProcessTest, ReplanningEachSlotGoesOnAfterTheMaintenancesAreRecorded
   // fleetctl gives up after --timeout-ms with exit 3, and the record lands when it goes on.
   ::kill(agents_running_[0].pid, SIGSTOP);
   const auto asked = std::chrono::steady_clock::now();
-  EXPECT_EQ(Control({"--timeout-ms", "300", "record", "engine-1", "--inspection"}).first, 3);
+  EXPECT_EQ(Control({"--timeout-ms", "300", "record", "engine-1", "--inspection", "--id", "insp-1"})
+                .first,
+            3);
   EXPECT_LT(std::chrono::steady_clock::now() - asked, 1500ms);
   ::kill(agents_running_[0].pid, SIGCONT);
   EXPECT_TRUE(WaitFor(
@@ -546,6 +548,15 @@ TEST_F(FleetProcessTest, ReplanningEachSlotGoesOnAfterTheMaintenancesAreRecorded
                t["maintenance"].back()["renews"] == false;
       },
       10s));
+  // The operator retries with the same id: done once, not twice.
+  auto [retry_code, retry_out] =
+      Control({"--json", "record", "engine-1", "--inspection", "--id", "insp-1"});
+  EXPECT_EQ(retry_code, 0) << retry_out;
+  EXPECT_EQ(json::parse(retry_out)["already_recorded"], true) << retry_out;
+  const json retried =
+      json::parse(httplib::Client("127.0.0.1", http["engine-1"]).Get("/twin")->body);
+  EXPECT_EQ(retried["maintenance"].size(), before["maintenance"].size() + 1);
+  EXPECT_EQ(retried["maintenance"].back()["id"], "insp-1");
   EXPECT_EQ(Control({"record", "engine-1", "--note", std::string(300, 'n')}).first, 2);
   auto [status_code, status] = Control({"--json", "status"});
   ASSERT_EQ(status_code, 0);

@@ -154,6 +154,7 @@ void EncodeBody(const Body& body, proto::Envelope::Body::Builder b) {
           d.setNote(TextOf(m.note));
           d.setAuthor(TextOf(m.author));
           d.setRenews(m.renews);
+          if (!m.id.empty()) d.setId(TextOf(m.id));
         } else if constexpr (std::is_same_v<T, MaintenanceDoneReply>) {
           auto r = b.initMaintenanceDoneReply();
           r.setRequest(m.request);
@@ -315,6 +316,7 @@ absl::StatusOr<Body> DecodeBody(proto::Envelope::Body::Reader b, Checker& c) {
       m.note = c.Text(d.getNote(), "note");
       m.author = c.Text(d.getAuthor(), "author");
       m.renews = d.getRenews();
+      m.id = c.Text(d.getId(), "id", kMaxSender);
       return m;
     }
     case proto::Envelope::Body::MAINTENANCE_DONE_REPLY: {
@@ -374,6 +376,16 @@ std::string Utf8Prefix(std::string_view text, size_t max_bytes) {
     end += n;
   }
   return std::string(text.substr(0, end));
+}
+
+bool IsMaintenanceRecordId(std::string_view id) {
+  if (id.empty() || id.size() > 64) return false;
+  for (char c : id) {
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                    c == '-' || c == '_' || c == '.' || c == ':';
+    if (!ok) return false;
+  }
+  return true;
 }
 
 std::string_view BodyName(const Body& body) {

@@ -135,10 +135,11 @@ class AgentRuntime final {
   // With `renews` the asset is as new afterwards: its age restarts and the RUL estimate waits
   // for the next sample; without, it is an inspection that changes neither. A failure scores
   // the twin's earlier RUL predictions. `time` defaults to the latest sample's; it may not
-  // precede the latest maintenance record nor follow the latest sample. Errors:
+  // precede the latest maintenance record nor follow the latest sample. `id` (optional) names
+  // the record: AlreadyExists if the twin has one of that id (a retry). Errors:
   // InvalidArgument (also: no sample yet and no time), FailedPrecondition (shutting down).
   absl::StatusOr<uint64_t> RecordMaintenance(std::optional<double> time, std::string note,
-                                             std::string author, bool renews);
+                                             std::string author, bool renews, std::string id = {});
   // Answers a what-if question (what_if.h) from a snapshot of the twin; the Monte Carlo runs
   // outside the twin's lock, one question at a time. Errors: InvalidArgument,
   // FailedPrecondition, ResourceExhausted (another question is running).

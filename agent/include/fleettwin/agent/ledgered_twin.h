@@ -44,6 +44,9 @@ absl::StatusOr<RebuiltTwin> RebuildTwin(const ledger::LedgerReader& ledger, cons
                                         const model::RulModel* model = nullptr,
                                         const ModelCatalog* catalog = nullptr);
 
+// OK for an empty id or one of at most 64 letters, digits and - _ . : (InvalidArgument).
+absl::Status CheckMaintenanceId(std::string_view id);
+
 // OK if every input channel of `model` is a channel of `kind`; InvalidArgument naming the first
 // one that is not.
 absl::Status CheckModelFitsKind(const model::RulModel& model, const AssetKind& kind);
@@ -97,8 +100,10 @@ class LedgeredTwin final {
   // These return once their update is durable.
   absl::StatusOr<uint64_t> SetDesired(std::string name, double value, std::string author);
   // `renews`: the asset is as new afterwards (MaintenanceRecord::renews).
+  // `id`, if not empty, names the record (CheckMaintenanceId); uniqueness is the caller's to
+  // check (AgentRuntime::RecordMaintenance).
   absl::StatusOr<uint64_t> RecordMaintenance(double time, std::string note, std::string author,
-                                             bool renews = true);
+                                             bool renews = true, std::string id = {});
   absl::StatusOr<uint64_t> SetModelVersion(std::string version);
 
   // Batches handed to the writer so far (a sequence number; read by the owner).

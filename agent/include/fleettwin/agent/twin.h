@@ -46,6 +46,7 @@ struct MaintenanceRecord {
   std::string note;
   std::string author;
   bool renews = true;  // The asset is as new afterwards (its age restarts); false: an inspection.
+  std::string id{};    // Optional; unique among the twin's records (a retry is refused).
   bool operator==(const MaintenanceRecord&) const = default;
 };
 

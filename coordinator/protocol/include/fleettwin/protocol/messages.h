@@ -164,6 +164,7 @@ struct MaintenanceDone {
   std::string note{};
   std::string author{};
   bool renews = true;
+  std::string id{};  // Optional (IsMaintenanceRecordId); a retry with it is refused.
   bool operator==(const MaintenanceDone&) const = default;
 };
 
@@ -196,6 +197,9 @@ bool IsUtf8(std::string_view text);
 // The longest prefix of `text` (well-formed UTF-8) of at most `max_bytes`, cut between
 // characters.
 std::string Utf8Prefix(std::string_view text, size_t max_bytes);
+
+// A maintenance record id: 1..64 letters, digits and - _ . : (checked by coordinator and agent).
+bool IsMaintenanceRecordId(std::string_view id);
 
 // A short name of the body's type ("register", "heartbeat", ...) for logs and counters.
 std::string_view BodyName(const Body& body);
