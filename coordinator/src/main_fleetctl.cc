@@ -22,6 +22,7 @@
 #include "fleettwin/coordinator/rolling_plan.h"
 #include "fleettwin/deploy/local_fleet.h"
 #include "fleettwin/deploy/render.h"
+#include "fleettwin/protocol/messages.h"
 
 namespace {
 
@@ -531,9 +532,10 @@ int main(int argc, char** argv) {
   if (*twin) request = {{"command", "twin"}, {"asset", twin_asset}};
   if (*record) {
     if ((*record_time_option && !std::isfinite(record_time)) || record_note.size() > 256 ||
-        record_author.size() > 96) {
+        record_author.size() > 96 ||
+        (!record_id.empty() && !fleettwin::protocol::IsMaintenanceRecordId(record_id))) {
       std::cerr << "fleetctl: record: --time must be finite, --note at most 256 bytes, --author "
-                   "at most 96\n";
+                   "at most 96, --id 1..64 letters, digits and - _ . :\n";
       return kExitUsage;
     }
     request = {{"command", "maintenance.record"},

@@ -558,6 +558,7 @@ TEST_F(FleetProcessTest, ReplanningEachSlotGoesOnAfterTheMaintenancesAreRecorded
   EXPECT_EQ(retried["maintenance"].size(), before["maintenance"].size() + 1);
   EXPECT_EQ(retried["maintenance"].back()["id"], "insp-1");
   EXPECT_EQ(Control({"record", "engine-1", "--note", std::string(300, 'n')}).first, 2);
+  EXPECT_EQ(Control({"record", "engine-1", "--id", "a b"}).first, 2);
   auto [status_code, status] = Control({"--json", "status"});
   ASSERT_EQ(status_code, 0);
   EXPECT_EQ(json::parse(status)["abandoned_plans"], 0) << status;
