@@ -29,6 +29,23 @@ namespace {
 const std::string kKinds = std::string(FLEETTWIN_SOURCE_DIR) + "/kinds/";
 const std::string kData = std::string(FLEETTWIN_SOURCE_DIR) + "/data/";
 
+// The model's input channels of samples[first, end), as Predict takes them.
+std::vector<std::vector<double>> ModelRows(const model::RulModel& model,
+                                           const std::vector<RawSample>& samples, size_t first,
+                                           size_t end) {
+  std::vector<std::vector<double>> rows;
+  for (size_t i = first; i < end; ++i) {
+    std::vector<double> row;
+    for (const std::string& channel : model.input_channels()) {
+      for (const auto& [name, value] : samples[i].fields) {
+        if (name == channel) row.push_back(std::get<double>(value));
+      }
+    }
+    rows.push_back(std::move(row));
+  }
+  return rows;
+}
+
 // Telemetry of a conveyor belt, one sample per time unit: the state during that unit (0
 // working, 2 repairing), items, capacity. A working unit fails with probability p at its end;
 // the repair lasts `repair` units.
@@ -387,19 +404,7 @@ TEST_F(AnalyticsTest, MaintenanceRenewsTheAssetSoTheModelsAgeRestarts) {
   }
   const double fresh = state.rul->rul;
   // The twin gives the model the engine's age: the cycle of the latest sample (it is new at 0).
-  auto rows_of = [&](size_t first, size_t end) {  // The model's channels of engine[first, end).
-    std::vector<std::vector<double>> rows;
-    for (size_t i = first; i < end; ++i) {
-      std::vector<double> row;
-      for (const std::string& channel : model->input_channels()) {
-        for (const auto& [name, value] : engine[i].fields) {
-          if (name == channel) row.push_back(std::get<double>(value));
-        }
-      }
-      rows.push_back(std::move(row));
-    }
-    return rows;
-  };
+  auto rows_of = [&](size_t first, size_t end) { return ModelRows(*model, engine, first, end); };
   EXPECT_EQ(fresh, model->Predict(rows_of(10, 40), engine[39].time)->rul);
   EXPECT_NE(fresh, model->Predict(rows_of(10, 40), engine[39].time + 100)->rul);
   for (size_t i = 40; i < 140; ++i) {
@@ -451,19 +456,7 @@ TEST_F(AnalyticsTest, ARenewalRecordedAfterLaterSamplesKeepsTheirWindowAndFixesT
   const std::vector<RawSample> engine =
       testing::CmapssEngine(FLEETTWIN_SOURCE_DIR, *turbofan, "train_FD001.txt", 3);
   ASSERT_GT(engine.size(), 150u);
-  auto rows_of = [&](size_t first, size_t end) {  // The model's channels of engine[first, end).
-    std::vector<std::vector<double>> rows;
-    for (size_t i = first; i < end; ++i) {
-      std::vector<double> row;
-      for (const std::string& channel : model->input_channels()) {
-        for (const auto& [name, value] : engine[i].fields) {
-          if (name == channel) row.push_back(std::get<double>(value));
-        }
-      }
-      rows.push_back(std::move(row));
-    }
-    return rows;
-  };
+  auto rows_of = [&](size_t first, size_t end) { return ModelRows(*model, engine, first, end); };
   auto twin = LedgeredTwin::Open(*turbofan, "engine-3", *ledger_, 10, {}, &*model);
   ASSERT_TRUE(twin.ok()) << twin.status();
   const TwinState& state = (*twin)->twin().state();
@@ -516,19 +509,7 @@ TEST_F(AnalyticsTest, AnAdoptedModelIsUsedFromItsVersionUpdateOnAndKeptOnReopen)
   const std::vector<RawSample> engine =
       testing::CmapssEngine(FLEETTWIN_SOURCE_DIR, *turbofan, "train_FD001.txt", 5);
   ASSERT_GT(engine.size(), 80u);
-  auto rows_of = [&](size_t first, size_t end) {  // The model's channels of engine[first, end).
-    std::vector<std::vector<double>> rows;
-    for (size_t i = first; i < end; ++i) {
-      std::vector<double> row;
-      for (const std::string& channel : model->input_channels()) {
-        for (const auto& [name, value] : engine[i].fields) {
-          if (name == channel) row.push_back(std::get<double>(value));
-        }
-      }
-      rows.push_back(std::move(row));
-    }
-    return rows;
-  };
+  auto rows_of = [&](size_t first, size_t end) { return ModelRows(*model, engine, first, end); };
   uint64_t revision = 0;
   {
     auto twin = LedgeredTwin::Open(*turbofan, "engine-5", *ledger_, 10, {}, &*model, &catalog);
