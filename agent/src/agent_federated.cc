@@ -100,7 +100,9 @@ void AgentRuntime::MaybeAdopt(const model::RulModel& global) {
     return;
   }
   model::RulModel adopted = global;
-  if (const int horizon = TwinHorizon(); horizon > 0) adopted.set_horizon(horizon);
+  if (const int horizon = TwinHorizon(kind_, model_.get()); horizon > 0) {
+    adopted.set_horizon(horizon);
+  }
   catalog_->Add(std::move(adopted));
   std::lock_guard lock(twin_mu_);
   if (stopping_) return;
@@ -109,11 +111,6 @@ void AgentRuntime::MaybeAdopt(const model::RulModel& global) {
   } else {
     ++fl_declined_;
   }
-}
-
-int AgentRuntime::TwinHorizon() const {
-  if (kind_.simulator.horizon > 0) return static_cast<int>(kind_.simulator.horizon);
-  return model_ ? model_->horizon() : 0;
 }
 
 }  // namespace fleettwin::agent

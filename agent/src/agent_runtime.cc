@@ -14,7 +14,6 @@
 #include <nlohmann/json.hpp>
 
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_join.h"
 #include "fleettwin/agent/federated_learner.h"
 #include "fleettwin/agent/what_if.h"
 #include "fleettwin/common/metrics.h"
@@ -69,21 +68,12 @@ absl::StatusOr<std::unique_ptr<AgentRuntime>> AgentRuntime::Start(const AgentOpt
   agent->adopt_ = options.fl_adopt;
   agent->models_dir_ = options.data_dir / "models";
   agent->catalog_ = std::make_unique<ModelCatalog>();
-  {
-    std::vector<std::string> problems;
-    const int horizon = agent->TwinHorizon();
-    absl::Status loaded = agent->catalog_->Load(
-        agent->models_dir_,
-        [horizon](model::RulModel& m) {
-          if (horizon > 0) m.set_horizon(horizon);
-        },
-        &problems);
-    if (!loaded.ok()) return loaded;
-    if (!problems.empty()) {
-      return absl::DataLossError(absl::StrCat("adopted models in ", agent->models_dir_.string(),
-                                              " do not load: ", absl::StrJoin(problems, "; "),
-                                              " (move the directory away to start from --model)"));
-    }
+  if (absl::Status loaded = LoadAdoptedModels(*agent->catalog_, agent->models_dir_,
+                                              TwinHorizon(agent->kind_, agent->model_.get()));
+      !loaded.ok()) {
+    return absl::Status(loaded.code(), absl::StrCat(loaded.message(),
+                                                    " (move the directory away to start from "
+                                                    "--model)"));
   }
 
   std::error_code ec;
@@ -606,8 +596,11 @@ absl::StatusOr<uint64_t> AgentRuntime::RecordMaintenance(std::optional<double> t
                                                          std::string note, std::string author,
                                                          bool renews, std::string id) {
   if (stopping_) return absl::FailedPreconditionError("the agent is shutting down");
-  if (note.size() > 256 || author.size() > 128) {
-    return absl::InvalidArgumentError("a maintenance note is at most 256 bytes, its author 128");
+  if (note.size() > protocol::kMaxMaintenanceNote ||
+      author.size() > protocol::kMaxMaintenanceAuthor) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("a maintenance note is at most ", protocol::kMaxMaintenanceNote,
+                     " bytes, its author ", protocol::kMaxMaintenanceAuthor));
   }
   if (absl::Status s = CheckMaintenanceId(id); !s.ok()) return s;
   std::lock_guard lock(twin_mu_);

@@ -8,6 +8,7 @@
 #include <system_error>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 
 namespace fleettwin::agent {
 
@@ -113,6 +114,28 @@ absl::Status ModelCatalog::Load(const std::filesystem::path& dir,
   }
   if (ec) {
     return absl::UnavailableError(absl::StrCat("cannot list ", dir.string(), ": ", ec.message()));
+  }
+  return absl::OkStatus();
+}
+
+int TwinHorizon(const AssetKind& kind, const model::RulModel* start) {
+  if (kind.simulator.horizon > 0) return static_cast<int>(kind.simulator.horizon);
+  return start != nullptr ? start->horizon() : 0;
+}
+
+absl::Status LoadAdoptedModels(ModelCatalog& catalog, const std::filesystem::path& dir,
+                               int horizon) {
+  std::vector<std::string> problems;
+  absl::Status loaded = catalog.Load(
+      dir,
+      [horizon](model::RulModel& m) {
+        if (horizon > 0) m.set_horizon(horizon);
+      },
+      &problems);
+  if (!loaded.ok()) return loaded;
+  if (!problems.empty()) {
+    return absl::DataLossError(absl::StrCat("adopted models in ", dir.string(),
+                                            " do not load: ", absl::StrJoin(problems, "; ")));
   }
   return absl::OkStatus();
 }

@@ -3,7 +3,6 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_join.h"
 #include "fleettwin/agent/agent_runtime.h"
 
 namespace fleettwin::agent {
@@ -61,24 +60,11 @@ absl::StatusOr<std::string> RebuildTwinJson(const std::filesystem::path& ledger_
           absl::StrCat("the failure model does not fit the recorded asset kind: ", fits.message()));
     }
   }
-  ModelCatalog catalog;  // With the kind's horizon, as the running agent holds them.
+  ModelCatalog catalog;
   if (!models_dir.empty()) {
-    std::vector<std::string> problems;
-    // As the running agent holds them: the kind's horizon, or the start model's.
-    const int horizon = kind->simulator.horizon > 0 ? static_cast<int>(kind->simulator.horizon)
-                        : model                     ? model->horizon()
-                                                    : 0;
-    absl::Status loaded = catalog.Load(
-        models_dir,
-        [horizon](model::RulModel& m) {
-          if (horizon > 0) m.set_horizon(horizon);
-        },
-        &problems);
+    absl::Status loaded =
+        LoadAdoptedModels(catalog, models_dir, TwinHorizon(*kind, model ? &*model : nullptr));
     if (!loaded.ok()) return loaded;
-    if (!problems.empty()) {
-      return absl::DataLossError(
-          absl::StrCat("adopted models do not load: ", absl::StrJoin(problems, "; ")));
-    }
   }
   absl::StatusOr<RebuiltTwin> rebuilt =
       RebuildTwin(**reader, *kind, asset, 0, model ? &*model : nullptr, &catalog);

@@ -252,10 +252,12 @@ void Coordinator::Impl::HandleControl(const zmq::message_t& routing_id,
       m.author = request.contains("author")
                      ? absl::StrCat(request["author"].get<std::string>(), " (via ", op, ")")
                      : op;
-      if (m.note.size() > 256 || m.author.size() > 128) {
+      if (m.note.size() > protocol::kMaxMaintenanceNote ||
+          m.author.size() > protocol::kMaxMaintenanceAuthor) {
         return fail(absl::InvalidArgumentError(
-            "a maintenance note is at most 256 bytes, its author (with \" (via operator:NAME)\") "
-            "128"));
+            absl::StrCat("a maintenance note is at most ", protocol::kMaxMaintenanceNote,
+                         " bytes, its author (with \" (via operator:NAME)\") ",
+                         protocol::kMaxMaintenanceAuthor)));
       }
       if (m.note.find('\0') != std::string::npos || m.author.find('\0') != std::string::npos ||
           !protocol::IsUtf8(m.note) || !protocol::IsUtf8(m.author)) {

@@ -531,7 +531,8 @@ int main(int argc, char** argv) {
   if (*show) request = {{"command", "plan"}, {"id", show_id}};
   if (*twin) request = {{"command", "twin"}, {"asset", twin_asset}};
   if (*record) {
-    if ((*record_time_option && !std::isfinite(record_time)) || record_note.size() > 256 ||
+    if ((*record_time_option && !std::isfinite(record_time)) ||
+        record_note.size() > fleettwin::protocol::kMaxMaintenanceNote ||
         record_author.size() > 96 ||
         (!record_id.empty() && !fleettwin::protocol::IsMaintenanceRecordId(record_id))) {
       std::cerr << "fleetctl: record: --time must be finite, --note at most 256 bytes, --author "

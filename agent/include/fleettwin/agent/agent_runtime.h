@@ -189,8 +189,6 @@ class AgentRuntime final {
   FederatedAdoption adopt_ = FederatedAdoption::kNever;
   // A global model received in a round: adopted per adopt_ (from the node's thread).
   void MaybeAdopt(const model::RulModel& global);
-  // The horizon of the twin's P(failure): the kind's, else the start model's (0: as saved).
-  int TwinHorizon() const;
   int what_if_threads_ = 2;
   std::atomic<bool> what_if_busy_{false};  // One what-if question at a time.
   std::unique_ptr<ledger::Ledger> ledger_;

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "fleettwin/agent/asset_kind.h"
 #include "fleettwin/model/rul_model.h"
 
 namespace fleettwin::agent {
@@ -44,6 +45,16 @@ class ModelCatalog final {
   mutable std::mutex mu_;
   std::map<std::string, std::unique_ptr<model::RulModel>, std::less<>> models_;
 };
+
+// The horizon a twin of `kind` started with model `start` (may be null) answers P(failure) for:
+// the kind's simulator horizon, else the start model's; 0 when neither says (keep the model's).
+int TwinHorizon(const AssetKind& kind, const model::RulModel* start);
+
+// Adds every model of `dir` (an agent's DATA_DIR/models) to `catalog` with `horizon` (if > 0),
+// as a running agent holds them. DataLoss naming each one that does not load: the ledger may
+// name any of them. Unavailable if `dir` cannot be read.
+absl::Status LoadAdoptedModels(ModelCatalog& catalog, const std::filesystem::path& dir,
+                               int horizon);
 
 }  // namespace fleettwin::agent
 

@@ -4,6 +4,7 @@
 #ifndef FLEETTWIN_PROTOCOL_MESSAGES_H_
 #define FLEETTWIN_PROTOCOL_MESSAGES_H_
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -197,6 +198,11 @@ bool IsUtf8(std::string_view text);
 // The longest prefix of `text` (well-formed UTF-8) of at most `max_bytes`, cut between
 // characters.
 std::string Utf8Prefix(std::string_view text, size_t max_bytes);
+
+// The longest note and author a maintenance record may have, in bytes (the agent refuses
+// longer ones; the coordinator and fleetctl refuse them before sending).
+inline constexpr size_t kMaxMaintenanceNote = 256;
+inline constexpr size_t kMaxMaintenanceAuthor = 128;
 
 // A maintenance record id: 1..64 letters, digits and - _ . : (checked by coordinator and agent).
 bool IsMaintenanceRecordId(std::string_view id);
